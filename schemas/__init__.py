@@ -1,0 +1,62 @@
+"""The Tongxin standard: record models, published schemas, codelists, rules and the validator.
+
+``tongxin.schemas`` imports nothing else of Tongxin; every other part builds on it.
+"""
+
+from ._checkdigits import citizen_id_check, credit_code_check, valid_citizen_id, valid_credit_code
+from ._checks import DuesPolicy
+from ._codelists import CODELISTS, Code, Codelist, codelist
+from ._generate import SCHEMA_BASE, all_schemas, export, schema_id
+from ._issues import Issue, Severity
+from ._models import (
+    RECORD_TYPES,
+    SCHEMA_VERSION,
+    Activity,
+    Attendance,
+    DuesPayment,
+    Member,
+    Organisation,
+    Package,
+    Record,
+    Transfer,
+)
+from ._rules import RULES, Rule, rule
+from ._stream import PackageSyntaxError
+from ._validate import PackageReadError, Report, iter_issues, validate, validate_record
+
+__all__ = [
+    "CODELISTS",
+    "RECORD_TYPES",
+    "RULES",
+    "SCHEMA_BASE",
+    "SCHEMA_VERSION",
+    "Activity",
+    "Attendance",
+    "Code",
+    "Codelist",
+    "DuesPayment",
+    "DuesPolicy",
+    "Issue",
+    "Member",
+    "Organisation",
+    "Package",
+    "PackageReadError",
+    "PackageSyntaxError",
+    "Record",
+    "Report",
+    "Rule",
+    "Severity",
+    "Transfer",
+    "all_schemas",
+    "citizen_id_check",
+    "codelist",
+    "credit_code_check",
+    "export",
+    "iter_issues",
+    "rule",
+    "schema_id",
+    "valid_citizen_id",
+    "valid_credit_code",
+    "validate",
+    "validate_record",
+]

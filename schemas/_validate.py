@@ -1,0 +1,152 @@
+"""The validator: schema, record rules and package rules over a streamed package."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+
+from ._checks import DuesPolicy, PackageState, RecordContext, check_record
+from ._issues import Issue, Severity
+from ._schemacheck import COLLECTIONS, header_errors, record_errors
+from ._stream import PackageSyntaxError, RecordItem, iter_package
+
+__all__ = ["PackageReadError", "Report", "iter_issues", "validate", "validate_record"]
+
+Source = str | Path | bytes | IO[bytes] | dict[str, Any]
+_COLLECTIONS = frozenset(COLLECTIONS)
+
+
+class PackageReadError(Exception):
+    """The input cannot be read or is not JSON; ``source`` names it."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source, self.reason = source, reason
+
+
+@dataclass(slots=True)
+class Report:
+    """All issues of one validation, with counts per severity."""
+
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(i.severity.value for i in self.issues)
+        return {s.value: counted.get(s.value, 0) for s in Severity}
+
+    @property
+    def valid(self) -> bool:
+        """True when there is no error (warnings and infos are allowed)."""
+        return all(i.severity is not Severity.ERROR for i in self.issues)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form printed by ``tongxin validate --format json``."""
+        return {
+            "valid": self.valid,
+            "counts": self.counts,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def validate_record(
+    collection: str, record: Any, *, as_of: date | None = None, dues: DuesPolicy | None = None
+) -> list[Issue]:
+    """Schema and single-record rules for one record of ``collection`` (``members``).
+
+    Pointers are relative to the record (``/citizenId``).
+    """
+    if collection not in _COLLECTIONS:
+        raise KeyError(collection)
+    issues = record_errors(collection, record)
+    if isinstance(record, dict):
+        ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
+        issues.extend(check_record(collection, record, "", ctx))
+    return issues
+
+
+def _items(source: Source) -> Iterator[tuple[str, Any] | RecordItem]:
+    if isinstance(source, dict):
+        for key, value in source.items():
+            if key in _COLLECTIONS and isinstance(value, list):
+                yield from (RecordItem(key, i, v) for i, v in enumerate(value))
+            else:
+                yield key, value
+        return
+    name = str(source) if isinstance(source, str | Path) else "<input>"
+    try:
+        if isinstance(source, str | Path):
+            with Path(source).open("rb") as stream:
+                yield from iter_package(stream, _COLLECTIONS)
+        else:
+            stream = io.BytesIO(source) if isinstance(source, bytes) else source
+            yield from iter_package(stream, _COLLECTIONS)
+    except OSError as exc:
+        raise PackageReadError(name, exc.strerror or str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise PackageReadError(name, f"not UTF-8 text ({exc.reason})") from None
+    except PackageSyntaxError as exc:
+        raise PackageReadError(name, f"not valid JSON: {exc}") from None
+
+
+def iter_issues(
+    source: Source, *, as_of: date | None = None, dues: DuesPolicy | None = None
+) -> Iterator[Issue]:
+    """Validate a package, yielding issues as they are found (bounded memory).
+
+    ``source`` is a path, bytes, a binary stream or an already parsed package. The reference
+    date of time-dependent rules is ``as_of``, else the package's ``publishedAt`` when it comes
+    before the records, else today. Raises :class:`PackageReadError` for unreadable input.
+    """
+    ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
+    state = PackageState()
+    header: dict[str, Any] = {}
+    seen_record = False
+    for item in _items(source):
+        if isinstance(item, RecordItem):
+            seen_record = True
+            at = f"/{item.collection}/{item.index}"
+            yield from _record(item, at, ctx, state)
+            continue
+        key, value = item
+        header[key] = value
+        if key == "publishedAt" and as_of is None and not seen_record:
+            published = _published(value)
+            ctx.as_of = published or ctx.as_of
+    yield from header_errors(header)
+    yield from state.finish()
+
+
+def _record(item: RecordItem, at: str, ctx: RecordContext, state: PackageState) -> Iterator[Issue]:
+    record = item.value
+    for issue in record_errors(item.collection, record):
+        yield issue.under(at)
+    if isinstance(record, dict):
+        yield from check_record(item.collection, record, at, ctx)
+        yield from state.add(item.collection, record, at)
+
+
+def _published(value: Any) -> date | None:
+    try:
+        return datetime.fromisoformat(value).date() if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def validate(
+    source: Source, *, as_of: date | None = None, dues: DuesPolicy | None = None
+) -> Report:
+    """Validate a package and collect every issue into a :class:`Report`."""
+    return Report(list(iter_issues(source, as_of=as_of, dues=dues)))
+
+

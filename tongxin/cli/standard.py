@@ -1,0 +1,122 @@
+"""Commands of the standard: ``validate``, ``schema export`` and ``codelists``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from tongxin.schemas import CODELISTS, PackageReadError, codelist, export, iter_issues
+
+from ._report import GroupedText, JsonStream
+
+__all__ = ["register"]
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Package files (JSON) to validate.")],
+    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    lang: Annotated[Lang, typer.Option("--lang", help="Message language.")] = Lang.zh,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reference date (YYYY-MM-DD) of time rules.")
+    ] = None,
+) -> None:
+    """Validate packages against the standard; exit 0 without errors, 1 with errors, 2 when a
+    file cannot be read."""
+    reference = _parse_date(as_of) if as_of else None
+    sink: JsonStream | GroupedText
+    if output is OutputFormat.json:
+        sink = JsonStream(sys.stdout.buffer, with_file=len(files) > 1)
+    else:
+        sink = GroupedText(sys.stdout, lang.value)
+    try:
+        for path in files:
+            sink.write(iter_issues(path, as_of=reference), str(path))
+    except PackageReadError as exc:
+        sys.stdout.flush()
+        typer.echo(f"tongxin validate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sink.close()
+    raise typer.Exit(0 if sink.tally.valid else 1)
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+
+
+schema_app = typer.Typer(help="The published JSON Schema files.", no_args_is_help=True)
+
+
+@schema_app.command("export")
+def schema_export(directory: Annotated[Path, typer.Argument(help="Folder to write into.")]) -> None:
+    """Write the JSON Schema files (draft 2020-12) and the codelist CSV files into DIRECTORY."""
+    written = export(directory)
+    target = directory / "codelists"
+    target.mkdir(exist_ok=True)
+    for name in CODELISTS:
+        (target / codelist(name).filename).write_text(_csv(name), encoding="utf-8")
+        written.append(target / codelist(name).filename)
+    for path in written:
+        typer.echo(str(path))
+
+
+def _csv(name: str) -> str:
+    from importlib import resources
+
+    return resources.files("tongxin.schemas").joinpath("v1", "codelists", f"{name}.csv").read_text("utf-8")
+
+
+def codelists(
+    name: Annotated[str | None, typer.Argument(help="Codelist to show; all when omitted.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+) -> None:
+    """List the codelists, or the codes of one."""
+    if name is not None and name not in CODELISTS:
+        typer.echo(f"tongxin codelists: no codelist {name!r}; known: {', '.join(CODELISTS)}", err=True)
+        raise typer.Exit(2)
+    lists = [codelist(n) for n in ([name] if name else CODELISTS)]
+    if output is OutputFormat.json:
+        data = [
+            {
+                "name": c.name, "title": {"zh-CN": c.title_zh, "en": c.title_en}, "source": c.source,
+                "codes": [
+                    {"code": k.code, "title": {"zh-CN": k.title_zh, "en": k.title_en},
+                     "description": k.description, "deprecated": k.deprecated or None}
+                    for k in c.codes
+                ],
+            }
+            for c in lists
+        ]
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    for c in lists:
+        typer.echo(f"{c.name}  {c.title_zh} / {c.title_en}  ({c.source}, {len(c.codes)} codes)")
+        if name:
+            for k in c.codes:
+                flag = f"  [deprecated {k.deprecated}]" if k.deprecated else ""
+                typer.echo(f"  {k.code}\t{k.title_zh}\t{k.title_en}{flag}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the standard's commands to ``app``."""
+    app.command()(validate)
+    app.command()(codelists)
+    app.add_typer(schema_app, name="schema")
