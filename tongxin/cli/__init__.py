@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import standard
+from . import hub, standard
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 standard.register(app)
+hub.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,15 @@
+"""Shared fixtures. Server fixtures live in ``tests/server/conftest.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The project root."""
+    return ROOT
