@@ -1,8 +1,12 @@
 """The rules beyond the schema, on plain wire dicts.
 
-Record checks look at one record; :class:`PackageState` remembers what later checks need
-(ids, citizen IDs, full members per organisation, the organisation tree, general meetings) in
-compact sets, so a package of a million members validates in bounded memory.
+Contract: the checks receive *well-formed* records — every field present has passed the
+schema (see :func:`well_formed`, which drops the fields the schema rejected). This keeps the
+hot path free of type guards and date parsing: ISO dates compare correctly as strings.
+
+:class:`PackageState` remembers what cross-record checks need (ids, citizen IDs, full members
+per organisation, the organisation tree, general meetings) in compact sets, so a package of a
+million members validates in bounded memory.
 """
 
 from __future__ import annotations
@@ -10,18 +14,26 @@ from __future__ import annotations
 import calendar
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ._checkdigits import citizen_id_birth_date, citizen_id_is_male, valid_citizen_id, valid_credit_code
+from ._checkdigits import citizen_id_birth_date, citizen_id_check, valid_credit_code
 from ._issues import Issue
 from ._rules import RULES
 from ._schemacheck import deprecations
 
-__all__ = ["DuesPolicy", "PackageState", "RecordContext", "check_record"]
+__all__ = [
+    "Digest",
+    "DuesPolicy",
+    "PackageState",
+    "RecordContext",
+    "check_record",
+    "digest",
+    "well_formed",
+]
 
 R = RULES
 _PII = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9]{9})(?![0-9])")
@@ -35,34 +47,23 @@ _FREE_TEXT = {
 CENT = Decimal("0.01")
 
 
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+def well_formed(record: dict[str, Any], schema_issues: Iterable[Issue]) -> dict[str, Any]:
+    """``record`` without the top-level fields that have schema issues (relative pointers)."""
+    bad = {issue.path.split("/", 2)[1] for issue in schema_issues if issue.path.count("/")}
+    return {k: v for k, v in record.items() if k not in bad} if bad else record
 
 
-def _datetime(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed if parsed is None or parsed.tzinfo is not None else None
+def plus_years(iso: str, years: int) -> str:
+    """The ISO date ``years`` later, as a string. 29 February stays 29 February, which still
+    sorts between 28 February and 1 March, so comparisons stay right."""
+    return f"{int(iso[:4]) + years:04d}{iso[4:]}"
 
 
-def add_years(day: date, years: int) -> date:
-    """``day`` plus whole years; 29 February becomes 28 February in a common year."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
-def add_months_end(year: int, month: int, months: int) -> date:
-    """The last day of the month ``months`` after year-month."""
-    total = year * 12 + month - 1 + months
-    y, m = divmod(total, 12)
-    return date(y, m + 1, calendar.monthrange(y, m + 1)[1])
+def months_later_end(period: str, months: int) -> str:
+    """The ISO date of the last day of the month ``months`` after ``period`` (YYYY-MM)."""
+    total = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, calendar.monthrange(year, month + 1)[1]).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,150 +107,186 @@ class RecordContext:
 
     as_of: date
     dues: DuesPolicy = field(default_factory=DuesPolicy)
+    as_of_iso: str = ""
+
+    def __post_init__(self) -> None:
+        self.set_as_of(self.as_of)
+
+    def set_as_of(self, day: date) -> None:
+        """Change the reference date of time-dependent rules."""
+        self.as_of, self.as_of_iso = day, day.isoformat()
 
 
-def _pii(collection: str, record: dict[str, Any], at: str) -> Iterator[Issue]:
+def _pii(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
     for name in _FREE_TEXT[collection]:
-        text = record.get(name)
-        if isinstance(text, str) and (found := _PII.search(text)):
+        text = r.get(name)
+        if text is not None and (found := _PII.search(text)):
             is_id = len(found.group()) == 18
-            yield R["PII-001"].issue(
-                f"{at}/{name}",
-                field=name,
-                kind_zh="身份号码" if is_id else "手机号码",
-                kind_en="an ID number" if is_id else "a phone number",
-            )
-
-
-def _deprecated(collection: str, record: dict[str, Any], at: str) -> Iterator[Issue]:
-    fields, coded = deprecations(collection)
-    for name in fields:
-        if record.get(name) is not None:
-            yield R["SCH-002"].issue(
-                f"{at}/{name}", what=name, version="1.0",
-                hint_zh="见数据标准的替代字段", hint_en="see its replacement in the standard",
-            )
-    for name, codes in coded:
-        value = record.get(name)
-        if value in codes:
-            yield R["SCH-002"].issue(
-                f"{at}/{name}", what=f"{name} = {value}", version="1.0",
-                hint_zh="见代码表说明", hint_en="see the codelist's description",
-            )
-
-
-def _member(r: dict[str, Any], at: str, ctx: RecordContext) -> Iterator[Issue]:
-    birth = _date(r.get("birthDate"))
-    cid = r.get("citizenId")
-    if isinstance(cid, str) and len(cid) == 18 and cid[:17].isdigit() and cid[:17].isascii():
-        if not valid_citizen_id(cid):
-            yield R["MBR-001"].issue(
-                f"{at}/citizenId", value=cid, why_zh="校验位错误", why_en="wrong check character"
-            )
-        else:
-            id_birth = citizen_id_birth_date(cid)
-            if id_birth is None:
-                yield R["MBR-001"].issue(
-                    f"{at}/citizenId", value=cid, why_zh="出生日期不存在", why_en="no such birth date"
+            out.append(
+                R["PII-001"].issue(
+                    f"{at}/{name}",
+                    field=name,
+                    kind_zh="身份号码" if is_id else "手机号码",
+                    kind_en="an ID number" if is_id else "a phone number",
                 )
-            elif birth is not None and id_birth != birth:
-                yield R["MBR-002"].issue(f"{at}/birthDate", birth=birth, id_birth=id_birth)
-            gender = r.get("gender")
-            if gender in ("1", "2") and (gender == "1") != citizen_id_is_male(cid):
-                yield R["MBR-003"].issue(f"{at}/gender", gender=gender)
-            if cid[17] == "x":
-                yield R["MBR-009"].issue(f"{at}/citizenId")
-    joined = _date(r.get("joinedDate"))
-    if birth is not None and joined is not None and joined < add_years(birth, 18):
-        yield R["MBR-004"].issue(f"{at}/joinedDate", joined=joined, birth=birth)
-    full = _date(r.get("fullMembershipDate"))
+            )
+
+
+def _deprecated(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
+    fields, coded = deprecations(collection)
+    for name, version in fields:
+        if r.get(name) is not None:
+            out.append(
+                R["SCH-002"].issue(
+                    f"{at}/{name}",
+                    what=name,
+                    version=version,
+                    hint_zh="见字段说明中的替代字段",
+                    hint_en="see the field's description for its replacement",
+                )
+            )
+    for name, retired in coded:
+        value = r.get(name)
+        if value in retired:
+            out.append(
+                R["SCH-002"].issue(
+                    f"{at}/{name}",
+                    what=f"{name} = {value}",
+                    version=retired[value],
+                    hint_zh="见代码表说明",
+                    hint_en="see the codelist's description",
+                )
+            )
+
+
+def _member(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
+    birth = r.get("birthDate")
+    cid = r.get("citizenId")
+    if cid is not None:
+        _citizen_id(r, cid, birth, at, out)
+    joined = r.get("joinedDate")
+    if birth and joined and joined < plus_years(birth, 18):
+        out.append(R["MBR-004"].issue(f"{at}/joinedDate", joined=joined, birth=birth))
+    full = r.get("fullMembershipDate")
     category = r.get("category")
     if category == "full":
-        if r.get("fullMembershipDate") is None:
-            yield R["MBR-006"].issue(f"{at}/fullMembershipDate")
-        elif joined is not None and full is not None:
-            if full < add_years(joined, 1):
-                yield R["MBR-005"].issue(f"{at}/fullMembershipDate", full=full, due=add_years(joined, 1))
-            elif full > add_years(joined, 2):
-                yield R["MBR-008"].issue(
-                    f"{at}/fullMembershipDate", joined=joined,
-                    how_zh=f"于 {full} 转正", how_en=f"confirmed on {full}",
+        if full is None:
+            out.append(R["MBR-006"].issue(f"{at}/fullMembershipDate"))
+        elif joined:
+            if full < (due := plus_years(joined, 1)):
+                out.append(R["MBR-005"].issue(f"{at}/fullMembershipDate", full=full, due=due))
+            elif full > plus_years(joined, 2):
+                out.append(
+                    R["MBR-008"].issue(
+                        f"{at}/fullMembershipDate",
+                        joined=joined,
+                        how_zh=f"于 {full} 转正",
+                        how_en=f"confirmed on {full}",
+                    )
                 )
     elif category == "probationary":
-        if r.get("fullMembershipDate") is not None:
-            yield R["MBR-007"].issue(f"{at}/fullMembershipDate")
-        elif joined is not None and ctx.as_of > add_years(joined, 2):
-            yield R["MBR-008"].issue(
-                f"{at}/category", joined=joined,
-                how_zh=f"截至 {ctx.as_of} 仍为预备党员", how_en=f"still probationary on {ctx.as_of}",
-            )
-
-
-def _organisation(r: dict[str, Any], at: str, ctx: RecordContext) -> Iterator[Issue]:
-    code = r.get("creditCode")
-    if isinstance(code, str) and len(code) == 18 and not valid_credit_code(code):
-        yield R["ORG-001"].issue(
-            f"{at}/creditCode", value=code, why_zh="校验码错误", why_en="wrong check character"
-        )
-    elected, years = _date(r.get("electedDate")), r.get("termYears")
-    if elected is not None and isinstance(years, int) and years > 0:
-        ended = add_years(elected, years)
-        if ended < ctx.as_of:
-            yield R["ORG-004"].issue(f"{at}/electedDate", elected=elected, years=years, ended=ended)
-
-
-def _activity(r: dict[str, Any], at: str, ctx: RecordContext) -> Iterator[Issue]:
-    start, end = _datetime(r.get("startTime")), _datetime(r.get("endTime"))
-    if start is not None and end is not None and end < start:
-        yield R["ACT-001"].issue(f"{at}/endTime", start=r["startTime"], end=r["endTime"])
-    attendance = r.get("attendance")
-    if isinstance(attendance, list):
-        for i, entry in enumerate(attendance):
-            reason = entry.get("reason") if isinstance(entry, dict) else None
-            if isinstance(reason, str) and _PII.search(reason):
-                yield R["PII-001"].issue(
-                    f"{at}/attendance/{i}/reason", field="reason",
-                    kind_zh="身份号码或手机号码", kind_en="an ID or phone number",
+        if full is not None:
+            out.append(R["MBR-007"].issue(f"{at}/fullMembershipDate"))
+        elif joined and ctx.as_of_iso > plus_years(joined, 2):
+            out.append(
+                R["MBR-008"].issue(
+                    f"{at}/category",
+                    joined=joined,
+                    how_zh=f"截至 {ctx.as_of} 仍为预备党员",
+                    how_en=f"still probationary on {ctx.as_of}",
                 )
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(value) if isinstance(value, str) else None
-    except InvalidOperation:
-        return None
-
-
-def _dues(r: dict[str, Any], at: str, ctx: RecordContext) -> Iterator[Issue]:
-    amount, base = _decimal(r.get("amount")), _decimal(r.get("base"))
-    member_class = r.get("memberClass")
-    if amount is not None and isinstance(member_class, str):
-        allowed = ctx.dues.expected(member_class, base)
-        if allowed is not None and not allowed[0] <= amount <= allowed[1]:
-            low, high = allowed
-            yield R["DUE-001"].issue(
-                f"{at}/amount", member_class=member_class, base=r.get("base", "-"),
-                expected=low if low == high else f"{low}–{high}", amount=r["amount"],
             )
-    period, paid = r.get("period"), _date(r.get("paidDate"))
-    if isinstance(period, str) and paid is not None and len(period) == 7 and period[:4].isdigit():
-        try:
-            limit = add_months_end(int(period[:4]), int(period[5:7]), 6)
-        except ValueError:
-            return
-        if paid > limit:
-            yield R["DUE-002"].issue(f"{at}/paidDate", period=period, paid=paid, limit=limit)
 
 
-def _transfer(r: dict[str, Any], at: str, ctx: RecordContext) -> Iterator[Issue]:
-    issued, days = _date(r.get("issuedDate")), r.get("validDays", 90)
-    if r.get("state") == "issued" and issued is not None and isinstance(days, int):
-        expired = date.fromordinal(issued.toordinal() + days)
-        if expired < ctx.as_of:
-            yield R["TRF-001"].issue(f"{at}/state", issued=issued, days=days, expired=expired)
+def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: list[Issue]) -> None:
+    if citizen_id_check(cid[:17]) != cid[17].upper():
+        out.append(
+            R["MBR-001"].issue(
+                f"{at}/citizenId", value=cid, why_zh="校验位错误", why_en="wrong check character"
+            )
+        )
+        return
+    if birth is None or birth.replace("-", "") != cid[6:14]:
+        id_birth = citizen_id_birth_date(cid)
+        if id_birth is None:
+            out.append(
+                R["MBR-001"].issue(
+                    f"{at}/citizenId",
+                    value=cid,
+                    why_zh="出生日期不存在",
+                    why_en="no such birth date",
+                )
+            )
+        elif birth is not None:
+            out.append(R["MBR-002"].issue(f"{at}/birthDate", birth=birth, id_birth=id_birth))
+    gender = r.get("gender")
+    if (gender == "1" or gender == "2") and (gender == "1") != (cid[16] in "13579"):
+        out.append(R["MBR-003"].issue(f"{at}/gender", gender=gender))
+    if cid[17] == "x":
+        out.append(R["MBR-009"].issue(f"{at}/citizenId"))
 
 
-_CHECKS: dict[str, Callable[[dict[str, Any], str, RecordContext], Iterator[Issue]]] = {
+def _organisation(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
+    code = r.get("creditCode")
+    if code is not None and not valid_credit_code(code):
+        out.append(
+            R["ORG-001"].issue(
+                f"{at}/creditCode", value=code, why_zh="校验码错误", why_en="wrong check character"
+            )
+        )
+    elected, years = r.get("electedDate"), r.get("termYears")
+    if elected and years and (ended := plus_years(elected, years)) < ctx.as_of_iso:
+        out.append(
+            R["ORG-004"].issue(f"{at}/electedDate", elected=elected, years=years, ended=ended)
+        )
+
+
+def _activity(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
+    start, end = r.get("startTime"), r.get("endTime")
+    if start and end and datetime.fromisoformat(end) < datetime.fromisoformat(start):
+        out.append(R["ACT-001"].issue(f"{at}/endTime", start=start, end=end))
+    for i, entry in enumerate(r.get("attendance") or ()):
+        reason = entry.get("reason")
+        if reason and _PII.search(reason):
+            out.append(
+                R["PII-001"].issue(
+                    f"{at}/attendance/{i}/reason",
+                    field="reason",
+                    kind_zh="身份号码或手机号码",
+                    kind_en="an ID or phone number",
+                )
+            )
+
+
+def _dues(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
+    amount, base, member_class = r.get("amount"), r.get("base"), r.get("memberClass")
+    if amount and member_class:
+        allowed = ctx.dues.expected(member_class, Decimal(base) if base else None)
+        if allowed is not None and not allowed[0] <= Decimal(amount) <= allowed[1]:
+            low, high = allowed
+            out.append(
+                R["DUE-001"].issue(
+                    f"{at}/amount",
+                    member_class=member_class,
+                    base=base or "-",
+                    expected=low if low == high else f"{low}–{high}",
+                    amount=amount,
+                )
+            )
+    period, paid = r.get("period"), r.get("paidDate")
+    if period and paid and paid > (limit := months_later_end(period, 6)):
+        out.append(R["DUE-002"].issue(f"{at}/paidDate", period=period, paid=paid, limit=limit))
+
+
+def _transfer(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
+    issued, days = r.get("issuedDate"), r.get("validDays", 90)
+    if r.get("state") == "issued" and issued:
+        expired = date.fromordinal(date.fromisoformat(issued).toordinal() + days).isoformat()
+        if expired < ctx.as_of_iso:
+            out.append(R["TRF-001"].issue(f"{at}/state", issued=issued, days=days, expired=expired))
+
+
+_CHECKS: dict[str, Callable[[dict[str, Any], str, RecordContext, list[Issue]], None]] = {
     "organisations": _organisation,
     "members": _member,
     "activities": _activity,
@@ -258,16 +295,17 @@ _CHECKS: dict[str, Callable[[dict[str, Any], str, RecordContext], Iterator[Issue
 }
 
 
-def check_record(collection: str, record: dict[str, Any], at: str, ctx: RecordContext) -> list[Issue]:
-    """Every single-record rule for ``record`` found at pointer ``at``."""
-    issues = list(_CHECKS[collection](record, at, ctx))
-    issues.extend(_pii(collection, record, at))
-    issues.extend(_deprecated(collection, record, at))
+def check_record(
+    collection: str, record: dict[str, Any], at: str, ctx: RecordContext
+) -> list[Issue]:
+    """Every single-record rule for a well-formed ``record`` found at pointer ``at``."""
+    issues: list[Issue] = []
+    _CHECKS[collection](record, at, ctx, issues)
+    _pii(collection, record, at, issues)
+    _deprecated(collection, record, at, issues)
     return issues
 
 
-_GENERAL_MEETING = "general-meeting"
-_ALWAYS_SMALL = frozenset({"joint-branch", "temporary-branch"})
 #: (collection, field) references checked inside a package; toOrganisationId is usually another
 #: hub's organisation and is not expected to resolve.
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -279,6 +317,31 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: What cross-record checks keep of one record: (id, reference values in the order of
+#: REFERENCES, a per-type extra or None).
+Digest = tuple[str | None, tuple[str | None, ...], Any]
+
+
+def digest(collection: str, r: dict[str, Any]) -> Digest:
+    """Reduce a well-formed record to what :class:`PackageState` needs of it."""
+    refs = tuple(r.get(name) for name, _ in REFERENCES[collection])
+    extra: Any = None
+    if collection == "members":
+        cid = r.get("citizenId")
+        cid_key = int(cid[:17]) * 11 + (10 if cid[17] in "Xx" else int(cid[17])) if cid else None
+        full = r.get("category") == "full" and r.get("status") == "normal"
+        extra = (cid_key, r.get("organisationId") if full else None)
+    elif collection == "organisations":
+        extra = (r.get("parentId"), r.get("type", ""))
+    elif collection == "activities" and r.get("type") == "general-meeting":
+        org, attendance = r.get("organisationId"), r.get("attendance")
+        if org is not None and attendance is not None:
+            present = tuple(e["memberId"] for e in attendance if e["status"] == "present")
+            listed = tuple(e["memberId"] for e in attendance if e["status"] != "observer")
+            extra = (org, present, listed)
+    return r.get("id"), refs, extra
+
+
 @dataclass(slots=True)
 class PackageState:
     """Cross-record state of one package, fed record by record, finished once at the end."""
@@ -287,58 +350,51 @@ class PackageState:
     citizen_ids: set[int] = field(default_factory=set)
     full_members: set[str] = field(default_factory=set)
     full_per_org: Counter[str] = field(default_factory=Counter)
+    #: organisation id -> (index, parent id, type)
     org_parent: dict[str, tuple[int, str | None, str]] = field(default_factory=dict)
     #: (pointer, target collection, target id, field) of references not yet resolved
     pending: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: (pointer, organisation id, present member ids, listed member ids) of general meetings
     meetings: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
 
-    def add(self, collection: str, record: dict[str, Any], at: str) -> list[Issue]:
-        """Record what later checks need; return the issues found already (duplicates)."""
+    def add(self, collection: str, r: dict[str, Any], index: int) -> list[Issue]:
+        """Remember what later checks need of a well-formed record; return the issues found
+        already (duplicates)."""
+        return self.add_digest(collection, index, digest(collection, r))
+
+    def add_digest(self, collection: str, index: int, d: Digest) -> list[Issue]:
+        """:meth:`add` for a record already reduced by :func:`digest` (in a worker process)."""
         issues: list[Issue] = []
-        rid = record.get("id")
-        if isinstance(rid, str):
-            seen = self.ids[collection]
+        rid, refs, extra = d
+        ids = self.ids
+        if rid is not None:
+            seen = ids[collection]
             if rid in seen:
-                issues.append(R["PKG-001"].issue(f"{at}/id", id=rid, collection=collection))
+                at = f"/{collection}/{index}/id"
+                issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
             seen.add(rid)
-        for name, target in REFERENCES[collection]:
-            ref = record.get(name)
-            if isinstance(ref, str) and ref not in self.ids[target]:
-                self.pending.append((f"{at}/{name}", target, ref, name))
+        for (name, target), ref in zip(REFERENCES[collection], refs, strict=True):
+            if ref is not None and ref not in ids[target]:
+                self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
+        if extra is None:
+            return issues
         if collection == "members":
-            self._member(record, at, rid, issues)
-        elif collection == "organisations" and isinstance(rid, str):
-            index = int(at.rsplit("/", 1)[1])
-            parent = record.get("parentId")
-            self.org_parent[rid] = (index, parent if isinstance(parent, str) else None, str(record.get("type")))
-        elif collection == "activities" and record.get("type") == _GENERAL_MEETING:
-            self._meeting(record, at)
+            cid_key, full_org = extra
+            if cid_key is not None:
+                if cid_key in self.citizen_ids:
+                    issues.append(R["PKG-002"].issue(f"/members/{index}/citizenId"))
+                self.citizen_ids.add(cid_key)
+            if full_org is not None:
+                if rid is not None:
+                    self.full_members.add(rid)
+                self.full_per_org[full_org] += 1
+        elif collection == "organisations" and rid is not None:
+            parent, org_type = extra
+            self.org_parent[rid] = (index, parent, org_type)
+        elif collection == "activities":
+            org, present, listed = extra
+            self.meetings.append((f"/activities/{index}/attendance", org, present, listed))
         return issues
-
-    def _member(self, record: dict[str, Any], at: str, rid: Any, issues: list[Issue]) -> None:
-        cid = record.get("citizenId")
-        if isinstance(cid, str) and len(cid) == 18 and cid[:17].isdigit():
-            key = int(cid[:17]) * 11 + (10 if cid[17] in "Xx" else int(cid[17]) if cid[17].isdigit() else 0)
-            if key in self.citizen_ids:
-                issues.append(R["PKG-002"].issue(f"{at}/citizenId"))
-            self.citizen_ids.add(key)
-        if record.get("category") == "full" and record.get("status") in ("normal", None):
-            if isinstance(rid, str):
-                self.full_members.add(rid)
-            org = record.get("organisationId")
-            if isinstance(org, str):
-                self.full_per_org[org] += 1
-
-    def _meeting(self, record: dict[str, Any], at: str) -> None:
-        org = record.get("organisationId")
-        attendance = record.get("attendance")
-        if not isinstance(org, str) or not isinstance(attendance, list):
-            return
-        entries = [e for e in attendance if isinstance(e, dict) and isinstance(e.get("memberId"), str)]
-        present = tuple(e["memberId"] for e in entries if e.get("status") == "present")
-        listed = tuple(e["memberId"] for e in entries if e.get("status") != "observer")
-        self.meetings.append((f"{at}/attendance", org, present, listed))
 
     def finish(self) -> Iterator[Issue]:
         """The issues that need the whole package: references, cycles, branch size, quorum."""
@@ -363,13 +419,12 @@ class PackageState:
             node: str | None = start
             while node is not None and node in self.org_parent and node not in done:
                 if node in path:
-                    cycle = path[path.index(node):]
+                    cycle = path[path.index(node) :]
                     first = min(cycle, key=lambda n: self.org_parent[n][0])
-                    index = self.org_parent[first][0]
                     loop = " → ".join([*cycle, node])
+                    index = self.org_parent[first][0]
                     yield R["ORG-002"].issue(f"/organisations/{index}/parentId", cycle=loop)
                     break
                 path.append(node)
                 node = self.org_parent[node][1]
             done.update(path)
-

@@ -76,7 +76,9 @@ CODELISTS: dict[str, tuple[str, str, str]] = {
 def codelist(name: str) -> Codelist:
     """Load the codelist ``name`` from its CSV file (cached)."""
     title_zh, title_en, source = CODELISTS[name]
-    text = resources.files(__package__).joinpath("v1", "codelists", f"{name}.csv").read_text("utf-8")
+    text = (
+        resources.files(__package__).joinpath("v1", "codelists", f"{name}.csv").read_text("utf-8")
+    )
     rows = csv.DictReader(text.splitlines())
     codes = tuple(
         Code(r["code"], r["title_zh"], r["title_en"], r["description"], r["deprecated"])

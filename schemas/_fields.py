@@ -72,7 +72,9 @@ class CodeOf:
         def check(value: str) -> str:
             if value not in values:
                 raise PydanticCustomError(
-                    "codelist", "{value} is not a code of codelist {name}", {"value": value, "name": name}
+                    "codelist",
+                    "{value} is not a code of codelist {name}",
+                    {"value": value, "name": name},
                 )
             return value
 

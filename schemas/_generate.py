@@ -18,6 +18,10 @@ __all__ = ["SCHEMA_BASE", "all_schemas", "export", "schema_for", "schema_id"]
 
 SCHEMA_BASE = f"https://tongxin.org.cn/schemas/{SCHEMA_VERSION}/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+DATE_TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 NESTED_MODELS: dict[str, type[BaseModel]] = {"Attendance": Attendance}
 
 
@@ -51,6 +55,10 @@ def _simplify(node: Any) -> Any:
             node = merged
     if node.get("default", 0) is None:
         del node["default"]
+    if node.get("format") == "date-time":
+        # RFC 3339 exactly ("T" and a "+HH:MM" offset): some engines' date-time formats also
+        # take a space or "+0800"; the pattern makes every engine agree.
+        node["pattern"] = DATE_TIME_PATTERN
     return node
 
 

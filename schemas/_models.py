@@ -47,8 +47,12 @@ class Record(BaseModel):
     titles: ClassVar[tuple[str, str]]
 
     id: RecordId = f("标识", "Identifier")
-    version: int = f("版本", "Version", ge=1, zh_desc="每次修改加一", en_desc="Increases by one on every change")
-    updated_at: datetime = f("更新时间", "Updated at", zh_desc="带时区", en_desc="With a time-zone offset")
+    version: int = f(
+        "版本", "Version", ge=1, zh_desc="每次修改加一", en_desc="Increases by one on every change"
+    )
+    updated_at: datetime = f(
+        "更新时间", "Updated at", zh_desc="带时区", en_desc="With a time-zone offset"
+    )
 
 
 class Organisation(Record):
@@ -63,12 +67,19 @@ class Organisation(Record):
     type: Annotated[str, CodeOf("organisation-type")] = f("组织类别", "Type")
     parent_id: RecordId | None = f("上级组织", "Parent organisation", default=None)
     division_code: DivisionCode | None = f(
-        "行政区划代码", "Division code", default=None, en_desc="GB/T 2260, six digits", zh_desc="GB/T 2260 六位代码"
+        "行政区划代码",
+        "Division code",
+        default=None,
+        en_desc="GB/T 2260, six digits",
+        zh_desc="GB/T 2260 六位代码",
     )
     established_date: date | None = f("成立日期", "Established", default=None)
     credit_code: CreditCode | None = f(
-        "所在单位统一社会信用代码", "Host unit credit code", default=None,
-        zh_desc="GB 32100-2015，所在单位而非党组织", en_desc="GB 32100-2015 code of the host unit",
+        "所在单位统一社会信用代码",
+        "Host unit credit code",
+        default=None,
+        zh_desc="GB 32100-2015，所在单位而非党组织",
+        en_desc="GB 32100-2015 code of the host unit",
     )
     host_unit: Name | None = f("所在单位", "Host unit", default=None)
     term_years: int | None = f("任期(年)", "Term (years)", default=None, ge=1, le=5)
@@ -84,26 +95,42 @@ class Member(Record):
     titles = ("党员", "Member")
 
     name: Name = f("姓名", "Name")
-    gender: Annotated[str, CodeOf("gender")] = f("性别", "Gender", zh_desc="GB/T 2261.1", en_desc="GB/T 2261.1")
+    gender: Annotated[str, CodeOf("gender")] = f(
+        "性别", "Gender", zh_desc="GB/T 2261.1", en_desc="GB/T 2261.1"
+    )
     ethnicity: Annotated[str, CodeOf("ethnicity")] | None = f("民族", "Ethnicity", default=None)
     birth_date: date = f("出生日期", "Birth date")
     citizen_id: CitizenId | None = f(
-        "公民身份号码", "Citizen ID", default=None,
-        zh_desc="GB 11643-1999，敏感个人信息", en_desc="GB 11643-1999; sensitive personal data",
+        "公民身份号码",
+        "Citizen ID",
+        default=None,
+        zh_desc="GB 11643-1999，敏感个人信息",
+        en_desc="GB 11643-1999; sensitive personal data",
     )
     education: Annotated[str, CodeOf("education")] | None = f("学历", "Education", default=None)
     native_place: Name | None = f("籍贯", "Native place", default=None)
     organisation_id: RecordId = f("所在党组织", "Organisation")
     category: Annotated[str, CodeOf("member-category")] = f("党员类别", "Category")
-    joined_date: date = f("入党日期", "Joined", zh_desc="支部大会通过之日", en_desc="Date of the accepting general meeting")
+    joined_date: date = f(
+        "入党日期",
+        "Joined",
+        zh_desc="支部大会通过之日",
+        en_desc="Date of the accepting general meeting",
+    )
     full_membership_date: date | None = f("转正日期", "Full membership", default=None)
     status: Annotated[str, CodeOf("member-status")] = f("党籍状态", "Status")
     lost_contact_since: date | None = f("失联日期", "Lost contact since", default=None)
     lost_contact: bool | None = f(
-        "是否失联", "Lost contact", default=None, deprecated="1.0",
-        zh_desc="已弃用，改用 lostContactSince", en_desc="Deprecated: use lostContactSince",
+        "是否失联",
+        "Lost contact",
+        default=None,
+        deprecated="1.0",
+        zh_desc="已弃用，改用 lostContactSince",
+        en_desc="Deprecated: use lostContactSince",
     )
-    phone: Phone | None = f("联系电话", "Phone", default=None, zh_desc="敏感个人信息", en_desc="Sensitive personal data")
+    phone: Phone | None = f(
+        "联系电话", "Phone", default=None, zh_desc="敏感个人信息", en_desc="Sensitive personal data"
+    )
     work_unit: Name | None = f("工作单位", "Work unit", default=None)
 
 
@@ -149,7 +176,9 @@ class DuesPayment(Record):
     member_id: RecordId = f("党员", "Member")
     period: Period = f("所属月份", "Period", zh_desc="YYYY-MM", en_desc="YYYY-MM")
     member_class: Annotated[str, CodeOf("member-class")] = f("缴纳类别", "Member class")
-    base: Amount | None = f("计算基数", "Base", default=None, zh_desc="元，两位小数", en_desc="Yuan, two decimals")
+    base: Amount | None = f(
+        "计算基数", "Base", default=None, zh_desc="元，两位小数", en_desc="Yuan, two decimals"
+    )
     amount: Amount = f("金额", "Amount", zh_desc="元，两位小数", en_desc="Yuan, two decimals")
     paid_date: date = f("缴纳日期", "Paid")
 
@@ -170,7 +199,9 @@ class Transfer(Record):
     issued_date: date = f("开具日期", "Issued")
     valid_days: int = f("有效期(天)", "Valid days", default=90, ge=1, le=180)
     state: Annotated[str, CodeOf("transfer-state")] = f("状态", "State")
-    letter_number: Annotated[str, Field(max_length=64)] | None = f("介绍信编号", "Letter number", default=None)
+    letter_number: Annotated[str, Field(max_length=64)] | None = f(
+        "介绍信编号", "Letter number", default=None
+    )
 
 
 RECORD_TYPES: tuple[type[Record], ...] = (Organisation, Member, Activity, DuesPayment, Transfer)
@@ -183,7 +214,9 @@ class Package(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     schema_version: Literal["1.0"] = f("标准版本", "Schema version")
-    publisher: Name = f("发布者", "Publisher", zh_desc="枢纽标识或平台名称", en_desc="Hub id or platform name")
+    publisher: Name = f(
+        "发布者", "Publisher", zh_desc="枢纽标识或平台名称", en_desc="Hub id or platform name"
+    )
     published_at: datetime = f("发布时间", "Published at")
     organisations: list[Organisation] = f("党组织", "Organisations", default_factory=list)
     members: list[Member] = f("党员", "Members", default_factory=list)

@@ -1,8 +1,12 @@
 """Read a package document in one pass and bounded memory.
 
-The reader walks the top-level object itself and hands each element of a record array to the
-C-accelerated ``json`` decoder, so memory holds one buffer (about a megabyte) and one record,
-never the whole document. Positions in errors are line and column of the input.
+The reader walks the top-level object itself and decodes each element of a record array on
+its own, so memory holds one buffer (about a megabyte) and one record, never the whole
+document. An element is cut at the next ``}`` that is followed by ``,`` or ``]`` and decoded
+with orjson; a JSON value is never a proper prefix of another, so a cut that decodes is the
+element. When the cut falls inside the element (nested objects, or ``},`` inside a string) the
+next cut is tried, and after a few the standard library's incremental decoder takes over.
+Positions in errors are the line and column (in characters) of the input.
 """
 
 from __future__ import annotations
@@ -14,11 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
+
 __all__ = ["PackageSyntaxError", "RecordItem", "iter_package"]
 
 _CHUNK = 1 << 20
-_WS = re.compile(r"[ \t\n\r]*")
-_decode = json.JSONDecoder().raw_decode
+_TRIES = 32
+_WINDOW = 1 << 16
+_WS = re.compile(rb"[ \t\n\r]*")
+_CUT = re.compile(rb"\}[ \t\n\r]*[,\]]")
+_BOM = b"\xef\xbb\xbf"
+_raw_decode = json.JSONDecoder().raw_decode
 
 
 class PackageSyntaxError(ValueError):
@@ -31,102 +41,155 @@ class PackageSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RecordItem:
-    """One element of a record array: ``collection``, its index and the decoded value."""
+    """One element of a record array: ``collection``, its index, the decoded value and the
+    element's bytes as they stand in the input."""
 
     collection: str
     index: int
     value: Any
+    raw: bytes
 
 
 class _Buffer:
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
-        self.text = ""
+        self.data = b""
         self.pos = 0
         self.eof = False
-        self.lines_before = 0  # newlines in text already discarded
+        self.lines_before = 0  # newlines in the data already discarded
+        self.column_before = 0  # characters of the current line already discarded
+        self.last_raw = b""  # the bytes of the last value decoded by value()
 
     def fill(self) -> None:
-        """Discard what was consumed and read one more chunk."""
-        self.lines_before += self.text.count("\n", 0, self.pos)
-        chunk = self.stream.read(_CHUNK)
+        """Discard what was consumed and read one more chunk (the chunk doubles while one
+        element is longer than the buffer)."""
+        gone = self.data[: self.pos]
+        newline = gone.rfind(b"\n")
+        if newline >= 0:
+            self.lines_before += gone.count(b"\n")
+            self.column_before = 0
+        self.column_before += len(gone[newline + 1 :].decode("utf-8", "replace"))
+        chunk = self.stream.read(max(_CHUNK, len(self.data) - self.pos))
         self.eof = not chunk
-        self.text = self.text[self.pos :] + self.decoder.decode(chunk, final=self.eof)
+        first = not self.data and not self.lines_before
+        self.data = self.data[self.pos :] + chunk
         self.pos = 0
+        if first and self.data.startswith(_BOM):
+            self.pos = len(_BOM)
 
-    def error(self, message: str, pos: int | None = None) -> PackageSyntaxError:
-        at = self.pos if pos is None else pos
-        line = self.lines_before + self.text.count("\n", 0, at) + 1
-        column = at - self.text.rfind("\n", 0, at)
+    def error(self, message: str, at: int | None = None) -> PackageSyntaxError:
+        at = self.pos if at is None else at
+        start = self.data.rfind(b"\n", 0, at) + 1
+        line = self.lines_before + self.data.count(b"\n", 0, at) + 1
+        column = len(self.data[start:at].decode("utf-8", "replace")) + 1
+        if start == 0:
+            column += self.column_before
         return PackageSyntaxError(message, line, column)
 
-    def peek(self) -> str:
-        """The next non-blank character, or "" at the end of the input."""
+    def peek(self) -> int:
+        """The next non-blank byte, or -1 at the end of the input."""
         while True:
-            self.pos = _WS.match(self.text, self.pos).end()  # type: ignore[union-attr]
-            if self.pos < len(self.text) or self.eof:
-                return self.text[self.pos : self.pos + 1]
+            self.pos = _WS.match(self.data, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.data):
+                return self.data[self.pos]
+            if self.eof:
+                return -1
             self.fill()
 
-    def expect(self, chars: str) -> str:
+    def expect(self, chars: bytes) -> int:
         ch = self.peek()
-        if not ch or ch not in chars:
-            shown = repr(ch) if ch else "end of input"
-            raise self.error(f"expected {' or '.join(repr(c) for c in chars)}, found {shown}")
+        if ch < 0 or ch not in chars:
+            shown = repr(chr(ch)) if ch >= 0 else "end of input"
+            wanted = " or ".join(repr(chr(c)) for c in chars)
+            raise self.error(f"expected {wanted}, found {shown}")
         self.pos += 1
         return ch
 
+    def element(self) -> tuple[Any, bytes]:
+        """Decode the array element at the cursor (see the module docstring); return it with
+        its bytes."""
+        if self.peek() == 0x7B:  # "{"
+            start, tries = self.pos, 0
+            while tries < _TRIES:
+                cut = _CUT.search(self.data, start)
+                if cut is None:
+                    if self.eof:
+                        break
+                    self.fill()
+                    start = self.pos
+                    continue
+                try:
+                    value = orjson.loads(self.data[self.pos : cut.start() + 1])
+                except orjson.JSONDecodeError:
+                    start, tries = cut.end(), tries + 1
+                    continue
+                raw = self.data[self.pos : cut.start() + 1]
+                self.pos = cut.start() + 1
+                return value, raw
+        value = self.value()
+        return value, self.last_raw
+
     def value(self) -> Any:
-        """Decode the JSON value at the cursor, reading more input while it is cut off."""
+        """Decode any JSON value at the cursor with the standard library's decoder, over a
+        window of the buffer that grows (and reads more input) while the value is cut off."""
         self.peek()
+        size = _WINDOW
         while True:
+            window = self.data[self.pos : self.pos + size]
+            whole = self.pos + size >= len(self.data) and self.eof
+            text = codecs.getincrementaldecoder("utf-8")().decode(window, final=whole)
             try:
-                value, end = _decode(self.text, self.pos)
+                value, end = _raw_decode(text)
+                if end == len(text) and not whole:  # a number may go on after the window
+                    raise json.JSONDecodeError("cut off", text, end)
             except json.JSONDecodeError as exc:
-                if self.eof:
-                    raise self.error(exc.msg, exc.pos) from None
-                self.fill()
+                if whole:
+                    raise self.error(exc.msg, self.pos + len(text[: exc.pos].encode())) from None
+                size *= 4
+                if self.pos + size > len(self.data) and not self.eof:
+                    self.fill()
                 continue
-            if end == len(self.text) and not self.eof:  # a number may go on in the next chunk
-                self.fill()
-                continue
-            self.pos = end
+            length = len(text[:end].encode())
+            self.last_raw = self.data[self.pos : self.pos + length]
+            self.pos += length
             return value
 
 
-def iter_package(stream: IO[bytes], collections: frozenset[str]) -> Iterator[tuple[str, Any] | RecordItem]:
+def iter_package(
+    stream: IO[bytes], collections: frozenset[str]
+) -> Iterator[tuple[str, Any] | RecordItem]:
     """Yield ``(key, value)`` for each top-level field and a :class:`RecordItem` for each
     element of a top-level array named in ``collections``; raise :class:`PackageSyntaxError`."""
     buf = _Buffer(stream)
     buf.fill()
-    buf.expect("{")
-    if buf.peek() == "}":
+    buf.expect(b"{")
+    if buf.peek() == 0x7D:
         buf.pos += 1
     else:
         while True:
-            if buf.peek() != '"':
+            if buf.peek() != 0x22:
                 raise buf.error("expected a property name in double quotes")
             key = buf.value()
-            buf.expect(":")
-            if key in collections and buf.peek() == "[":
+            buf.expect(b":")
+            if key in collections and buf.peek() == 0x5B:
                 buf.pos += 1
                 yield from _array(buf, key)
             else:
                 yield key, buf.value()
-            if buf.expect(",}") == "}":
+            if buf.expect(b",}") == 0x7D:
                 break
-    if buf.peek():
+    if buf.peek() >= 0:
         raise buf.error("unexpected data after the package object")
 
 
 def _array(buf: _Buffer, collection: str) -> Iterator[RecordItem]:
-    if buf.peek() == "]":
+    if buf.peek() == 0x5D:
         buf.pos += 1
         return
     index = 0
     while True:
-        yield RecordItem(collection, index, buf.value())
+        value, raw = buf.element()
+        yield RecordItem(collection, index, value, raw)
         index += 1
-        if buf.expect(",]") == "]":
+        if buf.expect(b",]") == 0x5D:
             return

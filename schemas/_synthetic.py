@@ -48,36 +48,56 @@ def _citizen_id(division: str, birth: date, seq: int) -> str:
 def organisations(hub: SyntheticHub) -> Iterator[dict[str, Any]]:
     """One primary committee and enough branches for ``hub.members``."""
     yield {
-        "id": hub.rid("o", 0), "version": 1, "updatedAt": _STAMP, "name": "中共示范县委直属机关委员会",
-        "type": "primary-committee", "divisionCode": hub.division, "establishedDate": "1990-07-01",
-        "termYears": 5, "electedDate": "2024-06-01",
+        "id": hub.rid("o", 0),
+        "version": 1,
+        "updatedAt": _STAMP,
+        "name": "中共示范县委直属机关委员会",
+        "type": "primary-committee",
+        "divisionCode": hub.division,
+        "establishedDate": "1990-07-01",
+        "termYears": 5,
+        "electedDate": "2024-06-01",
     }
     for b in range(1, -(-hub.members // hub.per_branch) + 1):
         yield {
-            "id": hub.rid("o", b), "version": 1, "updatedAt": _STAMP, "name": f"第{b}党支部",
-            "type": "branch", "parentId": hub.rid("o", 0), "divisionCode": hub.division,
-            "establishedDate": "2005-03-01", "termYears": 3, "electedDate": "2024-03-01",
+            "id": hub.rid("o", b),
+            "version": 1,
+            "updatedAt": _STAMP,
+            "name": f"第{b}党支部",
+            "type": "branch",
+            "parentId": hub.rid("o", 0),
+            "divisionCode": hub.division,
+            "establishedDate": "2005-03-01",
+            "termYears": 3,
+            "electedDate": "2024-03-01",
         }
 
 
 def member(hub: SyntheticHub, n: int, rng: random.Random) -> dict[str, Any]:
     """Member ``n`` (0-based); the last member of each branch is probationary."""
-    birth = date(1960, 1, 1) + timedelta(days=rng.randrange(0, 14000))
+    birth = date(1960, 1, 1) + timedelta(days=n % 14000)  # (birth, seq) unique below 7M
     male = rng.random() < 0.6
-    seq = rng.randrange(0, 500) * 2 + (1 if male else 0)
+    seq = (n // 14000) * 2 + (1 if male else 0)
     probationary = n % hub.per_branch == hub.per_branch - 1
     joined = date(max(birth.year + 19, 2000) + rng.randrange(0, 5), rng.randrange(1, 13), 1)
     if probationary:
         joined = date(2025, 6, 1)
     record: dict[str, Any] = {
-        "id": hub.rid("m", n), "version": 1, "updatedAt": _STAMP,
+        "id": hub.rid("m", n),
+        "version": 1,
+        "updatedAt": _STAMP,
         "name": rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(_GIVEN),
-        "gender": "1" if male else "2", "ethnicity": "01", "birthDate": birth.isoformat(),
-        "citizenId": _citizen_id(hub.division, birth, seq), "education": "21",
+        "gender": "1" if male else "2",
+        "ethnicity": "01",
+        "birthDate": birth.isoformat(),
+        "citizenId": _citizen_id(hub.division, birth, seq),
+        "education": "21",
         "organisationId": hub.rid("o", n // hub.per_branch + 1),
         "category": "probationary" if probationary else "full",
-        "joinedDate": joined.isoformat(), "status": "normal",
-        "phone": f"13{rng.randrange(0, 10**9):09d}", "workUnit": "示范县人民政府办公室",
+        "joinedDate": joined.isoformat(),
+        "status": "normal",
+        "phone": f"13{rng.randrange(0, 10**9):09d}",
+        "workUnit": "示范县人民政府办公室",
     }
     if not probationary:
         record["fullMembershipDate"] = joined.replace(year=joined.year + 1).isoformat()
@@ -86,11 +106,19 @@ def member(hub: SyntheticHub, n: int, rng: random.Random) -> dict[str, Any]:
 
 def _dues(hub: SyntheticHub, n: int) -> dict[str, Any]:
     base = Decimal(2000 + (n * 37) % 8000)
-    rate = Decimal("0.005") if base <= 3000 else Decimal("0.01") if base <= 5000 else Decimal("0.015")
+    rate = (
+        Decimal("0.005") if base <= 3000 else Decimal("0.01") if base <= 5000 else Decimal("0.015")
+    )
     return {
-        "id": hub.rid("d", n), "version": 1, "updatedAt": _STAMP, "memberId": hub.rid("m", n),
-        "period": "2025-12", "memberClass": "salaried", "base": f"{base}.00",
-        "amount": str((base * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)), "paidDate": "2025-12-20",
+        "id": hub.rid("d", n),
+        "version": 1,
+        "updatedAt": _STAMP,
+        "memberId": hub.rid("m", n),
+        "period": "2025-12",
+        "memberClass": "salaried",
+        "base": f"{base}.00",
+        "amount": str((base * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)),
+        "paidDate": "2025-12-20",
     }
 
 
@@ -98,10 +126,16 @@ def _meeting(hub: SyntheticHub, branch: int) -> dict[str, Any]:
     first = (branch - 1) * hub.per_branch
     ids = range(first, min(first + hub.per_branch, hub.members))
     return {
-        "id": hub.rid("a", branch), "version": 1, "updatedAt": _STAMP,
-        "organisationId": hub.rid("o", branch), "type": "general-meeting",
-        "startTime": "2025-12-10T14:30:00+08:00", "endTime": "2025-12-10T16:30:00+08:00",
-        "topic": "学习贯彻党的二十届四中全会精神", "location": "三楼会议室", "presenter": "支部书记",
+        "id": hub.rid("a", branch),
+        "version": 1,
+        "updatedAt": _STAMP,
+        "organisationId": hub.rid("o", branch),
+        "type": "general-meeting",
+        "startTime": "2025-12-10T14:30:00+08:00",
+        "endTime": "2025-12-10T16:30:00+08:00",
+        "topic": "学习贯彻党的二十届四中全会精神",
+        "location": "三楼会议室",
+        "presenter": "支部书记",
         "attendance": [{"memberId": hub.rid("m", i), "status": "present"} for i in ids],
     }
 
@@ -114,8 +148,11 @@ def write_package(out: IO[bytes] | Path, hub: SyntheticHub) -> None:
         return
     rng = random.Random(hub.seed)
     branches = -(-hub.members // hub.per_branch)
-    out.write(b'{"schemaVersion":"1.0","publisher":"' + hub.hub_id.encode()
-              + b'","publishedAt":"2026-01-01T08:00:00+08:00"')
+    out.write(
+        b'{"schemaVersion":"1.0","publisher":"'
+        + hub.hub_id.encode()
+        + b'","publishedAt":"2026-01-01T08:00:00+08:00"'
+    )
     sections: list[tuple[bytes, Iterator[dict[str, Any]]]] = [
         (b"organisations", organisations(hub)),
         (b"members", (member(hub, n, rng) for n in range(hub.members))),
@@ -128,3 +165,20 @@ def write_package(out: IO[bytes] | Path, hub: SyntheticHub) -> None:
             out.write((b"\n" if i == 0 else b",\n") + orjson.dumps(record))
         out.write(b"]")
     out.write(b',\n"transfers":[]}\n')
+
+
+def write_members_package(out: Path, hub: SyntheticHub) -> None:
+    """A package of organisations and members only (the validator benchmark's input)."""
+    rng = random.Random(hub.seed)
+    with out.open("wb") as stream:
+        stream.write(
+            b'{"schemaVersion":"1.0","publisher":"'
+            + hub.hub_id.encode()
+            + b'","publishedAt":"2026-01-01T08:00:00+08:00",\n"organisations":['
+        )
+        for i, record in enumerate(organisations(hub)):
+            stream.write((b"\n" if i == 0 else b",\n") + orjson.dumps(record))
+        stream.write(b'],\n"members":[')
+        for n in range(hub.members):
+            stream.write((b"\n" if n == 0 else b",\n") + orjson.dumps(member(hub, n, rng)))
+        stream.write(b"]}\n")

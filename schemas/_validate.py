@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,9 +11,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-
-from ._checks import DuesPolicy, PackageState, RecordContext, check_record
+from ._checks import DuesPolicy, PackageState, RecordContext, check_record, well_formed
 from ._issues import Issue, Severity
+from ._parallel import record_issues, validate_parallel
 from ._schemacheck import COLLECTIONS, header_errors, record_errors
 from ._stream import PackageSyntaxError, RecordItem, iter_package
 
@@ -71,7 +72,7 @@ def validate_record(
     issues = record_errors(collection, record)
     if isinstance(record, dict):
         ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
-        issues.extend(check_record(collection, record, "", ctx))
+        issues.extend(check_record(collection, well_formed(record, issues), "", ctx))
     return issues
 
 
@@ -79,15 +80,15 @@ def _items(source: Source) -> Iterator[tuple[str, Any] | RecordItem]:
     if isinstance(source, dict):
         for key, value in source.items():
             if key in _COLLECTIONS and isinstance(value, list):
-                yield from (RecordItem(key, i, v) for i, v in enumerate(value))
+                yield from (RecordItem(key, i, v, b"") for i, v in enumerate(value))
             else:
                 yield key, value
         return
     name = str(source) if isinstance(source, str | Path) else "<input>"
     try:
         if isinstance(source, str | Path):
-            with Path(source).open("rb") as stream:
-                yield from iter_package(stream, _COLLECTIONS)
+            with Path(source).open("rb") as file:
+                yield from iter_package(file, _COLLECTIONS)
         else:
             stream = io.BytesIO(source) if isinstance(source, bytes) else source
             yield from iter_package(stream, _COLLECTIONS)
@@ -100,40 +101,44 @@ def _items(source: Source) -> Iterator[tuple[str, Any] | RecordItem]:
 
 
 def iter_issues(
-    source: Source, *, as_of: date | None = None, dues: DuesPolicy | None = None
+    source: Source,
+    *,
+    as_of: date | None = None,
+    dues: DuesPolicy | None = None,
+    jobs: int = 1,
 ) -> Iterator[Issue]:
     """Validate a package, yielding issues as they are found (bounded memory).
 
     ``source`` is a path, bytes, a binary stream or an already parsed package. The reference
     date of time-dependent rules is ``as_of``, else the package's ``publishedAt`` when it comes
-    before the records, else today. Raises :class:`PackageReadError` for unreadable input.
+    before the records, else today. ``jobs`` > 1 checks records on that many processes (same
+    result, same order). Raises :class:`PackageReadError` for unreadable input.
     """
     ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
     state = PackageState()
     header: dict[str, Any] = {}
-    seen_record = False
-    for item in _items(source):
+    items = _items(source)
+    for item in items:  # top-level fields before the first record may set the date
         if isinstance(item, RecordItem):
-            seen_record = True
-            at = f"/{item.collection}/{item.index}"
-            yield from _record(item, at, ctx, state)
-            continue
-        key, value = item
-        header[key] = value
-        if key == "publishedAt" and as_of is None and not seen_record:
-            published = _published(value)
-            ctx.as_of = published or ctx.as_of
+            items = itertools.chain([item], items)
+            break
+        header[item[0]] = item[1]
+        if item[0] == "publishedAt" and as_of is None:
+            ctx.set_as_of(_published(item[1]) or ctx.as_of)
+    if jobs > 1 and not isinstance(source, dict):
+        yield from validate_parallel(items, ctx, state, jobs, header)
+    else:
+        for item in items:
+            if not isinstance(item, RecordItem):
+                header[item[0]] = item[1]
+                continue
+            issues, d = record_issues(item.collection, item.index, item.value, ctx)
+            if d is not None:
+                issues += state.add_digest(item.collection, item.index, d)
+            if issues:
+                yield from issues
     yield from header_errors(header)
     yield from state.finish()
-
-
-def _record(item: RecordItem, at: str, ctx: RecordContext, state: PackageState) -> Iterator[Issue]:
-    record = item.value
-    for issue in record_errors(item.collection, record):
-        yield issue.under(at)
-    if isinstance(record, dict):
-        yield from check_record(item.collection, record, at, ctx)
-        yield from state.add(item.collection, record, at)
 
 
 def _published(value: Any) -> date | None:
@@ -144,9 +149,7 @@ def _published(value: Any) -> date | None:
 
 
 def validate(
-    source: Source, *, as_of: date | None = None, dues: DuesPolicy | None = None
+    source: Source, *, as_of: date | None = None, dues: DuesPolicy | None = None, jobs: int = 1
 ) -> Report:
     """Validate a package and collect every issue into a :class:`Report`."""
-    return Report(list(iter_issues(source, as_of=as_of, dues=dues)))
-
-
+    return Report(list(iter_issues(source, as_of=as_of, dues=dues, jobs=jobs)))

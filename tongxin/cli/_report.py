@@ -75,7 +75,9 @@ class GroupedText:
                 group.examples.append(issue)
         self.out.write(f"{file}\n")
         if not groups:
-            self.out.write("  " + ("没有发现问题" if self.lang == "zh" else "no issues found") + "\n")
+            self.out.write(
+                "  " + ("没有发现问题" if self.lang == "zh" else "no issues found") + "\n"
+            )
         ordered = sorted(groups.items(), key=lambda kv: (_ORDER[RULES[kv[0]].severity], kv[0]))
         for rule_id, group in ordered:
             rule = RULES[rule_id]
@@ -85,8 +87,10 @@ class GroupedText:
                 self.out.write(f"    {issue.path or '/'}  {issue.message(self.lang)}\n")
             if group.count > len(group.examples):
                 more = group.count - len(group.examples)
-                self.out.write(f"    … {'另有' if self.lang == 'zh' else 'and'} {more} "
-                               f"{'处' if self.lang == 'zh' else 'more'}\n")
+                self.out.write(
+                    f"    … {'另有' if self.lang == 'zh' else 'and'} {more} "
+                    f"{'处' if self.lang == 'zh' else 'more'}\n"
+                )
 
     def close(self) -> None:
         c = self.tally.counts

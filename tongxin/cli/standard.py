@@ -30,7 +30,9 @@ class Lang(StrEnum):
 
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Package files (JSON) to validate.")],
-    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
     lang: Annotated[Lang, typer.Option("--lang", help="Message language.")] = Lang.zh,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Reference date (YYYY-MM-DD) of time rules.")
@@ -59,7 +61,9 @@ def _parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of"
+        ) from None
 
 
 schema_app = typer.Typer(help="The published JSON Schema files.", no_args_is_help=True)
@@ -81,25 +85,39 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="Folder to writ
 def _csv(name: str) -> str:
     from importlib import resources
 
-    return resources.files("tongxin.schemas").joinpath("v1", "codelists", f"{name}.csv").read_text("utf-8")
+    return (
+        resources.files("tongxin.schemas")
+        .joinpath("v1", "codelists", f"{name}.csv")
+        .read_text("utf-8")
+    )
 
 
 def codelists(
     name: Annotated[str | None, typer.Argument(help="Codelist to show; all when omitted.")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
 ) -> None:
     """List the codelists, or the codes of one."""
     if name is not None and name not in CODELISTS:
-        typer.echo(f"tongxin codelists: no codelist {name!r}; known: {', '.join(CODELISTS)}", err=True)
+        typer.echo(
+            f"tongxin codelists: no codelist {name!r}; known: {', '.join(CODELISTS)}", err=True
+        )
         raise typer.Exit(2)
     lists = [codelist(n) for n in ([name] if name else CODELISTS)]
     if output is OutputFormat.json:
         data = [
             {
-                "name": c.name, "title": {"zh-CN": c.title_zh, "en": c.title_en}, "source": c.source,
+                "name": c.name,
+                "title": {"zh-CN": c.title_zh, "en": c.title_en},
+                "source": c.source,
                 "codes": [
-                    {"code": k.code, "title": {"zh-CN": k.title_zh, "en": k.title_en},
-                     "description": k.description, "deprecated": k.deprecated or None}
+                    {
+                        "code": k.code,
+                        "title": {"zh-CN": k.title_zh, "en": k.title_en},
+                        "description": k.description,
+                        "deprecated": k.deprecated or None,
+                    }
                     for k in c.codes
                 ],
             }
