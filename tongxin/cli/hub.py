@@ -1,11 +1,110 @@
-"""Commands of the reference hub: ``serve``, ``init`` and ``token``."""
+"""Commands of the reference hub: ``serve``, ``init`` and ``token create``.
+
+Each parses its options, calls one library function of ``tongxin.server`` and prints the
+result; heavy imports (FastAPI, SQLAlchemy) happen inside the commands.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+if TYPE_CHECKING:
+    from tongxin.server import Settings
+
 __all__ = ["register"]
+
+Database = Annotated[str | None, typer.Option(
+    "--database", help="Database URL (default: TONGXIN_DATABASE_URL, else sqlite:///tongxin.db).")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    from tongxin.server import Settings
+
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(error: Exception) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(1)
+
+
+def serve(
+    database: Database = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [1].")] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Run the hub (zero configuration: ./tongxin.db, created on first start)."""
+    from tongxin.server import ConfigurationError
+    from tongxin.server._serve import serve as run
+
+    try:
+        settings = _settings(database_url=database, host=host, port=port, workers=workers)
+        run(settings, access_log=access_log)
+    except ConfigurationError as error:
+        raise _fail(error) from None
+
+
+def init(
+    database: Database = None,
+    hub_id: Annotated[str | None, typer.Option(
+        "--hub-id", help="This hub's id, e.g. cd-wuhou.")] = None,
+    name: Annotated[str | None, typer.Option(help="This hub's name.")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Where to keep the encryption key.")] = None,
+) -> None:
+    """Create the hub's database, identity and field-encryption key."""
+    from tongxin.server import ConfigurationError, open_hub
+
+    try:
+        settings = _settings(database_url=database, hub_id=hub_id, hub_name=name, key_file=key_file)
+        hub = open_hub(settings, create_key=settings.secret_key is None)
+    except ConfigurationError as error:
+        raise _fail(error) from None
+    if name is not None and hub.identity.name != name:
+        hub.db.rename(name)
+    typer.echo(f"hub {hub.hub_id} ready; key: "
+               f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",
+               err=True)
+    if hub_id is not None and hub.hub_id != hub_id:
+        typer.echo(f"warning: this database already belongs to hub {hub.hub_id}", err=True)
+    hub.close()
+
+
+token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
+
+
+@token_app.command("create")
+def token_create(
+    scope: Annotated[list[str], typer.Option(
+        "--scope", help="records:read, records:read-sensitive, records:write or admin; repeat.")],
+    organisation: Annotated[str | None, typer.Option(
+        "--organisation", help="Limit the token to this organisation's subtree.")] = None,
+    name: Annotated[str, typer.Option(help="A label for the audit log.")] = "",
+    rate_limit: Annotated[float | None, typer.Option(
+        help="Requests per second (0 = unlimited; default: the hub's setting).")] = None,
+    database: Database = None,
+) -> None:
+    """Create a token and print it (and nothing else) on stdout."""
+    from tongxin.server import ConfigurationError, HubError, create_token, open_hub
+
+    try:
+        hub = open_hub(_settings(database_url=database))
+        try:
+            token = create_token(hub.db, [s for item in scope for s in item.split()],
+                                 organisation_id=organisation, name=name, rate_limit=rate_limit)
+        finally:
+            hub.close()
+    except (ConfigurationError, HubError) as error:
+        raise _fail(error) from None
+    typer.echo(token)
 
 
 def register(app: typer.Typer) -> None:
     """Add the hub's commands to ``app``."""
+    app.command()(serve)
+    app.command()(init)
+    app.add_typer(token_app, name="token")

@@ -1,0 +1,30 @@
+"""Reading the append-only audit log (writing happens with each write, in ``_writes``)."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import select
+
+from ._hub import Hub
+from ._reads import Page, _decode, encode_cursor
+from ._tables import audit
+
+__all__ = ["list_audit"]
+
+
+def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:
+    """Audit entries in the order they were written, after the cursor ``after``."""
+    query = select(audit).order_by(audit.c.seq).limit(limit + 1)
+    if after:
+        start = _decode(after)
+        query = query.where(audit.c.seq > (int(start) if start.isdigit() else 0))
+    with hub.db.read() as conn:
+        rows = conn.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [orjson.dumps({
+        "seq": r.seq, "at": r.at.isoformat() if r.at else None, "tokenId": r.token_id,
+        "action": r.action, "type": r.collection, "id": r.record_id,
+        "beforeVersion": r.before_version, "afterVersion": r.after_version,
+    }) for r in rows]
+    return Page(items, encode_cursor(str(rows[-1].seq)) if rows else after, more)

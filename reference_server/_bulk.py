@@ -1,0 +1,314 @@
+"""``POST /v1/bulk``: NDJSON operations in, one result per line out, in bounded memory.
+
+The body is read line by line and written in batches, one database transaction each. A result
+exists only once its batch has committed; results go to a spool file (memory first, disk beyond
+16 MiB) and are streamed back once the whole body has been read.
+
+With an ``Idempotency-Key`` each batch's results are stored in the same transaction as its writes,
+with a hash of its lines. A retry replays the stored batches (writing nothing), continues with the
+lines never committed, and is refused with 422 when its lines differ from the first request's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+from anyio import to_thread
+from sqlalchemy import exc, insert, select, update
+from tongxin.schemas import RECORD_TYPES, Issue, Severity
+
+from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
+from ._hub import Hub
+from ._security import Principal
+from ._tables import idempotency_batches, idempotency_keys
+from ._writes import Op, Outcome, apply_batch, failed, prepare
+
+__all__ = ["BulkResult", "run_bulk"]
+
+COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
+_LINE_FIELDS = frozenset({"op", "type", "record", "id", "ifMatch"})
+_SPOOL_BYTES = 16 * 1_048_576
+_running: set[tuple[str, str]] = set()
+_running_lock = threading.Lock()
+
+
+@dataclass(slots=True)
+class BulkResult:
+    """The spooled NDJSON results and counts by outcome."""
+
+    spool: IO[bytes]
+    counts: dict[str, int] = field(default_factory=dict)
+    replayed: bool = False
+
+
+@dataclass(slots=True)
+class _Key:
+    token_id: str
+    key: str
+    batch_lines: int
+    done: bool
+    lines: int | None
+    body_hash: str | None
+    stored: int
+
+
+def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid-line") -> Outcome:
+    issue = Issue("SCH-001", Severity.ERROR, pointer, zh, en)
+    return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
+
+
+def _parse(hub: Hub, index: int, raw: bytes) -> Op | Outcome:
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        return failed(index, "", None, BadRequest(
+            f"line is not JSON: {error}", f"该行不是有效的 JSON：{error}", code="invalid-json"))
+    if not isinstance(line, dict):
+        return _line_error(index, "", "每行必须是 JSON 对象", "each line must be a JSON object")
+    for name in sorted(set(line) - _LINE_FIELDS):
+        return _line_error(index, f"/{name}", f"不允许的字段 {name}", f"unknown field {name}")
+    action, collection, if_match = line.get("op"), line.get("type"), line.get("ifMatch")
+    if action not in ("upsert", "delete"):
+        return _line_error(index, "/op", "op 必须是 upsert 或 delete",
+                           "op must be upsert or delete")
+    if collection not in COLLECTIONS:
+        return _line_error(index, "/type", f"type 必须是 {'、'.join(sorted(COLLECTIONS))} 之一",
+                           f"type must be one of {', '.join(sorted(COLLECTIONS))}")
+    if if_match is not None and (type(if_match) is not int or if_match < 1):
+        return _line_error(index, "/ifMatch", "ifMatch 必须是正整数",
+                           "ifMatch must be a positive integer")
+    record = line.get("record")
+    if action == "delete":
+        rid = line.get("id") or (record.get("id") if isinstance(record, dict) else None)
+        if not isinstance(rid, str):
+            return _line_error(index, "/id", "删除操作需要 id", "a delete needs an id")
+        return prepare(hub, index, "delete", collection, None, record_id=rid,
+                       expected_version=if_match)
+    if record is None:
+        return _line_error(index, "/record", "upsert 需要 record", "an upsert needs a record")
+    return prepare(hub, index, "upsert", collection, record, expected_version=if_match)
+
+
+def result_line(o: Outcome) -> bytes:
+    """One NDJSON result: index, type, id, status, outcome, version, problems."""
+    out: dict[str, Any] = {"index": o.index, "type": o.collection or None, "id": o.id,
+                           "status": o.status, "outcome": o.outcome}
+    if o.version is not None:
+        out["version"] = o.version
+    if o.error is not None:
+        out["code"] = o.error.code
+        out["detail"] = o.error.detail_en
+        out["problems"] = [issue_to_error(i) for i in o.error.issues]
+    else:
+        out["problems"] = [issue_to_error(i) for i in o.warnings]
+    return orjson.dumps(out) + b"\n"
+
+
+def _under_record(o: Outcome) -> Outcome:
+    if o.error is not None:
+        o.error.issues = [i.under("/record") for i in o.error.issues]
+    o.warnings = [i.under("/record") for i in o.warnings]
+    return o
+
+
+class _Run:
+    def __init__(self, hub: Hub, principal: Principal, key: str | None) -> None:
+        self.hub, self.principal = hub, principal
+        self.spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+        self.counts: dict[str, int] = {}
+        self.key_name = key
+        self.key: _Key | None = None
+        self.body_hash = hashlib.sha256()
+        self.lines = 0
+        self.replayed = False
+
+    # -- idempotency ---------------------------------------------------------------------------
+    def open_key(self) -> None:
+        if self.key_name is None:
+            return
+        t, k = idempotency_keys, self.key_name
+        tid = self.principal.token_id
+        with self.hub.db.write() as conn:
+            row = conn.execute(select(t).where(t.c.token_id == tid, t.c.key == k)).first()
+            if row is None:
+                conn.execute(insert(t).values(
+                    token_id=tid, key=k, created_at=datetime.now(UTC), done=False,
+                    batch_lines=self.hub.settings.bulk_batch_lines))
+                self.key = _Key(tid, k, self.hub.settings.bulk_batch_lines, False, None, None, 0)
+                return
+            b = idempotency_batches
+            stored = conn.execute(select(b.c.batch_no).where(b.c.token_id == tid, b.c.key == k)
+                                  .order_by(b.c.batch_no.desc()).limit(1)).scalar()
+        self.key = _Key(tid, k, row.batch_lines, row.done, row.lines, row.body_hash,
+                        -1 if stored is None else stored)
+
+    def _reused(self) -> HubError:
+        return Unprocessable(
+            "this Idempotency-Key was used for a different body",
+            "该 Idempotency-Key 已用于不同的请求内容", code="idempotency-key-reused")
+
+    def _stored(self, batch_no: int, lines_hash: str) -> bytes | None:
+        key = self.key
+        if key is None or batch_no > key.stored:
+            if key is not None and key.done:
+                raise self._reused()
+            return None
+        b = idempotency_batches
+        with self.hub.db.read() as conn:
+            row = conn.execute(select(b.c.lines_hash, b.c.results).where(
+                b.c.token_id == key.token_id, b.c.key == key.key, b.c.batch_no == batch_no)).first()
+        if row is None:
+            return None
+        if row.lines_hash != lines_hash:
+            raise self._reused()
+        return bytes(row.results)
+
+    def close_key(self) -> None:
+        key = self.key
+        if key is None:
+            return
+        digest = self.body_hash.hexdigest()
+        if key.done:
+            if key.lines != self.lines or key.body_hash != digest:
+                raise self._reused()
+            return
+        t = idempotency_keys
+        with self.hub.db.write() as conn:
+            conn.execute(update(t).where(t.c.token_id == key.token_id, t.c.key == key.key)
+                         .values(done=True, lines=self.lines, body_hash=digest))
+
+    # -- batches ---------------------------------------------------------------------------------
+    @property
+    def batch_lines(self) -> int:
+        return self.key.batch_lines if self.key else self.hub.settings.bulk_batch_lines
+
+    def batch(self, batch_no: int, lines: list[tuple[int, bytes | None]]) -> None:
+        digest = hashlib.sha256()
+        for index, raw in lines:
+            digest.update(b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n")
+            self.body_hash.update(b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n")
+        lines_hash = digest.hexdigest()
+        stored = self._stored(batch_no, lines_hash)
+        if stored is None:
+            stored = self._process(batch_no, lines, lines_hash)
+        else:
+            self.replayed = True
+        self.spool.write(stored)
+
+    def _process(
+        self, batch_no: int, lines: list[tuple[int, bytes | None]], lines_hash: str
+    ) -> bytes:
+        results: list[Outcome | None] = []
+        ops: list[Op] = []
+        for index, raw in lines:
+            if raw is None:
+                results.append(failed(index, "", None, PayloadTooLarge(
+                    f"line longer than {self.hub.settings.max_bulk_line_bytes} bytes",
+                    f"该行超过 {self.hub.settings.max_bulk_line_bytes} 字节",
+                    code="line-too-long")))
+                continue
+            parsed = _parse(self.hub, index, raw)
+            if isinstance(parsed, Op):
+                ops.append(parsed)
+                results.append(None)
+            else:
+                results.append(parsed if parsed.collection == "" else _under_record(parsed))
+        try:
+            blob = self._write(batch_no, ops, results, lines_hash)
+        except exc.IntegrityError:
+            # Another request with this key stored the batch first: replay what it stored.
+            stored = self._stored(batch_no, lines_hash)
+            if stored is None:
+                raise
+            self.replayed = True
+            return stored
+        return blob
+
+    def _write(self, batch_no: int, ops: list[Op], results: list[Outcome | None],
+               lines_hash: str) -> bytes:
+        with self.hub.db.write() as conn:
+            done = iter(apply_batch(self.hub, conn, self.principal, ops)) if ops else iter(())
+            outcomes = [r if r is not None else _under_record(next(done)) for r in results]
+            blob = b"".join(result_line(o) for o in outcomes)
+            if self.key is not None:
+                conn.execute(insert(idempotency_batches).values(
+                    token_id=self.key.token_id, key=self.key.key, batch_no=batch_no,
+                    lines_hash=lines_hash, results=blob))
+        for o in outcomes:
+            self.counts[o.outcome] = self.counts.get(o.outcome, 0) + 1
+        return blob
+
+
+async def _lines(
+    chunks: AsyncIterator[bytes], max_line: int
+) -> AsyncIterator[tuple[int, bytes | None]]:
+    """(line number, line) for each non-blank line; None for a line longer than ``max_line``."""
+    buffer = b""
+    number = 0
+    skipping = False
+    async for chunk in chunks:
+        buffer += chunk
+        while True:
+            cut = buffer.find(b"\n")
+            if cut < 0:
+                break
+            line, buffer = buffer[:cut], buffer[cut + 1:]
+            if skipping:
+                skipping = False
+            elif line.strip():
+                yield number, line
+            number += 1
+        if len(buffer) > max_line:
+            if not skipping:
+                yield number, None
+            skipping, buffer = True, b""
+    if buffer.strip() and not skipping:
+        yield number, buffer
+
+
+async def run_bulk(
+    hub: Hub, principal: Principal, chunks: AsyncIterator[bytes], key: str | None
+) -> BulkResult:
+    """Apply every line of an NDJSON body; return the spooled results."""
+    run = _Run(hub, principal, key)
+    token = (principal.token_id, key or "")
+    if key is not None:
+        with _running_lock:
+            if token in _running:
+                raise Conflict("a request with this Idempotency-Key is still running",
+                               "使用该 Idempotency-Key 的请求仍在处理中",
+                               code="idempotency-key-in-use", headers={"Retry-After": "5"})
+            _running.add(token)
+    try:
+        await to_thread.run_sync(run.open_key)
+        batch: list[tuple[int, bytes | None]] = []
+        batch_no = 0
+        async for number, raw in _lines(chunks, hub.settings.max_bulk_line_bytes):
+            run.lines += 1
+            if run.lines > hub.settings.max_bulk_lines:
+                raise PayloadTooLarge(
+                    f"more than {hub.settings.max_bulk_lines} lines in one request",
+                    f"单次请求超过 {hub.settings.max_bulk_lines} 行", code="too-many-lines")
+            batch.append((number, raw))
+            if len(batch) >= run.batch_lines:
+                await to_thread.run_sync(run.batch, batch_no, batch)
+                batch, batch_no = [], batch_no + 1
+        if batch:
+            await to_thread.run_sync(run.batch, batch_no, batch)
+        await to_thread.run_sync(run.close_key)
+    except BaseException:
+        run.spool.close()
+        raise
+    finally:
+        if key is not None:
+            with _running_lock:
+                _running.discard(token)
+    run.spool.seek(0)
+    return BulkResult(run.spool, run.counts, run.replayed)

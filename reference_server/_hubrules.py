@@ -1,0 +1,68 @@
+"""Rules only a hub can check, because they need its database: references, uniqueness of a
+person, ownership and transfer states. Same :class:`Rule` shape as the standard's catalogue;
+listed in ``spec/api.md``."""
+
+from __future__ import annotations
+
+from tongxin.schemas import Rule, Severity
+
+__all__ = ["HUB_RULES", "TRANSFER_MOVES"]
+
+E = Severity.ERROR
+
+_CATALOGUE = (
+    Rule("REF-001", E, "引用的记录不存在", "Reference to an unknown record",
+         "{field} 引用的 {target} 在本枢纽不存在（或已删除）",
+         "{field} refers to {target}, which does not exist on this hub (or was deleted)",
+         "Create the referenced record first (in a bulk request: on an earlier line).",
+         "/members/0/organisationId"),
+    Rule("REF-002", E, "引用超出令牌的组织范围", "Reference outside the token's subtree",
+         "{field} 引用的 {target} 不在本令牌可管理的组织范围内",
+         "{field} refers to {target}, outside the organisation subtree of this token",
+         "A branch's token may only write records of its own organisation subtree.",
+         "/members/0/organisationId"),
+    Rule("REF-003", E, "党组织仍被引用", "Organisation still referenced",
+         "党组织仍有 {count} 个下级组织或在册记录，不能删除",
+         "the organisation still has {count} child organisations or live records",
+         "Move or delete the members, activities and child organisations first.",
+         "/id"),
+    Rule("UNQ-001", E, "公民身份号码已被另一名党员使用", "Citizen ID already used",
+         "本枢纽的党员 {other} 已使用该公民身份号码",
+         "member {other} on this hub has this citizen ID",
+         "One person is one member record per hub: update that record instead.",
+         "/citizenId"),
+    Rule("UNQ-002", E, "记录已存在", "Record already exists",
+         "标识 {id} 已存在且内容不同（当前版本 {version}）",
+         "id {id} already exists with other content (version {version})",
+         "Use PUT with If-Match to change an existing record.",
+         "/id"),
+    Rule("ORG-101", E, "上级组织形成循环", "Parent forms a cycle",
+         "以 {parent} 为上级会使组织成为自身的下级",
+         "making {parent} the parent would form a cycle",
+         "An organisation cannot be moved below itself.",
+         "/parentId"),
+    Rule("TRF-101", E, "转接状态变更不允许", "Transfer state change not allowed",
+         "转接状态不能从 {old} 改为 {new}", "a transfer cannot move from {old} to {new}",
+         "issued → accepted | rejected | expired | withdrawn; the other states are final.",
+         "/state"),
+    Rule("API-001", E, "请求参数无效", "Invalid request parameter",
+         "参数 {name} 无效：{why}", "parameter {name} is invalid: {why}",
+         "Query parameters, headers and path segments follow spec/api.md.",
+         "/limit"),
+    Rule("OWN-001", E, "副本只读", "Replica is read-only",
+         "该记录归 {owner} 枢纽所有，请向其写入",
+         "this record is owned by hub {owner}; write there",
+         "Every record has one owner hub; other hubs hold read-only replicas.",
+         "/id"),
+)
+
+HUB_RULES: dict[str, Rule] = {r.id: r for r in _CATALOGUE}
+
+#: The transfer state machine: allowed next states of each state.
+TRANSFER_MOVES: dict[str, frozenset[str]] = {
+    "issued": frozenset({"issued", "accepted", "rejected", "expired", "withdrawn"}),
+    "accepted": frozenset({"accepted"}),
+    "rejected": frozenset({"rejected"}),
+    "expired": frozenset({"expired"}),
+    "withdrawn": frozenset({"withdrawn"}),
+}

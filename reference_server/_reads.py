@@ -1,0 +1,199 @@
+"""Reading records: one record, keyset-paginated lists, and the change feed.
+
+Records are stored as their public JSON text, so a read without sensitive fields returns the
+stored bytes as they are; sensitive fields are decrypted only for tokens allowed to see them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, Select, or_, select
+
+from ._errors import BadRequest, Forbidden, Gone, NotFound
+from ._hub import Hub
+from ._security import Principal
+from ._tables import hub_state, org_tree, records
+
+__all__ = ["Page", "Record", "decode_cursor", "encode_cursor", "get_record", "list_changes",
+           "list_records", "sensitive_allowed"]
+
+
+@dataclass(slots=True)
+class Record:
+    """One record as a client may see it: its JSON bytes and version."""
+
+    body: bytes
+    version: int
+
+
+@dataclass(slots=True)
+class Page:
+    """A page of items (JSON bytes each) and the cursor to continue after the last one."""
+
+    items: list[bytes]
+    cursor: str | None
+    more: bool
+
+
+def sensitive_allowed(principal: Principal, asked: bool) -> bool:
+    """Whether a response may carry citizenId and phone; asking without the scope is refused."""
+    if asked and not principal.has("records:read-sensitive"):
+        raise Forbidden(
+            "include=sensitive needs the scope records:read-sensitive",
+            "include=sensitive 需要 records:read-sensitive 权限", code="scope-missing",
+            extra={"scope": "records:read-sensitive"},
+        )
+    return asked
+
+
+def _body(hub: Hub, rid: str, doc: str, sealed: bytes | None, sensitive: bool) -> bytes:
+    if not (sensitive and sealed):
+        return doc.encode()
+    record: dict[str, Any] = orjson.loads(doc)
+    record.update(hub.cipher.open(rid, sealed))
+    return orjson.dumps(record)
+
+
+def _subtree_filter(principal: Principal) -> ColumnElement[bool] | None:
+    if not principal.restricted:
+        return None
+    prefix = principal.subtree or "\x00"
+    inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+    return or_(records.c.scope_org.in_(inside), records.c.scope_org2.in_(inside))
+
+
+def _visible(conn: Connection, principal: Principal, *orgs: str | None) -> bool:
+    if not principal.restricted:
+        return True
+    for org in orgs:
+        if org is None:
+            continue
+        path = conn.execute(select(org_tree.c.path).where(org_tree.c.id == org)).scalar()
+        if principal.sees(path):
+            return True
+    return False
+
+
+def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Record:
+    """One live record; 404 when absent or outside the token's subtree, 410 when deleted."""
+    c = records.c
+    query = select(c.version, c.deleted, c.doc, c.sealed, c.scope_org, c.scope_org2).where(
+        c.collection == collection, c.id == rid)
+    with hub.db.read() as conn:
+        row = conn.execute(query).first()
+        if row is None or not _visible(conn, principal, row.scope_org, row.scope_org2):
+            raise NotFound(f"{collection}/{rid} does not exist", f"记录 {collection}/{rid} 不存在")
+    if row.deleted:
+        raise Gone(f"{collection}/{rid} was deleted", f"记录 {collection}/{rid} 已删除",
+                   code="deleted", extra={"currentVersion": row.version})
+    sensitive = principal.has("records:read-sensitive")
+    return Record(_body(hub, rid, row.doc, row.sealed, sensitive), row.version)
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadRequest("the cursor is not one this hub made", "游标无效",
+                         code="invalid-cursor") from None
+
+
+def list_records(
+    hub: Hub, principal: Principal, collection: str, *, after: str | None, limit: int,
+    organisation_id: str | None = None, updated_since: datetime | None = None,
+    sensitive: bool = False,
+) -> Page:
+    """Live records in id order after the cursor ``after``."""
+    c = records.c
+    query: Select[Any] = select(c.id, c.doc, c.sealed).where(
+        c.collection == collection, c.deleted.is_(False))
+    if after:
+        query = query.where(c.id > _decode(after))
+    if organisation_id is not None:
+        query = query.where(or_(c.scope_org == organisation_id, c.scope_org2 == organisation_id))
+    if updated_since is not None:
+        query = query.where(c.updated_us >= int(updated_since.timestamp() * 1_000_000))
+    scope = _subtree_filter(principal)
+    if scope is not None:
+        query = query.where(scope)
+    query = query.order_by(c.id).limit(limit + 1)
+    with hub.db.read() as conn:
+        rows = conn.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_body(hub, r.id, r.doc, r.sealed, sensitive) for r in rows]
+    return Page(items, encode_cursor(rows[-1].id) if rows else after, more)
+
+
+def decode_cursor(hub: Hub, cursor: str | None) -> int:
+    """The sequence a change-feed cursor stands for; 410 when it is from another database."""
+    if not cursor:
+        return 0
+    epoch, _, seq = _decode(cursor).partition(":")
+    if not seq.isdigit():
+        raise BadRequest("the cursor is not one this hub made", "游标无效", code="invalid-cursor")
+    if epoch != hub.identity.epoch:
+        raise _expired("the cursor comes from another database of this hub (restored or reset)",
+                       "游标来自本枢纽的另一个数据库（已恢复或重置）")
+    return int(seq)
+
+
+def _expired(en: str, zh: str) -> Gone:
+    return Gone(
+        f"{en}: re-bootstrap by reading /v1/changes without `after` from the start, replace your "
+        "copy with what it returns, then continue from its cursor",
+        f"{zh}：请不带 after 参数从头读取 /v1/changes 重新同步，再从新游标继续",
+        code="cursor-expired", extra={"bootstrap": "/v1/changes"},
+    )
+
+
+def list_changes(
+    hub: Hub, principal: Principal, *, after: str | None, limit: int,
+    collections: list[str] | None = None, sensitive: bool = False,
+) -> Page:
+    """Changes in commit order after ``after``: the latest state of each changed record, and
+    tombstones for deletions."""
+    seq = decode_cursor(hub, after)
+    c = records.c
+    query: Select[Any] = select(
+        c.seq, c.collection, c.id, c.version, c.owner, c.deleted, c.doc, c.sealed
+    ).where(c.seq > seq)
+    if collections:
+        query = query.where(c.collection.in_(collections))
+    scope = _subtree_filter(principal)
+    if scope is not None:
+        query = query.where(scope)
+    query = query.order_by(c.seq).limit(limit + 1)
+    with hub.db.read() as conn:
+        purged = conn.execute(select(hub_state.c.purged_seq)).scalar_one()
+        if seq and seq < purged:
+            raise _expired(
+                f"deletions after this cursor were purged (retention "
+                f"{hub.settings.tombstone_retention_days:g} days)",
+                f"该游标之后的删除记录已超过保留期（{hub.settings.tombstone_retention_days:g} 天）",
+            )
+        rows = conn.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_change(hub, r, sensitive) for r in rows]
+    end = rows[-1].seq if rows else seq
+    return Page(items, encode_cursor(f"{hub.identity.epoch}:{end}"), more)
+
+
+def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
+    head = orjson.dumps({
+        "type": r.collection, "id": r.id, "version": r.version, "owner": r.owner,
+        "deleted": r.deleted,
+    })
+    record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive)
+    return head[:-1] + b',"record":' + record + b"}"

@@ -1,0 +1,186 @@
+"""Bearer tokens, scopes and organisation subtrees.
+
+A token is ``tx_`` followed by 43 random characters; the hub stores only its SHA-256. Each token
+has scopes and, optionally, an organisation: it then sees and writes only that organisation's
+subtree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert, select
+
+from ._db import Database
+from ._errors import BadRequest, Forbidden, Unauthorized
+from ._tables import org_tree, tokens
+
+__all__ = ["SCOPES", "Principal", "RateLimiter", "TokenStore", "create_token", "org_path"]
+
+#: Every scope with its meaning (also published in the discovery document).
+SCOPES: dict[str, str] = {
+    "records:read": "read records, lists and the change feed (without citizenId and phone)",
+    "records:read-sensitive": "also read citizenId and phone (single records; lists and the "
+    "change feed with include=sensitive)",
+    "records:write": "create, replace and delete records; bulk writes",
+    "admin": "everything above, plus the audit log",
+}
+_CACHE_SECONDS = 5.0
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller: token id, scopes and the organisation subtree it is limited to."""
+
+    token_id: str
+    scopes: frozenset[str]
+    organisation_id: str | None = None
+    #: The organisation's path in the tree (``a/b/``); None when unrestricted.
+    subtree: str | None = None
+    rate_limit: float | None = None
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    def require(self, scope: str) -> None:
+        if not self.has(scope):
+            raise Forbidden(
+                f"this token lacks the scope {scope}", f"此令牌缺少权限 {scope}",
+                code="scope-missing", extra={"scope": scope},
+            )
+
+    @property
+    def restricted(self) -> bool:
+        return self.organisation_id is not None
+
+    def sees(self, path: str | None) -> bool:
+        """True when an organisation at ``path`` lies in this token's subtree."""
+        if self.subtree is None:
+            return not self.restricted
+        return path is not None and path.startswith(self.subtree)
+
+
+def org_path(conn: Connection, org_id: str) -> str | None:
+    """The stored tree path of an organisation, or None when unknown."""
+    path: str | None = conn.execute(
+        select(org_tree.c.path).where(org_tree.c.id == org_id)
+    ).scalar_one_or_none()
+    return path
+
+
+def create_token(
+    db: Database,
+    scopes: list[str],
+    *,
+    organisation_id: str | None = None,
+    name: str = "",
+    rate_limit: float | None = None,
+) -> str:
+    """Store a new token and return it (the only time it is visible)."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise BadRequest(
+            f"unknown or missing scope {', '.join(unknown)}; known: {', '.join(SCOPES)}",
+            f"未知或缺少权限 {', '.join(unknown)}；可用：{', '.join(SCOPES)}",
+            code="unknown-scope",
+        )
+    token = "tx_" + secrets.token_urlsafe(32)
+    with db.write() as conn:
+        if organisation_id is not None and org_path(conn, organisation_id) is None:
+            raise BadRequest(
+                f"organisation {organisation_id} does not exist on this hub",
+                f"本枢纽不存在党组织 {organisation_id}", code="unknown-organisation",
+            )
+        conn.execute(
+            insert(tokens).values(
+                id="tk_" + secrets.token_hex(6), secret_hash=_hash(token), name=name,
+                scopes=" ".join(sorted(set(scopes))), organisation_id=organisation_id,
+                rate_limit=rate_limit, created_at=datetime.now(UTC),
+            )
+        )
+    return token
+
+
+class TokenStore:
+    """Looks tokens up by hash, with a short cache (revocation applies within 5 seconds)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal from the cache, without touching the database; None on a miss."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        hit = self._cache.get(_hash(authorization[7:].strip()))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The principal of an ``Authorization: Bearer …`` header value."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthorized(
+                "send a bearer token: Authorization: Bearer tx_…",
+                "请使用持有者令牌：Authorization: Bearer tx_…",
+                headers={"WWW-Authenticate": 'Bearer realm="tongxin"'},
+            )
+        digest = _hash(authorization[7:].strip())
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        principal = self._load(digest)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + _CACHE_SECONDS, principal)
+        return principal
+
+    def _load(self, digest: str) -> Principal:
+        with self._db.read() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.secret_hash == digest)).first()
+            if row is None or row.revoked_at is not None:
+                raise Unauthorized(
+                    "unknown or revoked token", "令牌无效或已吊销",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            subtree = None
+            if row.organisation_id is not None:
+                subtree = org_path(conn, row.organisation_id) or "\x00"
+        return Principal(
+            row.id, frozenset(row.scopes.split()), row.organisation_id, subtree, row.rate_limit
+        )
+
+
+class RateLimiter:
+    """A token bucket per token: ``rate`` requests per second, bursts of ten seconds' worth."""
+
+    def __init__(self, default_rate: float) -> None:
+        self.default_rate = default_rate
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, principal: Principal) -> float:
+        """0 when the request may go ahead, else the seconds to wait."""
+        rate = self.default_rate if principal.rate_limit is None else principal.rate_limit
+        if rate <= 0:
+            return 0.0
+        burst = max(rate * 10, 1.0)
+        now = time.monotonic()
+        with self._lock:
+            level, last = self._buckets.get(principal.token_id, (burst, now))
+            level = min(burst, level + (now - last) * rate)
+            if level < 1:
+                self._buckets[principal.token_id] = (level, now)
+                return (1 - level) / rate
+            self._buckets[principal.token_id] = (level - 1, now)
+        return 0.0

@@ -1,0 +1,48 @@
+"""Running a hub: check settings, prepare the database, start uvicorn workers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ._hub import open_hub
+from ._settings import Settings
+
+__all__ = ["prepare", "serve"]
+
+#: Settings handed to worker processes through the environment.
+_ENV = {
+    "database_url": "TONGXIN_DATABASE_URL", "key_file": "TONGXIN_KEY_FILE",
+    "hub_id": "TONGXIN_HUB_ID", "hub_name": "TONGXIN_HUB_NAME",
+    "host": "TONGXIN_HOST", "port": "TONGXIN_PORT", "workers": "TONGXIN_WORKERS",
+}
+
+
+def prepare(settings: Settings, *, serving: bool) -> list[str]:
+    """Check the settings, create the key (development), migrate and create the identity.
+
+    Returns the warnings; raises :class:`ConfigurationError` for refused settings.
+    """
+    warnings = settings.check(serving=serving)
+    hub = open_hub(settings)
+    hub.close()
+    return warnings
+
+
+def serve(settings: Settings, *, access_log: bool = True) -> None:
+    """Serve the hub until interrupted."""
+    import uvicorn
+
+    for warning in prepare(settings, serving=True):
+        print(f"warning: {warning}", file=sys.stderr)
+    for name, variable in _ENV.items():
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[variable] = str(value)
+    print(f"Tongxin hub on http://{settings.host}:{settings.port} "
+          f"(docs /docs, discovery /.well-known/tongxin)", file=sys.stderr, flush=True)
+    uvicorn.run(
+        "tongxin.server.api:app_from_env", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, access_log=access_log, log_level="info",
+        timeout_graceful_shutdown=5,
+    )

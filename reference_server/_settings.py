@@ -1,0 +1,137 @@
+"""The hub's settings: one typed class, read from ``TONGXIN_*`` environment variables.
+
+Zero configuration gives a development hub on ``./tongxin.db`` with a key file next to it.
+:meth:`Settings.check` refuses unsafe production settings and returns warnings for risky ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ._errors import ConfigurationError
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings", "is_loopback"]
+
+DEFAULT_DATABASE_URL = "sqlite:///tongxin.db"
+#: Secrets that appear in examples and must never protect real data.
+_KNOWN_SECRETS = frozenset({"", "change-me", "changeme", "secret", "tongxin", "example", "test"})
+_MIN_SECRET_CHARS = 32
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Every setting of a hub. Environment variables are ``TONGXIN_`` plus the upper-case name."""
+
+    model_config = SettingsConfigDict(env_prefix="TONGXIN_", extra="ignore")
+
+    #: ``development`` (default) or ``production``; production refuses unsafe settings.
+    environment: Literal["development", "production"] = "development"
+    #: SQLAlchemy URL: ``sqlite:///path`` or ``postgresql+psycopg://user@host/db``.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: The field-encryption key (base64, 32 bytes); else the key file is used.
+    secret_key: SecretStr | None = None
+    #: Where the key lives when ``secret_key`` is unset; default: next to a SQLite file, else
+    #: ``./tongxin.key``. Created by ``tongxin init`` (and on first start in development).
+    key_file: Path | None = None
+    #: This hub's id, used when the database has no identity yet (``tongxin init`` sets it).
+    hub_id: str = Field("local-hub", pattern=r"^[a-z0-9][a-z0-9-]{2,31}$")
+    hub_name: str = "Tongxin hub"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    #: Uvicorn worker processes (``tongxin serve --workers``).
+    workers: int = Field(1, ge=1, le=64)
+    #: The URL clients use (``https://hub.example.cn``); links in responses use it when set.
+    public_url: str | None = None
+    #: Set when TLS is terminated by a reverse proxy in front of the hub.
+    behind_tls_proxy: bool = False
+    page_size: int = Field(100, ge=1, le=1000)
+    max_page_size: int = Field(1000, ge=1, le=10000)
+    #: Largest JSON request body (bytes) outside ``/v1/bulk`` and ``/v1/validate``.
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    #: Largest package accepted by ``POST /v1/validate`` (bytes).
+    max_validate_bytes: int = Field(256 * 1_048_576, ge=1024)
+    #: Largest single NDJSON line of ``/v1/bulk`` (bytes) and most lines per request.
+    max_bulk_line_bytes: int = Field(1_048_576, ge=1024)
+    max_bulk_lines: int = Field(5_000_000, ge=1)
+    #: Lines written per database transaction by ``/v1/bulk``.
+    bulk_batch_lines: int = Field(2000, ge=1, le=50_000)
+    #: Days an Idempotency-Key and its results are kept.
+    idempotency_retention_hours: int = Field(24, ge=1)
+    #: Days tombstones stay in the change feed; older cursors get 410 ``cursor-expired``.
+    tombstone_retention_days: float = Field(90, ge=0)
+    #: Default requests per second per token (burst = 10 s worth); 0 = unlimited.
+    rate_limit_per_second: float = Field(50, ge=0)
+    #: SQLite ``synchronous`` pragma; FULL survives power loss, NORMAL only process crashes.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    #: Database connection pool size per worker (PostgreSQL).
+    pool_size: int = Field(8, ge=1, le=200)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_key_file(self) -> Path:
+        """The key file path: the setting, else next to the SQLite file, else ``./tongxin.key``."""
+        if self.key_file is not None:
+            return self.key_file
+        if self.is_sqlite and "///" in self.database_url:
+            db = self.database_url.split("///", 1)[1].split("?", 1)[0]
+            if db and db != ":memory:":
+                path = Path(db)
+                return path.with_name(path.stem + ".key")
+        return Path("tongxin.key")
+
+    def check(self, *, serving: bool = True) -> list[str]:
+        """Refuse unsafe settings (raise :class:`ConfigurationError`); return warnings."""
+        warnings: list[str] = []
+        production = self.environment == "production"
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        if secret is not None and (
+            secret.lower() in _KNOWN_SECRETS or len(secret) < _MIN_SECRET_CHARS
+        ):
+            raise ConfigurationError(
+                "TONGXIN_SECRET_KEY is a placeholder or too short: generate one with "
+                "`tongxin init` or `python -c 'import os,base64;"
+                "print(base64.b64encode(os.urandom(32)).decode())'`"
+            )
+        if production and secret is None and not self.resolved_key_file().exists():
+            raise ConfigurationError(
+                f"production mode needs an existing key: run `tongxin init` to create "
+                f"{self.resolved_key_file()} or set TONGXIN_SECRET_KEY"
+            )
+        if serving and not is_loopback(self.host):
+            if not production:
+                warnings.append(
+                    f"listening on {self.host} in development mode: set "
+                    "TONGXIN_ENVIRONMENT=production for a hub reachable from other machines"
+                )
+            if not self.behind_tls_proxy and not (self.public_url or "").startswith("https://"):
+                message = (
+                    "no TLS: the hub speaks plain HTTP; put it behind a TLS proxy and set "
+                    "TONGXIN_BEHIND_TLS_PROXY=true and TONGXIN_PUBLIC_URL=https://…"
+                )
+                if production:
+                    raise ConfigurationError(message)
+                warnings.append(message)
+        if production and self.public_url and self.public_url.startswith("http://"):
+            raise ConfigurationError("TONGXIN_PUBLIC_URL must be https:// in production")
+        if production and self.is_sqlite:
+            warnings.append(
+                "SQLite in production: fine for one small county, use PostgreSQL beyond")
+        if self.sqlite_synchronous != "FULL" and self.is_sqlite:
+            warnings.append("sqlite_synchronous=NORMAL: a power cut may lose acknowledged writes")
+        return warnings

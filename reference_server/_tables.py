@@ -1,0 +1,156 @@
+"""The hub's database tables (SQLAlchemy Core). Alembic migrations create them; this module is
+the description the code queries with and the target ``alembic check`` compares against.
+
+One ``records`` table holds every record type. Each row has one ``owner`` hub (replicas held for
+federation have another owner and are read-only) and the server sequence ``seq`` of its last
+change: the change feed is ``records`` ordered by ``seq``, deletions stay as tombstones
+(``deleted``) until the retention window passes. Sensitive fields are encrypted in ``sealed``;
+``citizen_hash`` (a keyed hash) makes one person one member per owner hub.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+__all__ = [
+    "audit",
+    "hub_identity",
+    "hub_state",
+    "idempotency_batches",
+    "idempotency_keys",
+    "metadata",
+    "org_tree",
+    "records",
+    "tokens",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+#: Auto-incrementing 64-bit keys (SQLite needs INTEGER for its rowid alias).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Stamp = DateTime(timezone=True)
+
+hub_identity = Table(
+    "hub_identity", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("hub_id", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    #: Random per database: a cursor from another database (or a restored one) is refused.
+    Column("epoch", String(32), nullable=False),
+    #: Fingerprint of the field-encryption key, to refuse starting with the wrong key.
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+)
+
+hub_state = Table(
+    "hub_state", metadata,
+    Column("id", Integer, primary_key=True),
+    #: The last change sequence handed out; writers lock this row, so seq order = commit order.
+    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    #: Tombstones up to this sequence have been purged; older cursors are expired.
+    Column("purged_seq", BigInteger, nullable=False, server_default=text("0")),
+)
+
+records = Table(
+    "records", metadata,
+    Column("collection", String(32), primary_key=True),
+    Column("id", String(96), primary_key=True),
+    Column("owner", String(32), nullable=False),
+    #: The organisation the record belongs to (access control by subtree).
+    Column("scope_org", String(96)),
+    #: A second organisation for transfers (the receiving one).
+    Column("scope_org2", String(96)),
+    Column("version", Integer, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    #: The public JSON of the record (no sensitive fields); NULL for tombstones.
+    Column("doc", Text),
+    #: Encrypted sensitive fields (AES-GCM, bound to the id).
+    Column("sealed", LargeBinary),
+    Column("citizen_hash", String(64)),
+    #: SHA-256 of the submitted content: an identical upsert is "unchanged", not a new version.
+    Column("digest", String(64), nullable=False),
+    Index("ix_records_seq", "seq", unique=True),
+    Index("ix_records_citizen", "owner", "citizen_hash", unique=True),
+    Index("ix_records_scope", "collection", "scope_org", "id"),
+    Index("ix_records_updated", "collection", "updated_us", "id"),
+)
+
+org_tree = Table(
+    "org_tree", metadata,
+    Column("id", String(96), primary_key=True),
+    Column("parent_id", String(96)),
+    #: Ids from the root down, each followed by ``/``: a subtree is a path prefix.
+    Column("path", Text, nullable=False),
+    Index("ix_org_tree_path", "path"),
+    Index("ix_org_tree_parent_id", "parent_id"),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=text("''")),
+    Column("scopes", String(200), nullable=False),
+    Column("organisation_id", String(96)),
+    #: Requests per second for this token; NULL = the hub default, 0 = unlimited.
+    Column("rate_limit", Float),
+    Column("created_at", Stamp, nullable=False),
+    Column("revoked_at", Stamp),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("at", Stamp, nullable=False),
+    Column("token_id", String(32)),
+    Column("action", String(16), nullable=False),
+    Column("collection", String(32), nullable=False),
+    Column("record_id", String(96), nullable=False),
+    Column("before_version", Integer),
+    Column("after_version", Integer),
+    Column("request_id", String(64)),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("created_at", Stamp, nullable=False),
+    #: Lines per batch when the key was first used (a retry splits the body the same way).
+    Column("batch_lines", Integer, nullable=False),
+    Column("done", Boolean, nullable=False, server_default=text("false")),
+    #: When done: the number of lines and the SHA-256 of the whole body.
+    Column("lines", BigInteger),
+    Column("body_hash", String(64)),
+)
+
+idempotency_batches = Table(
+    "idempotency_batches", metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("batch_no", Integer, primary_key=True),
+    Column("lines_hash", String(64), nullable=False),
+    #: The NDJSON results of the batch's lines, as first sent.
+    Column("results", LargeBinary, nullable=False),
+)

@@ -1,0 +1,111 @@
+"""The app factory: settings → FastAPI app with the hub opened in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+from tongxin.schemas import Package
+from tongxin.server._discovery import API_VERSION
+from tongxin.server._hub import Hub, open_hub
+from tongxin.server._maintenance import purge
+from tongxin.server._settings import Settings
+
+from ._problems import install
+from ._records import record_router
+from ._routes import misc_router
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("tongxin.server")
+_PURGE_SECONDS = 3600
+
+DESCRIPTION = """The Tongxin (同心) reference hub: records of the Tongxin standard — organisations,
+members, activities, dues payments and transfers — checked against every rule of the standard,
+stored, and handed on through a change feed. Normative text: `spec/api.md`.
+
+Authenticate with `Authorization: Bearer <token>` (`tongxin token create`). Errors are RFC 9457
+`application/problem+json` with `errors: [{pointer, rule, message: {zh-CN, en}}]`."""
+
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code", "errors"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "detailZh": {"type": "string"},
+        "code": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["pointer", "rule", "message"],
+            "properties": {
+                "pointer": {"type": "string"}, "rule": {"type": "string"},
+                "severity": {"type": "string"},
+                "message": {"type": "object", "required": ["zh-CN", "en"], "properties": {
+                    "zh-CN": {"type": "string"}, "en": {"type": "string"}}},
+            }}},
+    },
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = _PROBLEM
+    package = TypeAdapter(Package).json_schema(
+        by_alias=True, ref_template="#/components/schemas/{model}")
+    for name, sub in package.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components["Package"] = package
+    app.openapi_schema = schema
+    return schema
+
+
+async def _purge_loop(hub: Hub) -> None:
+    while True:
+        try:
+            await to_thread.run_sync(purge, hub)
+        except Exception:
+            log.exception("purging tombstones failed")
+        await asyncio.sleep(_PURGE_SECONDS)
+
+
+def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
+    """A hub app. The database is opened (and migrated) when the app starts, unless ``hub``
+    is given."""
+    settings = settings or (hub.settings if hub is not None else Settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = app.state.hub is None
+        if opened:
+            app.state.hub = await to_thread.run_sync(open_hub, settings)
+        task = asyncio.create_task(_purge_loop(app.state.hub))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if opened:
+                app.state.hub.close()
+
+    app = FastAPI(title="Tongxin hub", version=API_VERSION, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.hub = hub
+    install(app)
+    app.include_router(misc_router(settings))
+    app.include_router(record_router(settings))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from the environment (for ``uvicorn --factory`` and workers)."""
+    return create_app(Settings())

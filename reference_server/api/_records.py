@@ -1,0 +1,174 @@
+"""``/v1/{collection}``: create, read, replace, delete and list records of each type."""
+
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from anyio import to_thread
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import Response
+from tongxin.schemas import RECORD_TYPES, Record
+from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
+from tongxin.server._hub import Hub
+from tongxin.server._reads import get_record, list_records, sensitive_allowed
+from tongxin.server._security import Principal
+from tongxin.server._settings import Settings
+from tongxin.server._writes import Action, Outcome, apply_batch, prepare
+
+from ._deps import Caller, HubDep, json_body
+from ._pages import page_body
+
+__all__ = ["record_router"]
+
+JSON = "application/json"
+IfMatch = Annotated[str | None, Header(description='ETag of the version, e.g. `"3"`.')]
+IdPath = Annotated[str, Path(description="Record id, e.g. `cd-wuhou:m00000001`.", max_length=200)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version in a strong ``If-Match`` (``"3"``); None for ``*``; 428 when absent."""
+    if value is None:
+        raise PreconditionRequired(
+            "send If-Match with the ETag of the version you are changing",
+            "请在 If-Match 中附上所修改版本的 ETag")
+    value = value.strip()
+    if value == "*":
+        return None
+    if len(value) >= 3 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
+        return int(value[1:-1])
+    raise BadRequest('If-Match must be a strong ETag such as "3"',
+                     'If-Match 必须是强 ETag，例如 "3"',
+                     code="invalid-if-match")
+
+
+def _write(hub: Hub, caller: Principal, action: Action, collection: str, body: Any,
+           record_id: str | None, expected: int | None) -> Outcome:
+    caller.require("records:write")
+    op = prepare(hub, 0, action, collection, body, record_id=record_id, expected_version=expected)
+    if isinstance(op, Outcome):
+        assert op.error is not None
+        raise op.error
+    with hub.db.write() as conn:
+        outcome = apply_batch(hub, conn, caller, [op])[0]
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome
+
+
+def _written(hub: Hub, caller: Principal, outcome: Outcome, collection: str,
+             request: Request) -> Response:
+    assert outcome.doc is not None
+    assert outcome.version is not None
+    body = outcome.doc.encode()
+    if outcome.sensitive and caller.has("records:read-sensitive"):
+        body = orjson.dumps({**orjson.loads(body), **outcome.sensitive})
+    headers = {"ETag": etag(outcome.version)}
+    if outcome.status == 201:
+        headers["Location"] = f"/v1/{collection}/{outcome.id}"
+    if outcome.warnings:
+        headers["Tongxin-Warnings"] = ", ".join(f"{w.rule} {w.path}" for w in outcome.warnings)
+    return Response(body, outcome.status, headers=headers, media_type=JSON)
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {c: {"content": {"application/problem+json": {"schema": schema}},
+                "description": "An RFC 9457 problem."} for c in codes}
+
+
+def _body_doc(model: type[Record]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
+    coll = model.collection
+    name = model.__name__
+    tag = coll
+
+    @router.post(f"/v1/{coll}", response_model=model, status_code=201, tags=[tag],
+                 operation_id=f"create{name}", summary=f"Create a {model.titles[1].lower()}",
+                 openapi_extra=_body_doc(model),
+                 responses={200: {"description": "Identical record already stored"},
+                            **_problems(400, 401, 403, 409, 413, 415, 422, 429)})
+    async def create(request: Request, hub: HubDep, caller: Caller) -> Response:
+        body = await json_body(request, hub)
+        outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
+        return _written(hub, caller, outcome, coll, request)
+
+    @router.get(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
+                operation_id=f"get{name}", summary=f"Read one {model.titles[1].lower()}",
+                responses=_problems(401, 404, 410, 429))
+    def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
+        caller.require("records:read")
+        found = get_record(hub, caller, coll, id)
+        return Response(found.body, headers={"ETag": etag(found.version)}, media_type=JSON)
+
+    @router.put(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
+                operation_id=f"replace{name}", summary=f"Replace a {model.titles[1].lower()}",
+                openapi_extra=_body_doc(model),
+                responses=_problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429))
+    async def replace(
+        id: IdPath, request: Request, hub: HubDep, caller: Caller,
+        if_match: IfMatch = None,
+    ) -> Response:
+        expected = parse_if_match(if_match)
+        body = await json_body(request, hub)
+        outcome = await to_thread.run_sync(_write, hub, caller, "replace", coll, body, id, expected)
+        return _written(hub, caller, outcome, coll, request)
+
+    @router.delete(f"/v1/{coll}/{{id}}", status_code=204, tags=[tag],
+                   operation_id=f"delete{name}", summary=f"Delete a {model.titles[1].lower()}",
+                   responses=_problems(400, 401, 403, 404, 409, 412, 428, 429))
+    def remove(
+        id: IdPath, hub: HubDep, caller: Caller,
+        if_match: IfMatch = None,
+    ) -> Response:
+        expected = parse_if_match(if_match)
+        outcome = _write(hub, caller, "delete", coll, None, id, expected)
+        assert outcome.version is not None
+        return Response(status_code=204, headers={"ETag": etag(outcome.version)})
+
+    @router.get(f"/v1/{coll}", tags=[tag], operation_id=f"list{name}s",
+                summary=f"List {coll} (keyset pagination)",
+                responses={200: {"description": "A page of records", "content": {JSON: {"schema": {
+                    "type": "object", "required": ["items", "next"], "properties": {
+                        "items": {"type": "array",
+                                  "items": {"$ref": f"#/components/schemas/{name}"}},
+                        "next": {"type": ["string", "null"]}}}}}},
+                           **_problems(400, 401, 403, 429)})
+    def listing(
+        request: Request, hub: HubDep, caller: Caller,
+        after: Annotated[str | None, Query(description="Cursor from `next`.",
+                                           max_length=400)] = None,
+        limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.page_size,
+        organisation_id: Annotated[str | None,
+                                   Query(alias="organisationId", max_length=200)] = None,
+        updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
+        include: Annotated[Literal["sensitive"] | None, Query()] = None,
+    ) -> Response:
+        caller.require("records:read")
+        if updated_since is not None and updated_since.tzinfo is None:
+            raise _naive()
+        page = list_records(hub, caller, coll, after=after, limit=limit,
+                            organisation_id=organisation_id, updated_since=updated_since,
+                            sensitive=sensitive_allowed(caller, include == "sensitive"))
+        return Response(page_body(request, page), media_type=JSON)
+
+
+def _naive() -> HubError:
+    return BadRequest("updatedSince needs a time-zone offset", "updatedSince 需要带时区",
+                      code="invalid-parameter")
+
+
+def record_router(settings: Settings) -> APIRouter:
+    """The record routes of every type of the standard."""
+    router = APIRouter()
+    for model in RECORD_TYPES:
+        _add(router, settings, model)
+    return router

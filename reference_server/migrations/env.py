@@ -1,0 +1,17 @@
+"""Alembic environment: runs on the connection handed over by ``tongxin.server._db.migrate``."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+from tongxin.server._tables import metadata
+
+connection: Connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    transaction_per_migration=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
