@@ -345,10 +345,12 @@ def _check_refs(b: _Batch, op: Op, record: dict[str, Any]) -> None:
     missing, outside = [], []
     for pointer, target, rid in refs_of(op.collection, record):
         row = b.rows.get((target, rid))
-        if row is None or row.deleted or not b.visible(row):
-            missing.append(R["REF-001"].issue(pointer, field=pointer[1:], target=rid))
-        elif target == "organisations" and not b.principal.sees(b.paths.get(rid)):
+        # Organisation ids are public; an unseen member is reported as absent.
+        if row is not None and not row.deleted and target == "organisations" and (
+                not b.principal.sees(b.paths.get(rid))):
             outside.append(R["REF-002"].issue(pointer, field=pointer[1:], target=rid))
+        elif row is None or row.deleted or not b.visible(row):
+            missing.append(R["REF-001"].issue(pointer, field=pointer[1:], target=rid))
     if missing:
         raise Unprocessable(
             f"{len(missing)} reference(s) do not resolve on this hub",

@@ -14,6 +14,7 @@ from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
 from tongxin.server._discovery import discovery
 from tongxin.server._errors import BadRequest
+from tongxin.server._hub import now_stamp
 from tongxin.server._reads import list_changes, sensitive_allowed
 from tongxin.server._settings import Settings
 
@@ -148,4 +149,7 @@ def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
     except (PackageReadError, orjson.JSONDecodeError) as error:
         raise BadRequest(f"the body is not valid JSON: {error}", f"请求体不是有效的 JSON：{error}",
                          code="invalid-json") from None
+    if isinstance(record, dict):
+        # As on a write: the hub fills the server-managed fields the client left out.
+        record = {"version": 1, "updatedAt": now_stamp()[0], **record}
     return Report(validate_record(collection, record)).to_dict()
