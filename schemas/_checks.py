@@ -333,12 +333,14 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
         extra = (cid_key, r.get("organisationId") if full else None)
     elif collection == "organisations":
         extra = (r.get("parentId"), r.get("type", ""))
-    elif collection == "activities" and r.get("type") == "general-meeting":
-        org, attendance = r.get("organisationId"), r.get("attendance")
-        if org is not None and attendance is not None:
+    elif collection == "activities" and (attendance := r.get("attendance")):
+        attendees = tuple(e["memberId"] for e in attendance)
+        meeting = None
+        if r.get("type") == "general-meeting" and (org := r.get("organisationId")):
             present = tuple(e["memberId"] for e in attendance if e["status"] == "present")
             listed = tuple(e["memberId"] for e in attendance if e["status"] != "observer")
-            extra = (org, present, listed)
+            meeting = (org, present, listed)
+        extra = (attendees, meeting)
     return r.get("id"), refs, extra
 
 
@@ -392,8 +394,15 @@ class PackageState:
             parent, org_type = extra
             self.org_parent[rid] = (index, parent, org_type)
         elif collection == "activities":
-            org, present, listed = extra
-            self.meetings.append((f"/activities/{index}/attendance", org, present, listed))
+            attendees, meeting = extra
+            members = ids["members"]
+            for i, member in enumerate(attendees):
+                if member not in members:
+                    at = f"/activities/{index}/attendance/{i}/memberId"
+                    self.pending.append((at, "members", member, "memberId"))
+            if meeting is not None:
+                org, present, listed = meeting
+                self.meetings.append((f"/activities/{index}/attendance", org, present, listed))
         return issues
 
     def finish(self) -> Iterator[Issue]:

@@ -24,8 +24,6 @@ class Rule:
     message_zh: str
     message_en: str
     guidance: str
-    #: The pointer the rule's invalid example in ``spec/examples/rules`` is reported at.
-    example_path: str
 
     def issue(self, path: str, **params: Any) -> Issue:
         """An issue of this rule at ``path``, its messages filled with ``params``."""
@@ -48,18 +46,16 @@ _CATALOGUE = (
         "{detail_en}",
         "The record does not follow the published JSON Schema: a required field is missing, a "
         "field is unknown, or a value has the wrong type, code or format.",
-        "/members/0/gender",
     ),
     Rule(
         "SCH-002",
         W,
         "使用了已弃用的字段或代码",
         "Deprecated field or code",
-        "{what}已在 {version} 版弃用：{hint_zh}",
+        "{what} 已在 {version} 版弃用：{hint_zh}",
         "{what} is deprecated since {version}: {hint_en}",
         "Deprecated fields and codes are still accepted until the next major version; move to "
         "their replacement.",
-        "/members/0/status",
     ),
     Rule(
         "MBR-001",
@@ -69,7 +65,6 @@ _CATALOGUE = (
         "公民身份号码 {value} 不符合 GB 11643-1999：{why_zh}",
         "citizen ID {value} does not follow GB 11643-1999: {why_en}",
         "Eighteen characters: 17 digits and an ISO 7064 MOD 11-2 check character (0–9 or X).",
-        "/members/0/citizenId",
     ),
     Rule(
         "MBR-002",
@@ -79,7 +74,6 @@ _CATALOGUE = (
         "出生日期 {birth} 与身份号码中的 {id_birth} 不一致",
         "birth date {birth} differs from {id_birth} in the citizen ID",
         "Digits 7–14 of the citizen ID are the birth date.",
-        "/members/0/birthDate",
     ),
     Rule(
         "MBR-003",
@@ -89,7 +83,6 @@ _CATALOGUE = (
         "性别代码 {gender} 与身份号码第17位的奇偶性不符（奇数为男）",
         "gender code {gender} contradicts the parity of the citizen ID's 17th digit (odd is male)",
         "GB 11643: the 17th digit is odd for men and even for women.",
-        "/members/0/gender",
     ),
     Rule(
         "MBR-004",
@@ -99,7 +92,6 @@ _CATALOGUE = (
         "入党日期 {joined} 时未满十八周岁（出生于 {birth}）",
         "joined on {joined} before turning 18 (born {birth})",
         "党章 第一条: members are at least 18 years old.",
-        "/members/0/joinedDate",
     ),
     Rule(
         "MBR-005",
@@ -109,7 +101,6 @@ _CATALOGUE = (
         "转正日期 {full} 早于预备期满（{due}）",
         "full membership on {full} is before probation ended ({due})",
         "Probation lasts one year from the joining date.",
-        "/members/0/fullMembershipDate",
     ),
     Rule(
         "MBR-006",
@@ -119,7 +110,6 @@ _CATALOGUE = (
         "正式党员必须填写转正日期",
         "a full member needs a fullMembershipDate",
         "category = full requires fullMembershipDate.",
-        "/members/0/fullMembershipDate",
     ),
     Rule(
         "MBR-007",
@@ -129,7 +119,6 @@ _CATALOGUE = (
         "预备党员不应填写转正日期",
         "a probationary member must not have a fullMembershipDate",
         "category = probationary requires fullMembershipDate to be absent.",
-        "/members/0/fullMembershipDate",
     ),
     Rule(
         "MBR-008",
@@ -139,7 +128,6 @@ _CATALOGUE = (
         "预备期自 {joined} 起已超过两年（{how_zh}）",
         "probation since {joined} exceeds two years ({how_en})",
         "Probation may be extended once, by at most one year (发展党员工作细则).",
-        "/members/0/fullMembershipDate",
     ),
     Rule(
         "MBR-009",
@@ -149,7 +137,6 @@ _CATALOGUE = (
         "校验位应为大写 X，已按 X 处理",
         "the check character should be upper-case X; read as X",
         "Store the check character in upper case.",
-        "/members/0/citizenId",
     ),
     Rule(
         "ORG-001",
@@ -159,7 +146,6 @@ _CATALOGUE = (
         "统一社会信用代码 {value} 不符合 GB 32100-2015：{why_zh}",
         "credit code {value} does not follow GB 32100-2015: {why_en}",
         "Eighteen characters from 0–9 and A–Y without I, O, S, V, Z; the last is a MOD 31 check.",
-        "/organisations/0/creditCode",
     ),
     Rule(
         "ORG-002",
@@ -169,7 +155,6 @@ _CATALOGUE = (
         "上级组织形成循环：{cycle}",
         "parent chain forms a cycle: {cycle}",
         "Following parentId must never return to the same organisation.",
-        "/organisations/1/parentId",
     ),
     Rule(
         "ORG-003",
@@ -179,7 +164,6 @@ _CATALOGUE = (
         "支部仅有 {count} 名正式党员（应不少于 3 名，联合或临时支部除外）",
         "branch has {count} full members (at least 3 unless joint or temporary)",
         "支部工作条例 第四条: a branch needs at least three full members.",
-        "/organisations/0",
     ),
     Rule(
         "ORG-004",
@@ -189,7 +173,6 @@ _CATALOGUE = (
         "{elected} 选举的委员会任期 {years} 年已于 {ended} 届满",
         "committee elected {elected} for {years} years; the term ended {ended}",
         "Hold the election when the term ends (党章 第三十一条).",
-        "/organisations/0/electedDate",
     ),
     Rule(
         "PKG-001",
@@ -199,7 +182,6 @@ _CATALOGUE = (
         "{collection} 中的标识 {id} 重复",
         "id {id} occurs more than once in {collection}",
         "Ids are unique within their record type.",
-        "/members/1/id",
     ),
     Rule(
         "PKG-002",
@@ -209,7 +191,6 @@ _CATALOGUE = (
         "另一名党员已使用该公民身份号码",
         "another member has the same citizen ID",
         "One person is one member record.",
-        "/members/1/citizenId",
     ),
     Rule(
         "PKG-003",
@@ -219,7 +200,6 @@ _CATALOGUE = (
         "{field} 引用的 {target} 不在本数据包中",
         "{field} refers to {target}, which is not in this package",
         "A package may be partial, but references usually resolve inside it.",
-        "/members/0/organisationId",
     ),
     Rule(
         "ACT-001",
@@ -229,7 +209,6 @@ _CATALOGUE = (
         "结束时间 {end} 早于开始时间 {start}",
         "end time {end} is before start time {start}",
         "endTime must not be before startTime.",
-        "/activities/0/endTime",
     ),
     Rule(
         "ACT-002",
@@ -239,7 +218,6 @@ _CATALOGUE = (
         "应到正式党员 {due} 名，实到 {present} 名，未超过半数",
         "{present} of {due} full members due to attend were present; more than half are needed",
         "A general meeting's vote needs more than half of the full members due to attend.",
-        "/activities/0/attendance",
     ),
     Rule(
         "DUE-001",
@@ -251,7 +229,6 @@ _CATALOGUE = (
         "中组发〔2008〕3号 brackets: salaried 0.5% up to 3,000 yuan, 1% to 5,000, 1.5% to 10,000, "
         "2% above; retired 0.5% up to 5,000, 1% above; students, unemployed and relief 0.20 yuan; "
         "farmers 0.20 to 1.00 yuan.",
-        "/duesPayments/0/amount",
     ),
     Rule(
         "DUE-002",
@@ -261,7 +238,6 @@ _CATALOGUE = (
         "{period} 的党费于 {paid} 缴纳，晚于补缴期限 {limit}",
         "dues for {period} paid on {paid}, after the back-payment limit {limit}",
         "Back-payment is allowed for at most six months.",
-        "/duesPayments/0/paidDate",
     ),
     Rule(
         "TRF-001",
@@ -271,7 +247,6 @@ _CATALOGUE = (
         "介绍信开具于 {issued}，有效期 {days} 天，已于 {expired} 过期",
         "letter issued {issued} for {days} days expired on {expired}",
         "An issued letter not accepted within validDays should be marked expired.",
-        "/transfers/0/state",
     ),
     Rule(
         "PII-001",
@@ -281,7 +256,6 @@ _CATALOGUE = (
         "{field} 中疑似含有{kind_zh}",
         "{field} seems to contain {kind_en}",
         "Put ID numbers and phone numbers only in their own fields, never in free text.",
-        "/activities/0/topic",
     ),
 )
 

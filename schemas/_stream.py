@@ -71,10 +71,14 @@ class _Buffer:
         self.column_before += len(gone[newline + 1 :].decode("utf-8", "replace"))
         chunk = self.stream.read(max(_CHUNK, len(self.data) - self.pos))
         self.eof = not chunk
-        first = not self.data and not self.lines_before
         self.data = self.data[self.pos :] + chunk
         self.pos = 0
-        if first and self.data.startswith(_BOM):
+
+    def skip_bom(self) -> None:
+        """Step over a UTF-8 byte order mark at the start of the input."""
+        while len(self.data) < len(_BOM) and not self.eof:
+            self.fill()
+        if self.data.startswith(_BOM):
             self.pos = len(_BOM)
 
     def error(self, message: str, at: int | None = None) -> PackageSyntaxError:
@@ -161,7 +165,7 @@ def iter_package(
     """Yield ``(key, value)`` for each top-level field and a :class:`RecordItem` for each
     element of a top-level array named in ``collections``; raise :class:`PackageSyntaxError`."""
     buf = _Buffer(stream)
-    buf.fill()
+    buf.skip_bom()
     buf.expect(b"{")
     if buf.peek() == 0x7D:
         buf.pos += 1

@@ -1,0 +1,134 @@
+"""``tongxin validate``, ``schema export`` and ``codelists`` as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from tongxin.schemas import CODELISTS, citizen_id_check
+from tongxin.schemas._conformance import valid_package
+
+
+def tongxin(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tongxin.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _wrong_check(first17: str) -> str:
+    right = citizen_id_check(first17)
+    return first17 + ("0" if right != "0" else "1")
+
+
+@pytest.fixture
+def many_faults(tmp_path: Path) -> Path:
+    """The valid package plus 40 members whose citizen IDs have a wrong check character."""
+    package = valid_package()
+    model = package["members"][0]
+    for n in range(40):
+        cid = _wrong_check(f"51010719850615{n:03d}")
+        extra = {"id": f"demo:x{n}", "citizenId": cid, "organisationId": "demo:o0"}
+        package["members"].append({**model, **extra})
+    path = tmp_path / "faults.json"
+    path.write_bytes(orjson.dumps(package))
+    return path
+
+
+def test_valid_file_exits_0(root: Path) -> None:
+    result = tongxin("validate", str(root / "spec/examples/package.json"), "--lang", "en")
+    assert result.returncode == 0
+    assert "no issues found" in result.stdout
+    assert result.stdout.rstrip().endswith("0 errors, 0 warnings, 0 infos")
+
+
+def test_text_groups_issues_by_rule(many_faults: Path) -> None:
+    result = tongxin("validate", str(many_faults), "--lang", "en")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    group = [ln for ln in lines if ln.startswith("  MBR-001")]
+    assert group == ["  MBR-001 [error] Invalid citizen ID × 40"]
+    assert sum(1 for ln in lines if ln.startswith("    /members/")) == 5
+    assert "    … and 35 more" in lines
+
+
+def test_text_in_chinese_by_default(many_faults: Path) -> None:
+    result = tongxin("validate", str(many_faults))
+    assert "公民身份号码无效 × 40" in result.stdout
+    assert "错误 40 个" in result.stdout
+
+
+def test_json_output_is_one_object(many_faults: Path, root: Path) -> None:
+    result = tongxin("validate", str(many_faults), "--format", "json")
+    report = orjson.loads(result.stdout)
+    assert set(report) == {"valid", "counts", "issues"}
+    assert report["valid"] is False
+    assert report["counts"] == {"error": 40, "warning": 0, "info": 0}
+    assert report["issues"][0] == {
+        "rule": "MBR-001",
+        "severity": "error",
+        "path": "/members/5/citizenId",
+        "message": report["issues"][0]["message"],
+    }
+
+
+def test_json_output_names_files_when_several(many_faults: Path, root: Path) -> None:
+    valid = str(root / "spec/examples/package.json")
+    result = tongxin("validate", valid, str(many_faults), "--format", "json")
+    report = orjson.loads(result.stdout)
+    assert {i["file"] for i in report["issues"]} == {str(many_faults)}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"members": [', "not valid JSON: Expecting value (line 1, column 14)"),
+        (b'{"a": "\xff"}', "not UTF-8"),
+        (b"[1, 2]", "expected '{'"),
+    ],
+)
+def test_unreadable_input_exits_2_without_traceback(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    result = tongxin("validate", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = tongxin("validate", str(tmp_path / "nope.json"))
+    assert result.returncode == 2
+    assert "No such file" in result.stderr
+
+
+def test_as_of_changes_time_rules(root: Path) -> None:
+    path = str(root / "spec/examples/package.json")
+    result = tongxin("validate", path, "--as-of", "2031-01-01", "--format", "json")
+    rules = {i["rule"] for i in orjson.loads(result.stdout)["issues"]}
+    assert {"ORG-004", "TRF-001", "MBR-008"} <= rules
+    assert tongxin("validate", path, "--as-of", "someday").returncode == 2
+
+
+def test_schema_export_writes_the_published_files(tmp_path: Path, root: Path) -> None:
+    result = tongxin("schema", "export", str(tmp_path / "out"))
+    assert result.returncode == 0
+    for published in (root / "schemas/v1").rglob("*.*"):
+        copy = tmp_path / "out" / published.relative_to(root / "schemas/v1")
+        assert copy.read_bytes() == published.read_bytes(), copy
+
+
+def test_codelists_lists_and_shows() -> None:
+    listing = tongxin("codelists")
+    assert [ln.split()[0] for ln in listing.stdout.splitlines()] == list(CODELISTS)
+    shown = orjson.loads(tongxin("codelists", "ethnicity", "--format", "json").stdout)
+    assert shown[0]["codes"][0] == {
+        "code": "01",
+        "title": {"zh-CN": "汉族", "en": "Han"},
+        "description": "",
+        "deprecated": None,
+    }
+    assert tongxin("codelists", "nonsense").returncode == 2

@@ -1,0 +1,5 @@
+"""``python -m tongxin.cli`` runs the ``tongxin`` command."""
+
+from tongxin.cli import main
+
+main()
