@@ -23,7 +23,7 @@ import jsonschema_rs
 import orjson
 from tongxin.schemas import iter_issues
 from tongxin.schemas._schemacheck import load_schema
-from tongxin.schemas._synthetic import SyntheticHub, write_members_package
+from tongxin.schemas._synthetic import SyntheticHub, write_package
 
 WORK = Path(__file__).parent / "_work"
 
@@ -33,7 +33,8 @@ def package(members: int) -> Path:
     WORK.mkdir(exist_ok=True)
     path = WORK / f"members-{members}.json"
     if not path.exists():
-        write_members_package(path, SyntheticHub(members=members))
+        hub = SyntheticHub(members=members)
+        write_package(path, hub, collections=("organisations", "members"))
     return path
 
 

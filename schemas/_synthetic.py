@@ -7,8 +7,9 @@ have enough full members, general meetings reach their quorum and dues match the
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +20,7 @@ import orjson
 
 from ._checkdigits import citizen_id_check
 
-__all__ = ["SyntheticHub", "write_package"]
+__all__ = ["ALL", "Plant", "SyntheticHub", "member", "organisations", "write_package"]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
@@ -140,45 +141,58 @@ def _meeting(hub: SyntheticHub, branch: int) -> dict[str, Any]:
     }
 
 
-def write_package(out: IO[bytes] | Path, hub: SyntheticHub) -> None:
-    """Write a valid package for ``hub`` to ``out`` one record at a time (bounded memory)."""
-    if isinstance(out, Path):
-        with out.open("wb") as stream:
-            write_package(stream, hub)
-        return
+def _transfer(hub: SyntheticHub, n: int) -> dict[str, Any]:
+    return {
+        "id": hub.rid("t", n), "version": 1, "updatedAt": _STAMP, "memberId": hub.rid("m", n),
+        "fromOrganisationId": hub.rid("o", n // hub.per_branch + 1),
+        "toOrganisationId": "cd-jinjiang:o00000001", "reason": "residence-change",
+        "duesPaidUntil": "2025-12", "issuedDate": "2025-12-15", "validDays": 90, "state": "issued",
+    }  # fmt: skip
+
+
+#: A hook that may change a generated record: (collection, index, record) -> record.
+Plant = Callable[[str, int, dict[str, Any]], dict[str, Any]]
+ALL = ("organisations", "members", "activities", "duesPayments", "transfers")
+
+
+def _sections(hub: SyntheticHub) -> dict[str, Iterator[dict[str, Any]]]:
     rng = random.Random(hub.seed)
     branches = -(-hub.members // hub.per_branch)
-    out.write(
-        b'{"schemaVersion":"1.0","publisher":"'
-        + hub.hub_id.encode()
-        + b'","publishedAt":"2026-01-01T08:00:00+08:00"'
-    )
-    sections: list[tuple[bytes, Iterator[dict[str, Any]]]] = [
-        (b"organisations", organisations(hub)),
-        (b"members", (member(hub, n, rng) for n in range(hub.members))),
-        (b"activities", (_meeting(hub, b) for b in range(1, branches + 1))),
-        (b"duesPayments", (_dues(hub, n) for n in range(hub.members))),
-    ]
-    for name, records in sections:
-        out.write(b',\n"' + name + b'":[')
+    return {
+        "organisations": organisations(hub),
+        "members": (member(hub, n, rng) for n in range(hub.members)),
+        "activities": (_meeting(hub, b) for b in range(1, branches + 1)),
+        "duesPayments": (_dues(hub, n) for n in range(hub.members)),
+        "transfers": (_transfer(hub, n) for n in range(0, hub.members, 1000)),
+    }
+
+
+def write_package(
+    out: Path | IO[bytes],
+    hub: SyntheticHub,
+    *,
+    collections: tuple[str, ...] = ALL,
+    plant: Plant | None = None,
+    extra: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
+    """Write a valid package for ``hub`` one record at a time (bounded memory).
+
+    ``plant`` may change records on the way (to plant faults); ``extra`` records are appended
+    to their collections.
+    """
+    if isinstance(out, Path):
+        with out.open("wb") as file:
+            write_package(file, hub, collections=collections, plant=plant, extra=extra)
+        return
+    sections = _sections(hub)
+    out.write(b'{"schemaVersion":"1.0","publisher":"' + hub.hub_id.encode())
+    out.write(b'","publishedAt":"2026-01-01T08:00:00+08:00"')
+    for name in collections:
+        records = itertools.chain(sections[name], (extra or {}).get(name, []))
+        out.write(b',\n"' + name.encode() + b'":[')
         for i, record in enumerate(records):
+            if plant is not None:
+                record = plant(name, i, record)
             out.write((b"\n" if i == 0 else b",\n") + orjson.dumps(record))
         out.write(b"]")
-    out.write(b',\n"transfers":[]}\n')
-
-
-def write_members_package(out: Path, hub: SyntheticHub) -> None:
-    """A package of organisations and members only (the validator benchmark's input)."""
-    rng = random.Random(hub.seed)
-    with out.open("wb") as stream:
-        stream.write(
-            b'{"schemaVersion":"1.0","publisher":"'
-            + hub.hub_id.encode()
-            + b'","publishedAt":"2026-01-01T08:00:00+08:00",\n"organisations":['
-        )
-        for i, record in enumerate(organisations(hub)):
-            stream.write((b"\n" if i == 0 else b",\n") + orjson.dumps(record))
-        stream.write(b'],\n"members":[')
-        for n in range(hub.members):
-            stream.write((b"\n" if n == 0 else b",\n") + orjson.dumps(member(hub, n, rng)))
-        stream.write(b"]}\n")
+    out.write(b"}\n")
