@@ -10,6 +10,7 @@ organisation tree and the audit log with multi-row statements and hands out chan
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,12 +39,13 @@ from ._hubrules import HUB_RULES, TRANSFER_MOVES
 from ._security import Principal
 from ._tables import audit, hub_state, org_tree, records
 
-__all__ = ["Op", "Outcome", "apply_batch", "prepare"]
+__all__ = ["Op", "Outcome", "Uncheckable", "apply_batch", "check", "prepare"]
 
 Action = Literal["create", "replace", "upsert", "delete"]
 SERVER_FIELDS = ("version", "updatedAt")
 _CHUNK = 2000
 R = HUB_RULES
+log = logging.getLogger("tongxin.server")
 
 
 @dataclass(slots=True)
@@ -132,7 +134,10 @@ def prepare(
     candidate = {"id": record.get("id"), "version": 1, "updatedAt": stamp, **record}
     if candidate["id"] is None:
         del candidate["id"]
-    issues = validate_record(collection, candidate)
+    try:
+        issues = check(collection, candidate)
+    except Uncheckable as error:
+        return failed(index, collection, record_id, error)
     errors = [i for i in issues if i.severity is Severity.ERROR]
     rid = record.get("id") if isinstance(record.get("id"), str) else None
     if errors:
@@ -150,6 +155,25 @@ def prepare(
         digest=_digest(record, sensitive), expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
     )
+
+
+class Uncheckable(Unprocessable):
+    """A value the rules of the standard fail on (a defect, logged); the record is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the record holds values the rules of the standard cannot check",
+            "记录中含有数据标准的规则无法检查的值", code="uncheckable-record",
+            issues=[_schema_issue("", "规则无法检查该记录", "the rules cannot check this record")])
+
+
+def check(collection: str, record: Any) -> list[Issue]:
+    """``validate_record``; a rule that fails on odd input refuses the record, never crashes."""
+    try:
+        return validate_record(collection, record)
+    except Exception:
+        log.exception("a rule failed on a %s record", collection)
+        raise Uncheckable() from None
 
 
 def _schema_issue(path: str, zh: str, en: str) -> Issue:

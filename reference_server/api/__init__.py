@@ -1,5 +1,11 @@
-"""The hub's HTTP interface (FastAPI): the app factory and nothing else public."""
+"""The hub's HTTP interface (FastAPI): the app factory and the OpenAPI document.
 
-from ._app import app_from_env, create_app
+Regenerate ``spec/openapi.json`` with::
 
-__all__ = ["app_from_env", "create_app"]
+    python -c "import tongxin.server.api as a, sys; \\
+        sys.stdout.buffer.write(a.openapi_document())" > spec/openapi.json
+"""
+
+from ._app import app_from_env, create_app, openapi_document
+
+__all__ = ["app_from_env", "create_app", "openapi_document"]

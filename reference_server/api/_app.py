@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import TypeAdapter
@@ -21,7 +22,7 @@ from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
 
-__all__ = ["app_from_env", "create_app"]
+__all__ = ["app_from_env", "create_app", "openapi_document"]
 
 log = logging.getLogger("tongxin.server")
 _PURGE_SECONDS = 3600
@@ -63,8 +64,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name, sub in package.pop("$defs", {}).items():
         components.setdefault(name, sub)
     components["Package"] = package
+    problem = {"description": "An RFC 9457 problem.", "content": {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for operation in (op for path in schema["paths"].values() for op in path.values()):
+        responses = operation["responses"]
+        if "HTTPValidationError" in orjson.dumps(responses.get("422", {})).decode():
+            del responses["422"]  # parameter errors are answered 400 invalid-parameter
+            responses.setdefault("400", problem)
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
     app.openapi_schema = schema
     return schema
+
+
+def openapi_document() -> bytes:
+    """The OpenAPI document of a hub with default settings, as committed in spec/openapi.json."""
+    app = create_app(Settings.model_construct())
+    return orjson.dumps(app.openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
 async def _purge_loop(hub: Hub) -> None:

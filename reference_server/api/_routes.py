@@ -1,6 +1,7 @@
 """Discovery, validation, bulk, the change feed and the audit log."""
 
 
+import logging
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Annotated, Any
@@ -9,7 +10,7 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from tongxin.schemas import RECORD_TYPES, PackageReadError, Report, validate, validate_record
+from tongxin.schemas import RECORD_TYPES, PackageReadError, Report, validate
 from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
 from tongxin.server._discovery import discovery
@@ -17,12 +18,15 @@ from tongxin.server._errors import BadRequest
 from tongxin.server._hub import now_stamp
 from tongxin.server._reads import list_changes, sensitive_allowed
 from tongxin.server._settings import Settings
+from tongxin.server._writes import Uncheckable, check
 
 from ._deps import Caller, HubDep, limited_stream, require_type
 from ._pages import page_body
 from ._records import JSON, _problems
 
 __all__ = ["misc_router"]
+
+log = logging.getLogger("tongxin.server")
 
 NDJSON = ("application/x-ndjson", "application/ndjson")
 Collection = tuple(m.collection for m in RECORD_TYPES)
@@ -144,7 +148,7 @@ def misc_router(settings: Settings) -> APIRouter:
 def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
     try:
         if collection is None:
-            return validate(spool).to_dict()
+            return _package_report(spool)
         record = orjson.loads(spool.read())
     except (PackageReadError, orjson.JSONDecodeError) as error:
         raise BadRequest(f"the body is not valid JSON: {error}", f"请求体不是有效的 JSON：{error}",
@@ -152,4 +156,14 @@ def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
     if isinstance(record, dict):
         # As on a write: the hub fills the server-managed fields the client left out.
         record = {"version": 1, "updatedAt": now_stamp()[0], **record}
-    return Report(validate_record(collection, record)).to_dict()
+    return Report(check(collection, record)).to_dict()
+
+
+def _package_report(spool: IO[bytes]) -> dict[str, Any]:
+    try:
+        return validate(spool).to_dict()
+    except PackageReadError:
+        raise
+    except Exception:
+        log.exception("a rule failed on a package")
+        raise Uncheckable() from None

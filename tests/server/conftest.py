@@ -17,12 +17,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
+from tongxin.schemas import citizen_id_check
 from tongxin.schemas._synthetic import SyntheticHub, member
 from tongxin.server import Hub, Settings, create_token, open_hub
 
@@ -59,8 +60,9 @@ class Backend:
     workdir: Path
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(database_url=self.url, key_file=self.workdir / "tongxin.key",
-                        hub_id=HUB_ID, **overrides)
+        return Settings(
+            database_url=self.url, key_file=self.workdir / "tongxin.key", hub_id=HUB_ID, **overrides
+        )
 
 
 def make_backend(name: str, workdir: Path) -> Iterator[Backend]:
@@ -80,7 +82,9 @@ def make_backend(name: str, workdir: Path) -> Iterator[Backend]:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     yield from make_backend(request.param, tmp_path_factory.mktemp(request.param))
 
 
@@ -104,9 +108,18 @@ class Server:
         self.log = self.backend.workdir / f"serve-{self.port}.log"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(Path(sys.executable).parent / "tongxin"), "serve", "--port", str(self.port),
-                 "--no-access-log", *self.args],
-                cwd=self.backend.workdir, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    str(Path(sys.executable).parent / "tongxin"),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",
+                    *self.args,
+                ],
+                cwd=self.backend.workdir,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -143,7 +156,9 @@ def start_server(backend: Backend, *, extra_env: dict[str, str] | None = None) -
     """Start a hub on ``backend``. On SQLite it runs with zero configuration in its directory
     (./tongxin.db, ./tongxin.key); on PostgreSQL it gets --database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN_")}
-    env.update({"TONGXIN_HUB_ID": HUB_ID, "TONGXIN_RATE_LIMIT_PER_SECOND": "0", **(extra_env or {})})
+    env.update(
+        {"TONGXIN_HUB_ID": HUB_ID, "TONGXIN_RATE_LIMIT_PER_SECOND": "0", **(extra_env or {})}
+    )
     args = [] if backend.name == "sqlite" else ["--database", backend.url]
     server = Server(backend, free_port(), env, args)
     server.start()
@@ -192,7 +207,11 @@ def uid(prefix: str) -> str:
 
 
 def organisation(parent: str | None = None, **fields: Any) -> dict[str, Any]:
-    record = {"id": uid("o"), "name": "第一党支部", "type": "branch" if parent else "primary-committee"}
+    record = {
+        "id": uid("o"),
+        "name": "第一党支部",
+        "type": "branch" if parent else "primary-committee",
+    }
     if parent:
         record["parentId"] = parent
     return {**record, **fields}
@@ -206,6 +225,20 @@ def person(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
         record.pop(key)
     record.update(id=uid("m"), organisationId=org, **fields)
     return record
+
+
+def numbered_person(org: str, n: int) -> dict[str, Any]:
+    """Member ``n`` of ``org``: citizen IDs are distinct for distinct ``n`` (< 5,000,000)."""
+    birth = date(1960, 1, 1) + timedelta(days=n % 5000)
+    seq = n // 5000
+    first17 = f"510107{birth:%Y%m%d}{seq:03d}"
+    return person(
+        org,
+        seed=n,
+        birthDate=birth.isoformat(),
+        gender="1" if seq % 2 else "2",
+        citizenId=first17 + citizen_id_check(first17),
+    )
 
 
 @pytest.fixture

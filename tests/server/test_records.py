@@ -7,7 +7,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-
 from tongxin.server import Hub
 from tongxin.server._tables import records
 
@@ -49,8 +48,9 @@ def test_create_read_replace_delete(api: httpx.Client, tree: dict[str, str]) -> 
     changed = {**record, "workUnit": "新单位"}
     url = f"/v1/members/{record['id']}"
     assert_problem(api.put(url, json=changed), 428, "if-match-required")
-    stale = assert_problem(api.put(url, json=changed, headers={"If-Match": '"7"'}), 412,
-                           "version-mismatch")
+    stale = assert_problem(
+        api.put(url, json=changed, headers={"If-Match": '"7"'}), 412, "version-mismatch"
+    )
     assert stale["currentVersion"] == 1
     replaced = api.put(url, json=changed, headers={"If-Match": '"1"'})
     assert replaced.status_code == 200
@@ -70,8 +70,9 @@ def test_identical_create_is_idempotent_and_different_one_conflicts(
     record = person(tree["a"])
     assert api.post("/v1/members", json=record).status_code == 201
     assert api.post("/v1/members", json=record).status_code == 200
-    body = assert_problem(api.post("/v1/members", json={**record, "name": "别人"}), 409,
-                          "already-exists")
+    body = assert_problem(
+        api.post("/v1/members", json={**record, "name": "别人"}), 409, "already-exists"
+    )
     assert body["errors"][0]["rule"] == "UNQ-002"
 
 
@@ -80,15 +81,24 @@ def test_meeting_with_attendance_and_dues(api: httpx.Client, tree: dict[str, str
     for p in people:
         assert api.post("/v1/members", json=p).status_code == 201
     meeting = {
-        "id": uid("a"), "organisationId": tree["b"], "type": "general-meeting",
-        "startTime": "2025-12-10T14:30:00+08:00", "endTime": "2025-12-10T16:30:00+08:00",
+        "id": uid("a"),
+        "organisationId": tree["b"],
+        "type": "general-meeting",
+        "startTime": "2025-12-10T14:30:00+08:00",
+        "endTime": "2025-12-10T16:30:00+08:00",
         "topic": "学习贯彻会议精神",
         "attendance": [{"memberId": p["id"], "status": "present"} for p in people],
     }
     assert api.post("/v1/activities", json=meeting).status_code == 201
-    dues = {"id": uid("d"), "memberId": people[0]["id"], "period": "2025-12",
-            "memberClass": "salaried", "base": "4000.00", "amount": "40.00",
-            "paidDate": "2025-12-20"}
+    dues = {
+        "id": uid("d"),
+        "memberId": people[0]["id"],
+        "period": "2025-12",
+        "memberClass": "salaried",
+        "base": "4000.00",
+        "amount": "40.00",
+        "paidDate": "2025-12-20",
+    }
     assert api.post("/v1/duesPayments", json=dues).status_code == 201
     bad = {**meeting, "id": uid("a"), "attendance": [{"memberId": uid("m"), "status": "present"}]}
     body = assert_problem(api.post("/v1/activities", json=bad), 422, "unresolved-reference")
@@ -107,9 +117,14 @@ def test_invalid_record_names_field_rule_and_both_languages(
 
 
 def test_unknown_organisation_is_an_error_on_the_hub(api: httpx.Client) -> None:
-    body = assert_problem(api.post("/v1/members", json=person(uid("o"))), 422,
-                          "unresolved-reference")
-    assert body["errors"][0] == {**body["errors"][0], "pointer": "/organisationId", "rule": "REF-001"}
+    body = assert_problem(
+        api.post("/v1/members", json=person(uid("o"))), 422, "unresolved-reference"
+    )
+    assert body["errors"][0] == {
+        **body["errors"][0],
+        "pointer": "/organisationId",
+        "rule": "REF-001",
+    }
 
 
 @pytest.mark.parametrize(
@@ -118,8 +133,12 @@ def test_unknown_organisation_is_an_error_on_the_hub(api: httpx.Client) -> None:
         (b"{not json", {"content-type": "application/json"}, 400, "invalid-json"),
         (b"{}", {"content-type": "text/plain"}, 415, "unsupported-media-type"),
         (b"[1, 2]", {"content-type": "application/json"}, 422, "invalid-record"),
-        (b'{"x": "' + b"a" * 2_000_000 + b'"}', {"content-type": "application/json"}, 413,
-         "payload-too-large"),
+        (
+            b'{"x": "' + b"a" * 2_000_000 + b'"}',
+            {"content-type": "application/json"},
+            413,
+            "payload-too-large",
+        ),
     ],
 )
 def test_unusable_bodies_get_a_clear_4xx(
@@ -129,8 +148,9 @@ def test_unusable_bodies_get_a_clear_4xx(
 
 
 def test_unknown_field_is_named(api: httpx.Client, tree: dict[str, str]) -> None:
-    body = assert_problem(api.post("/v1/members", json={**person(tree["a"]), "nickname": "x"}),
-                          422, "invalid-record")
+    body = assert_problem(
+        api.post("/v1/members", json={**person(tree["a"]), "nickname": "x"}), 422, "invalid-record"
+    )
     assert any(e["pointer"] == "/nickname" and e["rule"] == "SCH-001" for e in body["errors"])
 
 
@@ -171,8 +191,9 @@ def test_list_keyset_pagination_and_filters(api: httpx.Client) -> None:
     assert sorted(seen) == sorted(made)
     assert pages == 3
     assert_problem(api.get("/v1/members?limit=0"), 400, "invalid-parameter")
-    assert_problem(api.get("/v1/members?updatedSince=2020-01-01T00:00:00"), 400,
-                   "invalid-parameter")
+    assert_problem(
+        api.get("/v1/members?updatedSince=2020-01-01T00:00:00"), 400, "invalid-parameter"
+    )
 
 
 def test_sensitive_fields_need_their_scope_and_are_encrypted_at_rest(

@@ -1,0 +1,124 @@
+"""Failure is normal: parallel creates of one person, and a server killed mid-bulk."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import orjson
+from sqlalchemy import func, select
+from tongxin.server import open_hub
+from tongxin.server._tables import records
+
+from .conftest import Backend, Server, numbered_person, organisation, person, start_server, uid
+from .test_feed_and_bulk import results
+
+
+def test_sixteen_parallel_creates_of_one_person_make_one_record(
+    server: Server, tree: dict[str, str]
+) -> None:
+    base = person(tree["a"])
+    copies = [{**base, "id": uid("m")} for _ in range(16)]
+    barrier = threading.Barrier(16)
+
+    def create(record: dict[str, object]) -> int:
+        with server.client() as client:
+            barrier.wait()
+            return client.post("/v1/members", json=record).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = sorted(pool.map(create, copies))
+    assert statuses == [201] + [409] * 15
+    with server.client() as client:
+        found = [c["id"] for c in copies if client.get(f"/v1/members/{c['id']}").status_code == 200]
+    assert len(found) == 1
+
+
+def _bulk_lines(branch: str, n: int) -> bytes:
+    return b"".join(
+        orjson.dumps({"op": "upsert", "type": "members", "record": numbered_person(branch, i)})
+        + b"\n"
+        for i in range(n)
+    )
+
+
+def _count(backend: Backend) -> int:
+    hub = open_hub(backend.settings())
+    try:
+        with hub.db.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(records)
+                    .where(records.c.collection == "members")
+                ).scalar_one()
+            )
+    finally:
+        hub.close()
+
+
+def _chunks(body: bytes, size: int = 1 << 16) -> Iterator[bytes]:
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
+
+
+def test_killed_mid_bulk_loses_nothing_acknowledged_and_duplicates_nothing(
+    backend: Backend, tmp_path_factory: object
+) -> None:
+    srv = start_server(backend, extra_env={"TONGXIN_BULK_BATCH_LINES": "500"})
+    try:
+        with srv.client() as api:
+            root, branch = organisation(), None
+            api.post("/v1/organisations", json=root)
+            branch = organisation(root["id"])
+            api.post("/v1/organisations", json=branch)
+        start = _count(backend)
+        n = 12_000
+        body = _bulk_lines(branch["id"], n)
+        key = uid("bulk")
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                with srv.client() as api:
+                    api.post(
+                        "/v1/bulk",
+                        content=_chunks(body),
+                        headers={"content-type": "application/x-ndjson", "Idempotency-Key": key},
+                    )
+            except httpx.TransportError as error:
+                errors.append(error)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        deadline = time.monotonic() + 120
+        while _count(backend) - start < 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        srv.kill()
+        sender.join(30)
+        assert errors, "the request should have been cut off"
+        written = _count(backend) - start
+        assert 0 < written < n, written
+        srv.start()
+        with srv.client() as api:
+            retry = api.post(
+                "/v1/bulk",
+                content=body,
+                headers={"content-type": "application/x-ndjson", "Idempotency-Key": key},
+            )
+            out = results(retry)
+            assert len(out) == n
+            assert {r["status"] for r in out} == {201}
+            assert retry.headers.get("idempotent-replayed") == "true"
+            assert _count(backend) - start == n
+            resent = results(
+                api.post("/v1/bulk", content=body, headers={"content-type": "application/x-ndjson"})
+            )
+            assert {r["outcome"] for r in resent} == {"unchanged"}
+            assert {r["version"] for r in resent} == {1}
+        assert _count(backend) - start == n
+    finally:
+        srv.stop()
