@@ -344,13 +344,46 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
     return r.get("id"), refs, extra
 
 
+class IdSet:
+    """A set of record ids kept compact for packages of millions: an id made of the set's
+    prefix (learned from the first id seen) and up to 18 ASCII digits is stored as a small
+    int (value × 32 + digit count, so ``m07`` and ``m7`` stay apart); any other id as itself.
+    """
+
+    __slots__ = ("items", "prefix")
+
+    def __init__(self) -> None:
+        self.prefix: str | None = None
+        self.items: set[int | str] = set()
+
+    def key(self, rid: str) -> int | str:
+        """The stored form of ``rid``."""
+        if self.prefix is None:
+            self.prefix = rid.rstrip("0123456789")
+        if rid.startswith(self.prefix):
+            rest = rid[len(self.prefix) :]
+            if 0 < len(rest) <= 18 and rest.isascii() and rest.isdigit():
+                return int(rest) * 32 + len(rest)
+        return rid
+
+    def add(self, rid: str) -> int | str:
+        """Add ``rid``; return its stored form."""
+        key = self.key(rid)
+        self.items.add(key)
+        return key
+
+    def __contains__(self, rid: str) -> bool:
+        return self.key(rid) in self.items
+
+
 @dataclass(slots=True)
 class PackageState:
     """Cross-record state of one package, fed record by record, finished once at the end."""
 
-    ids: dict[str, set[str]] = field(default_factory=lambda: {c: set() for c in REFERENCES})
+    ids: dict[str, IdSet] = field(default_factory=lambda: {c: IdSet() for c in REFERENCES})
     citizen_ids: set[int] = field(default_factory=set)
-    full_members: set[str] = field(default_factory=set)
+    #: stored forms (``IdSet.key``) of the member ids of full members in normal standing
+    full_members: set[int | str] = field(default_factory=set)
     full_per_org: Counter[str] = field(default_factory=Counter)
     #: organisation id -> (index, parent id, type)
     org_parent: dict[str, tuple[int, str | None, str]] = field(default_factory=dict)
@@ -369,12 +402,14 @@ class PackageState:
         issues: list[Issue] = []
         rid, refs, extra = d
         ids = self.ids
+        key: int | str | None = None
         if rid is not None:
             seen = ids[collection]
-            if rid in seen:
+            key = seen.key(rid)
+            if key in seen.items:
                 at = f"/{collection}/{index}/id"
                 issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
-            seen.add(rid)
+            seen.items.add(key)
         for (name, target), ref in zip(REFERENCES[collection], refs, strict=True):
             if ref is not None and ref not in ids[target]:
                 self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
@@ -387,8 +422,8 @@ class PackageState:
                     issues.append(R["PKG-002"].issue(f"/members/{index}/citizenId"))
                 self.citizen_ids.add(cid_key)
             if full_org is not None:
-                if rid is not None:
-                    self.full_members.add(rid)
+                if key is not None:
+                    self.full_members.add(key)
                 self.full_per_org[full_org] += 1
         elif collection == "organisations" and rid is not None:
             parent, org_type = extra
@@ -414,10 +449,11 @@ class PackageState:
         for org, (index, _, org_type) in self.org_parent.items():
             if org_type == "branch" and self.full_per_org[org] < 3:
                 yield R["ORG-003"].issue(f"/organisations/{index}", count=self.full_per_org[org])
+        member_key, full = self.ids["members"].key, self.full_members
         for at, org, present, listed in self.meetings:
-            listed_full = sum(1 for m in listed if m in self.full_members)
+            listed_full = sum(1 for m in listed if member_key(m) in full)
             due = max(self.full_per_org[org], listed_full)
-            came = sum(1 for m in present if m in self.full_members)
+            came = sum(1 for m in present if member_key(m) in full)
             if due and came * 2 <= due:
                 yield R["ACT-002"].issue(at, due=due, present=came)
 
