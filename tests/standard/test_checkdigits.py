@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tongxin.schemas import citizen_id_check, credit_code_check, valid_citizen_id, valid_credit_code
 
 digits17 = st.text(alphabet="0123456789", min_size=17, max_size=17)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from tongxin.schemas import CODELISTS, citizen_id_check
 from tongxin.schemas._conformance import valid_package
 

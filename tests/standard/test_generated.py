@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tongxin.schemas._docs import generated_files
 
 FILES = generated_files()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tongxin.schemas import RULES, Issue, validate
 from tongxin.schemas._synthetic import SyntheticHub, write_package
 

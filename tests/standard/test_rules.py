@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from tongxin.schemas import RULES, Severity, validate
 from tongxin.schemas._conformance import MUTATIONS, invalid_example, valid_package
 

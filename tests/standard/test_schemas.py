@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from tongxin.schemas import SCHEMA_BASE, SCHEMA_VERSION, all_schemas, codelist
 
 SCHEMAS = all_schemas()
