@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import jsonschema_rs
 import orjson
+
 from tongxin.schemas import iter_issues
 from tongxin.schemas._schemacheck import load_schema
 from tongxin.schemas._synthetic import SyntheticHub, write_package

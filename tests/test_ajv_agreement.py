@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from tongxin.schemas._schemacheck import COLLECTIONS, header_errors, load_schema, record_errors
 from tongxin.schemas._synthetic import SyntheticHub, write_package
 
