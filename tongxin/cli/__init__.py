@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import hub, standard
+from . import federation, hub, standard
 
 __all__ = ["app", "main"]
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 standard.register(app)
 hub.register(app)
+federation.register(app)
 
 
 def main() -> None:
