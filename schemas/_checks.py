@@ -317,6 +317,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+_REFERENCE_FIELDS = {c: tuple(name for name, _ in refs) for c, refs in REFERENCES.items()}
 #: What cross-record checks keep of one record: (id, reference values in the order of
 #: REFERENCES, a per-type extra or None).
 Digest = tuple[str | None, tuple[str | None, ...], Any]
@@ -324,7 +325,7 @@ Digest = tuple[str | None, tuple[str | None, ...], Any]
 
 def digest(collection: str, r: dict[str, Any]) -> Digest:
     """Reduce a well-formed record to what :class:`PackageState` needs of it."""
-    refs = tuple(r.get(name) for name, _ in REFERENCES[collection])
+    refs = tuple(map(r.get, _REFERENCE_FIELDS[collection]))
     extra: Any = None
     if collection == "members":
         cid = r.get("citizenId")
@@ -358,11 +359,12 @@ class IdSet:
 
     def key(self, rid: str) -> int | str:
         """The stored form of ``rid``."""
-        if self.prefix is None:
-            self.prefix = rid.rstrip("0123456789")
-        if rid.startswith(self.prefix):
-            rest = rid[len(self.prefix) :]
-            if 0 < len(rest) <= 18 and rest.isascii() and rest.isdigit():
+        prefix = self.prefix
+        if prefix is None:
+            prefix = self.prefix = rid.rstrip("0123456789")
+        if rid.startswith(prefix):
+            rest = rid[len(prefix) :]
+            if rest.isdigit() and len(rest) <= 18 and rest.isascii():
                 return int(rest) * 32 + len(rest)
         return rid
 
@@ -409,18 +411,34 @@ class PackageState:
             if key in seen.items:
                 at = f"/{collection}/{index}/id"
                 issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
-            seen.items.add(key)
-        for (name, target), ref in zip(REFERENCES[collection], refs, strict=True):
-            if ref is not None and ref not in ids[target]:
-                self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
-        if extra is None:
-            return issues
+            else:
+                seen.items.add(key)
+        for (name, target), ref in zip(REFERENCES[collection], refs):  # noqa: B905 (digest built from REFERENCES)
+            if ref is not None:
+                targets = ids[target]
+                if targets.key(ref) not in targets.items:
+                    self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
+        if extra is not None:
+            self._extra(collection, index, rid, key, extra, issues)
+        return issues
+
+    def _extra(
+        self,
+        collection: str,
+        index: int,
+        rid: str | None,
+        key: int | str | None,
+        extra: Any,
+        issues: list[Issue],
+    ) -> None:
         if collection == "members":
             cid_key, full_org = extra
             if cid_key is not None:
-                if cid_key in self.citizen_ids:
+                citizen_ids = self.citizen_ids
+                if cid_key in citizen_ids:
                     issues.append(R["PKG-002"].issue(f"/members/{index}/citizenId"))
-                self.citizen_ids.add(cid_key)
+                else:
+                    citizen_ids.add(cid_key)
             if full_org is not None:
                 if key is not None:
                     self.full_members.add(key)
@@ -430,15 +448,14 @@ class PackageState:
             self.org_parent[rid] = (index, parent, org_type)
         elif collection == "activities":
             attendees, meeting = extra
-            members = ids["members"]
+            members = self.ids["members"]
             for i, member in enumerate(attendees):
-                if member not in members:
+                if members.key(member) not in members.items:
                     at = f"/activities/{index}/attendance/{i}/memberId"
                     self.pending.append((at, "members", member, "memberId"))
             if meeting is not None:
                 org, present, listed = meeting
                 self.meetings.append((f"/activities/{index}/attendance", org, present, listed))
-        return issues
 
     def finish(self) -> Iterator[Issue]:
         """The issues that need the whole package: references, cycles, branch size, quorum."""
