@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["CODELISTS", "Code", "Codelist", "codelist"]
+__all__ = ["CODELISTS", "Code", "Codelist", "codelist", "codelist_csv"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +72,17 @@ CODELISTS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def codelist_csv(name: str) -> str:
+    """The published CSV text of the codelist ``name``."""
+    folder = resources.files(__package__).joinpath("v1", "codelists")
+    return folder.joinpath(f"{name}.csv").read_text("utf-8")
+
+
 @cache
 def codelist(name: str) -> Codelist:
     """Load the codelist ``name`` from its CSV file (cached)."""
     title_zh, title_en, source = CODELISTS[name]
-    text = (
-        resources.files(__package__).joinpath("v1", "codelists", f"{name}.csv").read_text("utf-8")
-    )
+    text = codelist_csv(name)
     rows = csv.DictReader(text.splitlines())
     codes = tuple(
         Code(r["code"], r["title_zh"], r["title_en"], r["description"], r["deprecated"])

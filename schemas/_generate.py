@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from ._codelists import CODELISTS, codelist_csv
 from ._models import RECORD_TYPES, SCHEMA_VERSION, Attendance, Package, Record
 
 __all__ = ["SCHEMA_BASE", "all_schemas", "export", "schema_for", "schema_id"]
@@ -111,11 +112,16 @@ def render(schema: dict[str, Any]) -> bytes:
 
 
 def export(directory: Path) -> list[Path]:
-    """Write every schema file into ``directory``; return the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write every schema file, and the codelists below ``codelists/``, into ``directory``;
+    return the paths written."""
+    (directory / "codelists").mkdir(parents=True, exist_ok=True)
     written = []
     for filename, schema in all_schemas().items():
         path = directory / filename
         path.write_bytes(render(schema))
+        written.append(path)
+    for name in CODELISTS:
+        path = directory / "codelists" / f"{name}.csv"
+        path.write_text(codelist_csv(name), encoding="utf-8")
         written.append(path)
     return written

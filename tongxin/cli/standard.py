@@ -86,24 +86,8 @@ schema_app = typer.Typer(help="The published JSON Schema files.", no_args_is_hel
 @schema_app.command("export")
 def schema_export(directory: Annotated[Path, typer.Argument(help="Folder to write into.")]) -> None:
     """Write the JSON Schema files (draft 2020-12) and the codelist CSV files into DIRECTORY."""
-    written = export(directory)
-    target = directory / "codelists"
-    target.mkdir(exist_ok=True)
-    for name in CODELISTS:
-        (target / codelist(name).filename).write_text(_csv(name), encoding="utf-8")
-        written.append(target / codelist(name).filename)
-    for path in written:
+    for path in export(directory):
         typer.echo(str(path))
-
-
-def _csv(name: str) -> str:
-    from importlib import resources
-
-    return (
-        resources.files("tongxin.schemas")
-        .joinpath("v1", "codelists", f"{name}.csv")
-        .read_text("utf-8")
-    )
 
 
 def codelists(
