@@ -11,6 +11,8 @@ lines never committed, and is refused with 422 when its lines differ from the fi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import tempfile
 import threading
@@ -22,10 +24,11 @@ from typing import IO, Any
 import orjson
 from anyio import to_thread
 from sqlalchemy import exc, insert, select, update
+
 from tongxin.schemas import RECORD_TYPES, Issue, Severity
 
 from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
-from ._hub import Hub
+from ._hub import Hub, now_stamp
 from ._security import Principal
 from ._tables import idempotency_batches, idempotency_keys
 from ._writes import Op, Outcome, apply_batch, failed, prepare
@@ -49,6 +52,17 @@ class BulkResult:
 
 
 @dataclass(slots=True)
+class _Staged:
+    """A batch ready to write: prepared operations and early results, or stored results."""
+
+    batch_no: int
+    lines_hash: str
+    ops: list[Op]
+    results: list[Outcome | None]
+    stored: bytes | None
+
+
+@dataclass(slots=True)
 class _Key:
     token_id: str
     key: str
@@ -64,7 +78,7 @@ def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid
     return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
 
 
-def _parse(hub: Hub, index: int, raw: bytes) -> Op | Outcome:
+def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
     try:
         line = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -90,10 +104,11 @@ def _parse(hub: Hub, index: int, raw: bytes) -> Op | Outcome:
         if not isinstance(rid, str):
             return _line_error(index, "/id", "删除操作需要 id", "a delete needs an id")
         return prepare(hub, index, "delete", collection, None, record_id=rid,
-                       expected_version=if_match)
+                       expected_version=if_match, stamp=stamp)
     if record is None:
         return _line_error(index, "/record", "upsert 需要 record", "an upsert needs a record")
-    return prepare(hub, index, "upsert", collection, record, expected_version=if_match)
+    return prepare(hub, index, "upsert", collection, record, expected_version=if_match,
+                   stamp=stamp)
 
 
 def result_line(o: Outcome) -> bytes:
@@ -189,24 +204,20 @@ class _Run:
     def batch_lines(self) -> int:
         return self.key.batch_lines if self.key else self.hub.settings.bulk_batch_lines
 
-    def batch(self, batch_no: int, lines: list[tuple[int, bytes | None]]) -> None:
+    def stage(self, batch_no: int, lines: list[tuple[int, bytes | None]]) -> _Staged:
+        """Hash, look up a stored result, else parse and prepare (no writes; runs ahead)."""
         digest = hashlib.sha256()
         for index, raw in lines:
-            digest.update(b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n")
-            self.body_hash.update(b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n")
+            item = b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n"
+            digest.update(item)
+            self.body_hash.update(item)
         lines_hash = digest.hexdigest()
         stored = self._stored(batch_no, lines_hash)
-        if stored is None:
-            stored = self._process(batch_no, lines, lines_hash)
-        else:
-            self.replayed = True
-        self.spool.write(stored)
-
-    def _process(
-        self, batch_no: int, lines: list[tuple[int, bytes | None]], lines_hash: str
-    ) -> bytes:
+        if stored is not None:
+            return _Staged(batch_no, lines_hash, [], [], stored)
         results: list[Outcome | None] = []
         ops: list[Op] = []
+        stamp = now_stamp()[0]
         for index, raw in lines:
             if raw is None:
                 results.append(failed(index, "", None, PayloadTooLarge(
@@ -214,33 +225,41 @@ class _Run:
                     f"该行超过 {self.hub.settings.max_bulk_line_bytes} 字节",
                     code="line-too-long")))
                 continue
-            parsed = _parse(self.hub, index, raw)
+            parsed = _parse(self.hub, index, raw, stamp)
             if isinstance(parsed, Op):
                 ops.append(parsed)
                 results.append(None)
             else:
                 results.append(parsed if parsed.collection == "" else _under_record(parsed))
+        return _Staged(batch_no, lines_hash, ops, results, None)
+
+    def commit(self, staged: _Staged) -> None:
+        """Write a staged batch (one transaction) and spool its results."""
+        if staged.stored is not None:
+            self.replayed = True
+            self.spool.write(staged.stored)
+            return
         try:
-            blob = self._write(batch_no, ops, results, lines_hash)
+            blob = self._write(staged)
         except exc.IntegrityError:
             # Another request with this key stored the batch first: replay what it stored.
-            stored = self._stored(batch_no, lines_hash)
+            stored = self._stored(staged.batch_no, staged.lines_hash)
             if stored is None:
                 raise
             self.replayed = True
-            return stored
-        return blob
+            blob = stored
+        self.spool.write(blob)
 
-    def _write(self, batch_no: int, ops: list[Op], results: list[Outcome | None],
-               lines_hash: str) -> bytes:
+    def _write(self, staged: _Staged) -> bytes:
+        ops, results = staged.ops, staged.results
         with self.hub.db.write() as conn:
             done = iter(apply_batch(self.hub, conn, self.principal, ops)) if ops else iter(())
             outcomes = [r if r is not None else _under_record(next(done)) for r in results]
             blob = b"".join(result_line(o) for o in outcomes)
             if self.key is not None:
                 conn.execute(insert(idempotency_batches).values(
-                    token_id=self.key.token_id, key=self.key.key, batch_no=batch_no,
-                    lines_hash=lines_hash, results=blob))
+                    token_id=self.key.token_id, key=self.key.key, batch_no=staged.batch_no,
+                    lines_hash=staged.lines_hash, results=blob))
         for o in outcomes:
             self.counts[o.outcome] = self.counts.get(o.outcome, 0) + 1
         return blob
@@ -252,16 +271,15 @@ async def _lines(
     """(line number, line) for each non-blank line; None for a line longer than ``max_line``."""
     buffer = b""
     number = 0
-    skipping = False
+    skipping = False  # inside an over-long line, already reported
     async for chunk in chunks:
-        buffer += chunk
-        while True:
-            cut = buffer.find(b"\n")
-            if cut < 0:
-                break
-            line, buffer = buffer[:cut], buffer[cut + 1:]
+        parts = (buffer + chunk).split(b"\n")
+        buffer = parts.pop()
+        for line in parts:
             if skipping:
                 skipping = False
+            elif len(line) > max_line:
+                yield number, None
             elif line.strip():
                 yield number, line
             number += 1
@@ -270,7 +288,18 @@ async def _lines(
                 yield number, None
             skipping, buffer = True, b""
     if buffer.strip() and not skipping:
-        yield number, buffer
+        yield number, buffer if len(buffer) <= max_line else None
+
+
+async def _next(
+    run: _Run, writing: asyncio.Task[None] | None, batch_no: int,
+    batch: list[tuple[int, bytes | None]],
+) -> asyncio.Task[None]:
+    """Stage ``batch`` while the previous one is written; then start writing it."""
+    staged = await to_thread.run_sync(run.stage, batch_no, batch)
+    if writing is not None:
+        await writing
+    return asyncio.create_task(to_thread.run_sync(run.commit, staged))
 
 
 async def run_bulk(
@@ -278,6 +307,7 @@ async def run_bulk(
 ) -> BulkResult:
     """Apply every line of an NDJSON body; return the spooled results."""
     run = _Run(hub, principal, key)
+    writing: asyncio.Task[None] | None = None
     token = (principal.token_id, key or "")
     if key is not None:
         with _running_lock:
@@ -290,6 +320,7 @@ async def run_bulk(
         await to_thread.run_sync(run.open_key)
         batch: list[tuple[int, bytes | None]] = []
         batch_no = 0
+        # Two stages in step: batch k is written while batch k + 1 is parsed and validated.
         async for number, raw in _lines(chunks, hub.settings.max_bulk_line_bytes):
             run.lines += 1
             if run.lines > hub.settings.max_bulk_lines:
@@ -298,12 +329,17 @@ async def run_bulk(
                     f"单次请求超过 {hub.settings.max_bulk_lines} 行", code="too-many-lines")
             batch.append((number, raw))
             if len(batch) >= run.batch_lines:
-                await to_thread.run_sync(run.batch, batch_no, batch)
+                writing = await _next(run, writing, batch_no, batch)
                 batch, batch_no = [], batch_no + 1
         if batch:
-            await to_thread.run_sync(run.batch, batch_no, batch)
+            writing = await _next(run, writing, batch_no, batch)
+        if writing is not None:
+            await writing
         await to_thread.run_sync(run.close_key)
     except BaseException:
+        if writing is not None and not writing.done():
+            with contextlib.suppress(BaseException):
+                await writing
         run.spool.close()
         raise
     finally:

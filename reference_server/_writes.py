@@ -20,7 +20,11 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import (
     Connection,
+    DateTime,
+    String,
+    Table,
     and_,
+    any_,
     bindparam,
     delete,
     func,
@@ -30,6 +34,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+
 from tongxin.schemas import Issue, Severity, validate_record
 
 from ._crypto import SENSITIVE_FIELDS
@@ -107,7 +113,7 @@ def failed(index: int, collection: str, rid: str | None, error: HubError) -> Out
 
 def prepare(
     hub: Hub, index: int, action: Action, collection: str, body: Any, *,
-    record_id: str | None = None, expected_version: int | None = None,
+    record_id: str | None = None, expected_version: int | None = None, stamp: str | None = None,
 ) -> Op | Outcome:
     """Validate and encode one write; an :class:`Outcome` with the error when it is invalid."""
     if action == "delete":
@@ -130,7 +136,7 @@ def prepare(
         record["id"] = f"{hub.hub_id}:{secrets.token_hex(8)}"
     elif record_id is not None:
         record["id"] = record_id
-    stamp, _ = now_stamp()
+    stamp = stamp or now_stamp()[0]
     candidate = {"id": record.get("id"), "version": 1, "updatedAt": stamp, **record}
     if candidate["id"] is None:
         del candidate["id"]
@@ -248,6 +254,14 @@ class _Batch:
         })
 
 
+def _among(conn: Connection, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``), which keeps a
+    2,000-value lookup cheap to parse and plan."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
 def _load_rows(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], _Row]:
     out: dict[tuple[str, str], _Row] = {}
     c = records.c
@@ -258,7 +272,7 @@ def _load_rows(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[
         by_collection.setdefault(coll, []).append(rid)
     for coll, ids in by_collection.items():
         for i in range(0, len(ids), _CHUNK):
-            query = select(*cols).where(c.collection == coll, c.id.in_(ids[i:i + _CHUNK]))
+            query = select(*cols).where(c.collection == coll, _among(conn, c.id, ids[i:i + _CHUNK]))
             for r in conn.execute(query):
                 out[(r.collection, r.id)] = _Row(
                     r.version, r.deleted, r.owner, r.scope_org, r.scope_org2, r.digest,
@@ -272,7 +286,7 @@ def _load_paths(conn: Connection, ids: set[str]) -> dict[str, str | None]:
     listed = sorted(ids)
     for i in range(0, len(listed), _CHUNK):
         chunk = listed[i:i + _CHUNK]
-        query = select(org_tree.c.id, org_tree.c.path).where(org_tree.c.id.in_(chunk))
+        query = select(org_tree.c.id, org_tree.c.path).where(_among(conn, org_tree.c.id, chunk))
         out.update((r.id, r.path) for r in conn.execute(query))
     return out
 
@@ -282,7 +296,7 @@ def _load_hashes(conn: Connection, owner: str, hashes: set[str | None]) -> dict[
     out: dict[str, str] = {}
     for i in range(0, len(listed), _CHUNK):
         query = select(records.c.citizen_hash, records.c.id).where(
-            records.c.owner == owner, records.c.citizen_hash.in_(listed[i:i + _CHUNK])
+            records.c.owner == owner, _among(conn, records.c.citizen_hash, listed[i:i + _CHUNK])
         )
         out.update((r.citizen_hash, r.id) for r in conn.execute(query))
     return out
@@ -513,9 +527,34 @@ def _flush(b: _Batch) -> None:
               "k_collection": v["collection"], "k_id": v["id"]} for v in old_rows],
         )
     if new_rows:
-        conn.execute(insert(records), new_rows)
+        insert_many(conn, records, new_rows)
     _flush_tree(b)
-    conn.execute(insert(audit), [{**a, "request_id": None} for a in b.audit])
+    insert_many(conn, audit, [{**a, "request_id": None} for a in b.audit])
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` the fastest way the database offers: COPY on PostgreSQL, the driver's
+    ``executemany`` on SQLite (same transaction as ``conn``)."""
+    columns = list(rows[0])
+    raw: Any = conn.connection.driver_connection
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        stamp = {c for c in columns if isinstance(table.c[c].type, DateTime)}
+        raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
+                        [[_sqlite_value(row[c], c in stamp) for c in columns] for row in rows])
+        return
+    conn.execute(insert(table), rows)
+
+
+def _sqlite_value(value: Any, stamp: bool) -> Any:
+    # SQLAlchemy stores DateTime on SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' text; do the same.
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if stamp and value is not None else value
 
 
 def _flush_tree(b: _Batch) -> None:

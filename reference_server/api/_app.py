@@ -12,6 +12,7 @@ import orjson
 from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import TypeAdapter
+
 from tongxin.schemas import Package
 from tongxin.server._discovery import API_VERSION
 from tongxin.server._hub import Hub, open_hub

@@ -11,6 +11,7 @@ import orjson
 from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from tongxin.server._errors import BadRequest, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal

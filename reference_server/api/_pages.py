@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from fastapi import Request
+
 from tongxin.server._reads import Page
 
 __all__ = ["page_body"]

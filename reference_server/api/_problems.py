@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
+
 from tongxin.server._errors import PROBLEM_BASE, Conflict, HubError
 from tongxin.server._hubrules import HUB_RULES
 

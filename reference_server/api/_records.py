@@ -8,6 +8,7 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
+
 from tongxin.schemas import RECORD_TYPES, Record
 from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
 from tongxin.server._hub import Hub

@@ -10,6 +10,7 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+
 from tongxin.schemas import RECORD_TYPES, PackageReadError, Report, validate
 from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk

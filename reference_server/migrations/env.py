@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
+
 from tongxin.server._tables import metadata
 
 connection: Connection = context.config.attributes["connection"]

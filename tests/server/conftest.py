@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tongxin.schemas import citizen_id_check
 from tongxin.schemas._synthetic import SyntheticHub, member
 from tongxin.server import Hub, Settings, create_token, open_hub

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from sqlalchemy import exc, text
+
 from tongxin.server import Hub, create_token
 
 from .conftest import Server, organisation, person

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import orjson
+
 from tongxin.schemas import validate
 from tongxin.schemas._synthetic import SyntheticHub, write_package
 from tongxin.server import open_hub, purge

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
+
 from tongxin.server import open_hub
 from tongxin.server._db import migrate
 from tongxin.server._tables import metadata

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+
 from tongxin.server import Hub
 from tongxin.server._tables import records
 

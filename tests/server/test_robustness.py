@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import orjson
 from sqlalchemy import func, select
+
 from tongxin.server import open_hub
 from tongxin.server._tables import records
 

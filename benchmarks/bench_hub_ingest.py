@@ -1,0 +1,110 @@
+"""Bulk ingest through ``POST /v1/bulk`` against the database's own fastest load, in one run.
+
+    python benchmarks/bench_hub_ingest.py [--members 200000] [--backends postgresql,sqlite]
+
+For each backend: a fresh database and a live ``tongxin serve``; the organisations and
+``--members`` synthetic members are sent as one NDJSON bulk request with every rule on (schema,
+record rules, references resolved against the database, keyed citizen-ID hash, encryption,
+audit log, change sequence). Then the very rows the hub stored are loaded into an empty table
+of the same definition (same columns and indexes): with ``COPY`` on PostgreSQL, with one
+``executemany`` transaction on SQLite. Prints both rates and their ratio (goal ≥ 50 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import time
+
+import psycopg
+from _hubbench import database, ndjson_file, post_bulk, server
+
+COLUMNS = (
+    "collection, id, owner, scope_org, scope_org2, version, updated_us, seq, deleted, doc,"
+    " sealed, citizen_hash, digest"
+)
+
+
+def _pg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def copy_baseline_pg(url: str) -> tuple[float, int]:
+    """Seconds to COPY the stored member rows into an empty twin of ``records``."""
+    with psycopg.connect(_pg_url(url)) as conn:
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM records WHERE collection = 'members'"
+        ).fetchall()
+        conn.execute("CREATE TABLE records_twin (LIKE records INCLUDING ALL)")
+        conn.commit()
+        start = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY records_twin ({COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        return time.perf_counter() - start, len(rows)
+
+
+def executemany_baseline_sqlite(url: str) -> tuple[float, int]:
+    """Seconds to insert the stored member rows into an empty twin database in one transaction."""
+    path = url.removeprefix("sqlite:///")
+    source = sqlite3.connect(path)
+    rows = source.execute(f"SELECT {COLUMNS} FROM records WHERE collection = 'members'").fetchall()
+    ddl = [
+        sql
+        for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'records' AND sql IS NOT NULL"
+        )
+    ]
+    source.close()
+    twin = sqlite3.connect(path + ".twin", isolation_level=None)
+    twin.execute("PRAGMA journal_mode=WAL")
+    twin.execute("PRAGMA synchronous=FULL")
+    for sql in ddl:
+        twin.execute(sql)
+    marks = ", ".join("?" * len(COLUMNS.split(",")))
+    start = time.perf_counter()
+    twin.execute("BEGIN")
+    twin.executemany(f"INSERT INTO records ({COLUMNS}) VALUES ({marks})", rows)
+    twin.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    twin.close()
+    for suffix in ("", "-wal", "-shm"):
+        import pathlib
+
+        pathlib.Path(path + ".twin" + suffix).unlink(missing_ok=True)
+    return elapsed, len(rows)
+
+
+def run(kind: str, members: int) -> None:
+    body = ndjson_file(members)
+    with database(kind) as url:
+        with server(url) as (base, token):
+            seconds, counts = post_bulk(base, token, body)
+        assert counts.get("created", 0) >= members, counts
+        if kind == "postgresql":
+            raw, n = copy_baseline_pg(url)
+            label = "COPY"
+        else:
+            raw, n = executemany_baseline_sqlite(url)
+            label = "executemany, one transaction"
+    hub_rate, raw_rate = members / seconds, n / raw
+    print(
+        f"{kind}: POST /v1/bulk {members:,} members (+{sum(counts.values()) - members:,} "
+        f"organisations) in {seconds:.1f} s = {hub_rate:,.0f} members/s"
+    )
+    print(f"{kind}: raw {label} of the same {n:,} rows in {raw:.2f} s = {raw_rate:,.0f} rows/s")
+    print(f"{kind}: ratio {hub_rate / raw_rate:.1%} of raw (goal >= 50 %)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=200_000)
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    args = parser.parse_args()
+    for kind in args.backends.split(","):
+        run(kind, args.members)
+
+
+if __name__ == "__main__":
+    main()
