@@ -81,8 +81,13 @@ class Database:
             self.reader = _sqlite_engine(url, settings, "BEGIN")
             self.writer = _sqlite_engine(url, settings, "BEGIN IMMEDIATE")
         else:
-            self.reader = self.writer = create_engine(
+            self.writer = create_engine(
                 url, pool_size=settings.pool_size, max_overflow=settings.pool_size
+            )
+            # Reads are single statements: autocommit spares the BEGIN/ROLLBACK round trips.
+            self.reader = create_engine(
+                url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
             )
 
     @contextmanager
@@ -90,7 +95,6 @@ class Database:
         """A read-only transaction."""
         with self.reader.connect() as conn:
             yield conn
-            conn.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -21,7 +21,7 @@ __all__ = ["Caller", "HubDep", "json_body", "limited_stream", "require_type"]
 _bearer = HTTPBearer(auto_error=False, description="A token made by `tongxin token create`.")
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 

@@ -105,9 +105,9 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
     @router.get(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
                 operation_id=f"get{name}", summary=f"Read one {model.titles[1].lower()}",
                 responses=_problems(401, 404, 410, 429))
-    def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
+    async def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:read")
-        found = get_record(hub, caller, coll, id)
+        found = await to_thread.run_sync(get_record, hub, caller, coll, id)
         return Response(found.body, headers={"ETag": etag(found.version)}, media_type=JSON)
 
     @router.put(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
