@@ -1,11 +1,225 @@
-"""Commands of the federation: ``keys``, ``peer``, ``sync`` and ``verify-letter``."""
+"""Commands of the federation: ``keys``, ``verify-letter`` (``peer`` and ``sync`` come with the
+hub's database).
+
+The key store file is ``--keys-file``, else ``TONGXIN_KEYS_FILE``, else beside a SQLite
+database (``hub.db`` → ``hub.keys.json``), else ``./tongxin.keys.json``
+(:func:`tongxin.federation.key_store_path`).
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
 import typer
 
+if TYPE_CHECKING:
+    from tongxin.federation import KeySet, KeyStore
+
 __all__ = ["register"]
+
+Database = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL; locates the key store beside a SQLite file."),
+]
+KeysFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys-file",
+        help="The key store file (default: TONGXIN_KEYS_FILE, else beside the "
+        "SQLite database, else ./tongxin.keys.json).",
+    ),
+]
+
+keys_app = typer.Typer(help="Manage the hub's signing keys.", no_args_is_help=True)
+
+
+def _path(keys_file: Path | None, database: str | None) -> Path:
+    from tongxin.federation import key_store_path
+
+    return keys_file if keys_file is not None else key_store_path(database)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load(keys_file: Path | None, database: str | None) -> KeyStore:
+    from tongxin.federation import KeyStore, KeyStoreError
+
+    try:
+        return KeyStore.load(_path(keys_file, database))
+    except KeyStoreError as error:
+        raise _fail(str(error)) from None
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="minutes")
+
+
+@keys_app.command("init")
+def keys_init(
+    hub_id: Annotated[str, typer.Option("--hub-id", help="This hub's id, e.g. cd-wuhou.")],
+    keys_file: KeysFile = None,
+    database: Database = None,
+) -> None:
+    """Create the key store (a current and a next key); `tongxin init` does this too."""
+    from tongxin.federation import KeyStore, KeyStoreError
+
+    try:
+        store = KeyStore.create(_path(keys_file, database), hub_id)
+    except KeyStoreError as error:
+        raise _fail(str(error)) from None
+    typer.echo(store.current.fingerprint)
+    typer.echo(f"key store: {store.path}", err=True)
+
+
+@keys_app.command("show")
+def keys_show(
+    keys_file: KeysFile = None,
+    database: Database = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the signed key set.")] = False,
+) -> None:
+    """First line: the current key's fingerprint (what peers pin); then every key."""
+    store = _load(keys_file, database)
+    if as_json:
+        typer.echo(orjson.dumps(store.document(), option=orjson.OPT_INDENT_2).decode())
+        return
+    typer.echo(store.current.fingerprint)
+    for key in store.public_keys():
+        typer.echo(
+            f"{key.status.value:8} {key.kid}  {key.fingerprint}  "
+            f"{_when(key.nbf)} → {_when(key.exp)}"
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate(keys_file: KeysFile = None, database: Database = None) -> None:
+    """The next key becomes current; the old one verifies for 7 more days; a new next key."""
+    store = _load(keys_file, database)
+    key = store.rotate()
+    typer.echo(key.fingerprint)
+    typer.echo(f"current key is now {key.kid}", err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="The key id to revoke.")],
+    keys_file: KeysFile = None,
+    database: Database = None,
+) -> None:
+    """Revoke a key at once (e.g. after a leak); peers refuse it from their next key set fetch."""
+    from tongxin.federation import KeyStoreError
+
+    store = _load(keys_file, database)
+    try:
+        store.revoke(kid)
+    except KeyStoreError as error:
+        raise _fail(str(error)) from None
+    typer.echo(store.current.fingerprint)
+    typer.echo(f"revoked {kid}; current key is {store.current.kid}", err=True)
+
+
+def _read_json(source: str) -> Any:
+    if source.startswith(("https://", "http://")):
+        import httpx
+
+        response = httpx.get(source, timeout=10, follow_redirects=False)
+        response.raise_for_status()
+        return response.json()
+    return orjson.loads(Path(source).read_bytes())
+
+
+def _key_set(
+    keys: str | None,
+    fingerprint: str | None,
+    letter: Any,
+    keys_file: Path | None,
+    database: str | None,
+) -> KeySet:
+    from tongxin.federation import (
+        KeyStore,
+        normalise_fingerprint,
+        parse_key_set,
+        verify_key_set,
+    )
+
+    now = int(time.time())
+    if keys is None:
+        store = KeyStore.load(_path(keys_file, database))
+        issuer = (letter.get("letter") or {}).get("issuer") or {}
+        if issuer.get("hubId") != store.hub_id:
+            raise ValueError(
+                f"the letter was issued by {issuer.get('hubId')!r}: pass --keys with that hub's "
+                "key set (a file, or https://HUB/.well-known/tongxin/keys)"
+            )
+        return store.key_set()
+    doc = _read_json(keys)
+    if fingerprint is None:
+        typer.echo(
+            "note: key set not pinned; pass --fingerprint to check it against the "
+            "issuer's fingerprint",
+            err=True,
+        )
+        return parse_key_set(doc)
+    return verify_key_set(doc, [normalise_fingerprint(fingerprint)], now)
+
+
+def verify_letter_command(
+    file: Annotated[
+        Path, typer.Argument(help="The letter file (JSON).", exists=True, dir_okay=False)
+    ],
+    keys: Annotated[
+        str | None,
+        typer.Option(
+            "--keys", help="The issuer's key set: a file or URL (default: this hub's own keys)."
+        ),
+    ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint", help="The issuer's pinned fingerprint; the key set must match it."
+        ),
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on", help="Check validity on this date (YYYY-MM-DD) instead of today (UTC+8)."
+        ),
+    ] = None,
+    keys_file: KeysFile = None,
+    database: Database = None,
+) -> None:
+    """Exit 0 only for an authentic, untampered, unexpired letter; else name the reason."""
+    from tongxin.federation import FederationError, KeyStoreError, china_today, verify_letter
+
+    try:
+        letter = orjson.loads(file.read_bytes())
+        today = date.fromisoformat(on) if on else china_today()
+        key_set = _key_set(keys, fingerprint, letter, keys_file, database)
+    except (OSError, ValueError, KeyStoreError) as error:
+        raise _fail(str(error), 2) from None
+    except FederationError as error:
+        raise _fail(f"{error.code}: {error.detail_en} / {error.detail_zh}") from None
+    try:
+        checked = verify_letter(letter, key_set, today=today)
+    except FederationError as error:
+        typer.echo(f"{error.code}: {error.detail_en}", err=True)
+        typer.echo(f"{error.code}：{error.detail_zh}", err=True)
+        raise typer.Exit(1) from None
+    last = checked.expires_on.toordinal() - 1
+    typer.echo(
+        f"authentic: letter {checked.letter_number} for {checked.member.name}, "
+        f"{checked.from_.organisation_id} → {checked.to.organisation_id}, "
+        f"valid through {date.fromordinal(last)}, signed by {checked.issuer.kid}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add the federation's commands to ``app``."""
+    app.add_typer(keys_app, name="keys")
+    app.command("verify-letter")(verify_letter_command)
