@@ -148,10 +148,18 @@ def _key_set(
         verify_key_set,
     )
 
-    now = int(time.time())
+    # The pinned key must have vouched for the key set when the letter was signed; the
+    # letter's own signature is then checked against the keys valid at that instant.
+    signed = (letter.get("letter") or {}).get("issuedAt") if isinstance(letter, dict) else None
+    try:
+        now = int(datetime.fromisoformat(str(signed)).timestamp())
+    except ValueError:
+        now = int(time.time())
     if keys is None:
         store = KeyStore.load(_path(keys_file, database))
-        issuer = (letter.get("letter") or {}).get("issuer") or {}
+        issuer = (
+            ((letter.get("letter") or {}).get("issuer") or {}) if isinstance(letter, dict) else {}
+        )
         if issuer.get("hubId") != store.hub_id:
             raise ValueError(
                 f"the letter was issued by {issuer.get('hubId')!r}: pass --keys with that hub's "
