@@ -5,18 +5,22 @@ the same class again from a problem body (:func:`from_problem`).
     FederationError                   status  codes
     ├── SignatureError                401     signature-missing, signature-malformed,
     │                                         signature-profile, component-missing,
-    │                                         digest-missing, digest-mismatch, expired,
-    │                                         not-yet-valid, window-too-long, unknown-key,
-    │                                         revoked-key, key-inactive, replayed-nonce,
-    │                                         bad-signature
+    │                                         window-too-long, not-yet-valid, expired,
+    │                                         digest-missing, digest-mismatch, unknown-key,
+    │                                         revoked-key, key-inactive, bad-signature,
+    │                                         replayed-nonce
     ├── TrustError                    401     fingerprint-mismatch, keyset-invalid,
-    │                                         keyset-unsigned, certificate-invalid
-    ├── LetterError                   422     letter-malformed, letter-tampered, letter-expired,
-    │                                         letter-unknown-key, letter-revoked-key,
-    │                                         receipt-mismatch
-    ├── TransitionError             409     transfer-unknown, transfer-final,
-    │                                         transfer-mismatch, letter-expired
-    └── ReplicaReadOnlyError               409     replica-read-only (``owner``, ``ownerUrl``)
+    │                                         keyset-unsigned, certificate-malformed,
+    │                                         certificate-unknown-key, certificate-revoked-key,
+    │                                         certificate-tampered, certificate-key-inactive,
+    │                                         certificate-invalid, certificate-expired
+    ├── LetterError                   422     {letter,receipt,withdrawal}-malformed, -unknown-key,
+    │                                         -revoked-key, -tampered, -key-inactive;
+    │                                         letter-expired, receipt-mismatch,
+    │                                         withdrawal-mismatch
+    ├── TransitionError               409     transfer-unknown, transfer-final,
+    │                                         transfer-mismatch, letter-expired (``state``)
+    └── ReplicaReadOnlyError          409     replica-read-only (``owner``, ``ownerUrl``)
 
     KeyStoreError                     the key store file is missing or unusable (CLI, start-up);
                                       not an HTTP error
