@@ -19,6 +19,7 @@ from tongxin.server._hub import Hub, open_hub
 from tongxin.server._maintenance import purge
 from tongxin.server._settings import Settings
 
+from ._fastread import FastReads
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     return app
 
 
-def app_from_env() -> FastAPI:
-    """The app with settings from the environment (for ``uvicorn --factory`` and workers)."""
-    return create_app(Settings())
+def app_from_env() -> FastReads:
+    """The app with settings from the environment (for ``uvicorn --factory`` and workers),
+    behind the lean path for single-record reads."""
+    return FastReads(create_app(Settings()))
