@@ -196,7 +196,7 @@ class KeyStore:
                     entry.private,
                 )
             elif key.status is KeyStatus.NEXT:
-                entry = _Entry(replace(key, status=KeyStatus.CURRENT), entry.private)
+                entry = _promote(entry, now)
             kept.append(entry)
         if not any(e.public.status is KeyStatus.CURRENT for e in kept):
             kept.append(_new_entry(self.hub_id, KeyStatus.CURRENT, now))
@@ -204,6 +204,12 @@ class KeyStore:
         self._entries = kept
         self.save()
         return self.current
+
+    def rotate_if_due(self, now: int | None = None, margin: int = 30 * DAY) -> PublicKey | None:
+        """Rotate when the current key expires within ``margin`` seconds (the hub calls this
+        daily); returns the new current key, or None when no rotation was due."""
+        now = int(time.time()) if now is None else now
+        return self.rotate(now) if self.current.exp - now <= margin else None
 
     def revoke(self, kid: str, now: int | None = None) -> None:
         """Mark ``kid`` revoked and destroy its private half. Revoking the current or next key
@@ -216,10 +222,7 @@ class KeyStore:
         entries = [e for e in self._entries if e.public.kid != kid]
         if status is KeyStatus.CURRENT:
             entries = [
-                _Entry(replace(e.public, status=KeyStatus.CURRENT), e.private)
-                if e.public.status is KeyStatus.NEXT
-                else e
-                for e in entries
+                _promote(e, now) if e.public.status is KeyStatus.NEXT else e for e in entries
             ]
         if status in (KeyStatus.CURRENT, KeyStatus.NEXT):
             entries.append(_new_entry(self.hub_id, KeyStatus.NEXT, now))
@@ -237,6 +240,12 @@ class KeyStore:
             elif e.public.exp + LISTED_AFTER > now:
                 kept.append(_Entry(e.public, e.private if e.public.exp > now else None))
         return kept
+
+
+def _promote(entry: _Entry, now: int) -> _Entry:
+    """A ``next`` key taking over gets a full lifetime from now."""
+    key = entry.public
+    return _Entry(replace(key, status=KeyStatus.CURRENT, exp=now + KEY_LIFETIME), entry.private)
 
 
 def _write_entry(entry: _Entry) -> dict[str, Any]:

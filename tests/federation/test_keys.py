@@ -180,3 +180,12 @@ def test_certificate_checks(tmp_path: Path) -> None:
     cert["certificate"]["subject"] = "cd-wuhou"
     with pytest.raises(TrustError, match="certificate-tampered"):
         trust_sibling(cert, parent_keys, b.document(NOW), NOW)
+
+
+def test_rotation_falls_due_before_the_current_key_expires(wuhou: KeyStore) -> None:
+    assert wuhou.rotate_if_due(NOW + 300 * DAY) is None
+    old = wuhou.current
+    new = wuhou.rotate_if_due(old.exp - 29 * DAY)
+    assert new is not None
+    assert new.kid != old.kid
+    assert new.exp > old.exp
