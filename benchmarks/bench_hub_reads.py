@@ -1,6 +1,6 @@
 """``GET /v1/members/{id}`` under a real HTTP load generator on loopback (PostgreSQL).
 
-    python benchmarks/bench_hub_reads.py [--members 20000] [--workers 2] [--seconds 15]
+    python benchmarks/bench_hub_reads.py [--members 20000] [--workers 3] [--seconds 15]
 
 Loads ``--members`` members through ``/v1/bulk``, then runs ``wrk`` (installed with apt-get
 when missing; without it a multi-process httpx client is used) against random member ids with
@@ -81,7 +81,7 @@ def run_httpx(base: str, token: str, ids: list[str], seconds: int) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=15)
     args = parser.parse_args()
     with database("postgresql") as url, server(url, workers=args.workers) as (base, admin):

@@ -20,8 +20,8 @@ from ._hub import Hub
 from ._security import Principal
 from ._tables import hub_state, org_tree, records
 
-__all__ = ["Page", "Record", "decode_cursor", "encode_cursor", "get_record", "list_changes",
-           "list_records", "sensitive_allowed"]
+__all__ = ["Page", "PointReader", "Record", "decode_cursor", "encode_cursor", "get_record",
+           "list_changes", "list_records", "sensitive_allowed"]
 
 
 @dataclass(slots=True)
@@ -197,3 +197,33 @@ def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
     })
     record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive)
     return head[:-1] + b',"record":' + record + b"}"
+
+
+class PointReader:
+    """Single-record reads on one long-lived driver connection (one per process, used from the
+    event loop only): no pool checkout, no statement compilation."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._raw: Any = None
+        mark = "%s" if hub.db.dialect == "postgresql" else "?"
+        self._sql = (f"SELECT version, deleted, doc, sealed FROM records "
+                     f"WHERE collection = {mark} AND id = {mark}")
+
+    def get(self, principal: Principal, collection: str, rid: str) -> Record | None:
+        """The record, or None when the ordinary path must answer (restricted token, absent,
+        deleted)."""
+        if principal.restricted:
+            return None
+        if self._raw is None:
+            self._raw = self._hub.db.reader.raw_connection()
+        try:
+            row = self._raw.driver_connection.execute(self._sql, (collection, rid)).fetchone()
+        except Exception:
+            self._raw.invalidate()
+            self._raw = None
+            return None
+        if row is None or row[1]:
+            return None
+        body = _body(self._hub, rid, row[2], row[3], principal.has("records:read-sensitive"))
+        return Record(body, row[0])

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tongxin.schemas import RECORD_TYPES
-from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
-from tongxin.server._reads import get_record
+from tongxin.server._reads import PointReader
 
 __all__ = ["FastReads"]
 
@@ -28,6 +27,7 @@ class FastReads:
     def __init__(self, app: FastAPI) -> None:
         self.app: ASGIApp = app
         self.state = app.state
+        self.reader: PointReader | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -49,12 +49,13 @@ class FastReads:
                 hub.limiter.retry_after(principal)):
             await self.app(scope, receive, send)
             return
-        try:
-            # Inline on the event loop: a primary-key read takes a fraction of a millisecond,
-            # while a hop to a worker thread waits for the GIL (up to its 5 ms switch interval)
-            # whenever the loop is busy.
-            found = get_record(hub, principal, parts[2], parts[3])
-        except HubError:
+        if self.reader is None:
+            self.reader = PointReader(hub)
+        # Inline on the event loop: a primary-key read takes a fraction of a millisecond, while
+        # a hop to a worker thread waits for the GIL (up to its 5 ms switch interval) whenever
+        # the loop is busy.
+        found = self.reader.get(principal, parts[2], parts[3])
+        if found is None:
             await self.app(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": [
