@@ -109,9 +109,10 @@ class _Buffer:
         self.pos += 1
         return ch
 
-    def element(self) -> tuple[Any, bytes]:
-        """Decode the array element at the cursor (see the module docstring); return it with
-        its bytes."""
+    def element(self) -> tuple[Any, bytes, int]:
+        """Decode the array element at the cursor (see the module docstring); return it, its
+        bytes, and the separator after it (``,`` or ``]``) when that was consumed too, else -1.
+        """
         if self.peek() == 0x7B:  # "{"
             start, tries = self.pos, 0
             while tries < _TRIES:
@@ -122,16 +123,16 @@ class _Buffer:
                     self.fill()
                     start = self.pos
                     continue
+                raw = self.data[self.pos : cut.start() + 1]
                 try:
-                    value = orjson.loads(self.data[self.pos : cut.start() + 1])
+                    value = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     start, tries = cut.end(), tries + 1
                     continue
-                raw = self.data[self.pos : cut.start() + 1]
-                self.pos = cut.start() + 1
-                return value, raw
+                self.pos = cut.end()
+                return value, raw, self.data[self.pos - 1]
         value = self.value()
-        return value, self.last_raw
+        return value, self.last_raw, -1
 
     def value(self) -> Any:
         """Decode any JSON value at the cursor with the standard library's decoder, over a
@@ -192,8 +193,10 @@ def _array(buf: _Buffer, collection: str) -> Iterator[RecordItem]:
         return
     index = 0
     while True:
-        value, raw = buf.element()
+        value, raw, separator = buf.element()
         yield RecordItem(collection, index, value, raw)
         index += 1
-        if buf.expect(b",]") == 0x5D:
+        if separator < 0:
+            separator = buf.expect(b",]")
+        if separator == 0x5D:
             return
