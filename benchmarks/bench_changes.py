@@ -35,9 +35,11 @@ def run(kind: str, members: int) -> None:
     with database(kind) as url, server(url) as (base, token):
         ingest, counts = post_bulk(base, token, ndjson_file(members))
         feed, items = catch_up(base, token)
-    print(f"{kind}: bulk ingest of {sum(counts.values()):,} records in {ingest:.1f} s; change-feed "
-          f"catch-up of {items:,} changes in {feed:.1f} s = {items / feed:,.0f} changes/s; "
-          f"catch-up / ingest = {feed / ingest:.2f} (goal <= 2)")
+    print(
+        f"{kind}: bulk ingest of {sum(counts.values()):,} records in {ingest:.1f} s; change-feed "
+        f"catch-up of {items:,} changes in {feed:.1f} s = {items / feed:,.0f} changes/s; "
+        f"catch-up / ingest = {feed / ingest:.2f} (goal <= 2)"
+    )
 
 
 def main() -> None:

@@ -38,8 +38,7 @@ end
 
 def ensure_wrk() -> str | None:
     if shutil.which("wrk") is None:
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False,
-                       capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
     return shutil.which("wrk")
 
 
@@ -48,7 +47,10 @@ def run_wrk(wrk: str, base: str, token: str, ids: Path, seconds: int) -> tuple[f
     script.write_text(LUA % (ids, token))
     out = subprocess.run(
         [wrk, "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(script), base],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
@@ -91,14 +93,21 @@ def main() -> None:
         from tongxin.server._tables import records
 
         with hub.db.read() as conn:
-            ids = list(conn.execute(select(records.c.id).where(records.c.collection == "members"))
-                       .scalars())
+            ids = list(
+                conn.execute(
+                    select(records.c.id).where(records.c.collection == "members")
+                ).scalars()
+            )
         hub.close()
         random.Random(1).shuffle(ids)
         id_file = WORK / "read-ids.txt"
         id_file.write_text("\n".join(ids) + "\n")
-        assert httpx.get(f"{base}/v1/members/{ids[0]}",
-                         headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert (
+            httpx.get(
+                f"{base}/v1/members/{ids[0]}", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
         wrk = ensure_wrk()
         if wrk:
             tool = "wrk -t2 -c64"
@@ -106,9 +115,11 @@ def main() -> None:
         else:
             tool = "httpx, 8 processes"
             rate, p50, p99 = run_httpx(base, token, ids, args.seconds)
-    print(f"postgresql: GET /v1/members/{{id}} with {tool}, {args.workers} uvicorn workers, "
-          f"{len(ids):,} members ({HUB.hub_id}): {rate:,.0f} req/s, p50 {p50}, p99 {p99} "
-          f"(goal >= 5,000 req/s)")
+    print(
+        f"postgresql: GET /v1/members/{{id}} with {tool}, {args.workers} uvicorn workers, "
+        f"{len(ids):,} members ({HUB.hub_id}): {rate:,.0f} req/s, p50 {p50}, p99 {p99} "
+        f"(goal >= 5,000 req/s)"
+    )
 
 
 if __name__ == "__main__":

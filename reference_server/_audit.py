@@ -22,9 +22,19 @@ def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:
         rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [orjson.dumps({
-        "seq": r.seq, "at": r.at.isoformat() if r.at else None, "tokenId": r.token_id,
-        "action": r.action, "type": r.collection, "id": r.record_id,
-        "beforeVersion": r.before_version, "afterVersion": r.after_version,
-    }) for r in rows]
+    items = [
+        orjson.dumps(
+            {
+                "seq": r.seq,
+                "at": r.at.isoformat() if r.at else None,
+                "tokenId": r.token_id,
+                "action": r.action,
+                "type": r.collection,
+                "id": r.record_id,
+                "beforeVersion": r.before_version,
+                "afterVersion": r.after_version,
+            }
+        )
+        for r in rows
+    ]
     return Page(items, encode_cursor(str(rows[-1].seq)) if rows else after, more)

@@ -82,39 +82,63 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
     try:
         line = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
-        return failed(index, "", None, BadRequest(
-            f"line is not JSON: {error}", f"该行不是有效的 JSON：{error}", code="invalid-json"))
+        return failed(
+            index,
+            "",
+            None,
+            BadRequest(
+                f"line is not JSON: {error}", f"该行不是有效的 JSON：{error}", code="invalid-json"
+            ),
+        )
     if not isinstance(line, dict):
         return _line_error(index, "", "每行必须是 JSON 对象", "each line must be a JSON object")
     for name in sorted(set(line) - _LINE_FIELDS):
         return _line_error(index, f"/{name}", f"不允许的字段 {name}", f"unknown field {name}")
     action, collection, if_match = line.get("op"), line.get("type"), line.get("ifMatch")
     if action not in ("upsert", "delete"):
-        return _line_error(index, "/op", "op 必须是 upsert 或 delete",
-                           "op must be upsert or delete")
+        return _line_error(
+            index, "/op", "op 必须是 upsert 或 delete", "op must be upsert or delete"
+        )
     if collection not in COLLECTIONS:
-        return _line_error(index, "/type", f"type 必须是 {'、'.join(sorted(COLLECTIONS))} 之一",
-                           f"type must be one of {', '.join(sorted(COLLECTIONS))}")
+        return _line_error(
+            index,
+            "/type",
+            f"type 必须是 {'、'.join(sorted(COLLECTIONS))} 之一",
+            f"type must be one of {', '.join(sorted(COLLECTIONS))}",
+        )
     if if_match is not None and (type(if_match) is not int or if_match < 1):
-        return _line_error(index, "/ifMatch", "ifMatch 必须是正整数",
-                           "ifMatch must be a positive integer")
+        return _line_error(
+            index, "/ifMatch", "ifMatch 必须是正整数", "ifMatch must be a positive integer"
+        )
     record = line.get("record")
     if action == "delete":
         rid = line.get("id") or (record.get("id") if isinstance(record, dict) else None)
         if not isinstance(rid, str):
             return _line_error(index, "/id", "删除操作需要 id", "a delete needs an id")
-        return prepare(hub, index, "delete", collection, None, record_id=rid,
-                       expected_version=if_match, stamp=stamp)
+        return prepare(
+            hub,
+            index,
+            "delete",
+            collection,
+            None,
+            record_id=rid,
+            expected_version=if_match,
+            stamp=stamp,
+        )
     if record is None:
         return _line_error(index, "/record", "upsert 需要 record", "an upsert needs a record")
-    return prepare(hub, index, "upsert", collection, record, expected_version=if_match,
-                   stamp=stamp)
+    return prepare(hub, index, "upsert", collection, record, expected_version=if_match, stamp=stamp)
 
 
 def result_line(o: Outcome) -> bytes:
     """One NDJSON result: index, type, id, status, outcome, version, problems."""
-    out: dict[str, Any] = {"index": o.index, "type": o.collection or None, "id": o.id,
-                           "status": o.status, "outcome": o.outcome}
+    out: dict[str, Any] = {
+        "index": o.index,
+        "type": o.collection or None,
+        "id": o.id,
+        "status": o.status,
+        "outcome": o.outcome,
+    }
     if o.version is not None:
         out["version"] = o.version
     if o.error is not None:
@@ -153,21 +177,40 @@ class _Run:
         with self.hub.db.write() as conn:
             row = conn.execute(select(t).where(t.c.token_id == tid, t.c.key == k)).first()
             if row is None:
-                conn.execute(insert(t).values(
-                    token_id=tid, key=k, created_at=datetime.now(UTC), done=False,
-                    batch_lines=self.hub.settings.bulk_batch_lines))
+                conn.execute(
+                    insert(t).values(
+                        token_id=tid,
+                        key=k,
+                        created_at=datetime.now(UTC),
+                        done=False,
+                        batch_lines=self.hub.settings.bulk_batch_lines,
+                    )
+                )
                 self.key = _Key(tid, k, self.hub.settings.bulk_batch_lines, False, None, None, 0)
                 return
             b = idempotency_batches
-            stored = conn.execute(select(b.c.batch_no).where(b.c.token_id == tid, b.c.key == k)
-                                  .order_by(b.c.batch_no.desc()).limit(1)).scalar()
-        self.key = _Key(tid, k, row.batch_lines, row.done, row.lines, row.body_hash,
-                        -1 if stored is None else stored)
+            stored = conn.execute(
+                select(b.c.batch_no)
+                .where(b.c.token_id == tid, b.c.key == k)
+                .order_by(b.c.batch_no.desc())
+                .limit(1)
+            ).scalar()
+        self.key = _Key(
+            tid,
+            k,
+            row.batch_lines,
+            row.done,
+            row.lines,
+            row.body_hash,
+            -1 if stored is None else stored,
+        )
 
     def _reused(self) -> HubError:
         return Unprocessable(
             "this Idempotency-Key was used for a different body",
-            "该 Idempotency-Key 已用于不同的请求内容", code="idempotency-key-reused")
+            "该 Idempotency-Key 已用于不同的请求内容",
+            code="idempotency-key-reused",
+        )
 
     def _stored(self, batch_no: int, lines_hash: str) -> bytes | None:
         key = self.key
@@ -177,8 +220,11 @@ class _Run:
             return None
         b = idempotency_batches
         with self.hub.db.read() as conn:
-            row = conn.execute(select(b.c.lines_hash, b.c.results).where(
-                b.c.token_id == key.token_id, b.c.key == key.key, b.c.batch_no == batch_no)).first()
+            row = conn.execute(
+                select(b.c.lines_hash, b.c.results).where(
+                    b.c.token_id == key.token_id, b.c.key == key.key, b.c.batch_no == batch_no
+                )
+            ).first()
         if row is None:
             return None
         if row.lines_hash != lines_hash:
@@ -196,8 +242,11 @@ class _Run:
             return
         t = idempotency_keys
         with self.hub.db.write() as conn:
-            conn.execute(update(t).where(t.c.token_id == key.token_id, t.c.key == key.key)
-                         .values(done=True, lines=self.lines, body_hash=digest))
+            conn.execute(
+                update(t)
+                .where(t.c.token_id == key.token_id, t.c.key == key.key)
+                .values(done=True, lines=self.lines, body_hash=digest)
+            )
 
     # -- batches ---------------------------------------------------------------------------------
     @property
@@ -220,10 +269,18 @@ class _Run:
         stamp = now_stamp()[0]
         for index, raw in lines:
             if raw is None:
-                results.append(failed(index, "", None, PayloadTooLarge(
-                    f"line longer than {self.hub.settings.max_bulk_line_bytes} bytes",
-                    f"该行超过 {self.hub.settings.max_bulk_line_bytes} 字节",
-                    code="line-too-long")))
+                results.append(
+                    failed(
+                        index,
+                        "",
+                        None,
+                        PayloadTooLarge(
+                            f"line longer than {self.hub.settings.max_bulk_line_bytes} bytes",
+                            f"该行超过 {self.hub.settings.max_bulk_line_bytes} 字节",
+                            code="line-too-long",
+                        ),
+                    )
+                )
                 continue
             parsed = _parse(self.hub, index, raw, stamp)
             if isinstance(parsed, Op):
@@ -257,9 +314,15 @@ class _Run:
             outcomes = [r if r is not None else _under_record(next(done)) for r in results]
             blob = b"".join(result_line(o) for o in outcomes)
             if self.key is not None:
-                conn.execute(insert(idempotency_batches).values(
-                    token_id=self.key.token_id, key=self.key.key, batch_no=staged.batch_no,
-                    lines_hash=staged.lines_hash, results=blob))
+                conn.execute(
+                    insert(idempotency_batches).values(
+                        token_id=self.key.token_id,
+                        key=self.key.key,
+                        batch_no=staged.batch_no,
+                        lines_hash=staged.lines_hash,
+                        results=blob,
+                    )
+                )
         for o in outcomes:
             self.counts[o.outcome] = self.counts.get(o.outcome, 0) + 1
         return blob
@@ -292,7 +355,9 @@ async def _lines(
 
 
 async def _next(
-    run: _Run, writing: asyncio.Task[None] | None, batch_no: int,
+    run: _Run,
+    writing: asyncio.Task[None] | None,
+    batch_no: int,
     batch: list[tuple[int, bytes | None]],
 ) -> asyncio.Task[None]:
     """Stage ``batch`` while the previous one is written; then start writing it."""
@@ -312,9 +377,12 @@ async def run_bulk(
     if key is not None:
         with _running_lock:
             if token in _running:
-                raise Conflict("a request with this Idempotency-Key is still running",
-                               "使用该 Idempotency-Key 的请求仍在处理中",
-                               code="idempotency-key-in-use", headers={"Retry-After": "5"})
+                raise Conflict(
+                    "a request with this Idempotency-Key is still running",
+                    "使用该 Idempotency-Key 的请求仍在处理中",
+                    code="idempotency-key-in-use",
+                    headers={"Retry-After": "5"},
+                )
             _running.add(token)
     try:
         await to_thread.run_sync(run.open_key)
@@ -326,7 +394,9 @@ async def run_bulk(
             if run.lines > hub.settings.max_bulk_lines:
                 raise PayloadTooLarge(
                     f"more than {hub.settings.max_bulk_lines} lines in one request",
-                    f"单次请求超过 {hub.settings.max_bulk_lines} 行", code="too-many-lines")
+                    f"单次请求超过 {hub.settings.max_bulk_lines} 行",
+                    code="too-many-lines",
+                )
             batch.append((number, raw))
             if len(batch) >= run.batch_lines:
                 writing = await _next(run, writing, batch_no, batch)

@@ -86,8 +86,11 @@ class Database:
             )
             # Reads are single statements: autocommit spares the BEGIN/ROLLBACK round trips.
             self.reader = create_engine(
-                url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
-                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                url,
+                pool_size=settings.pool_size,
+                max_overflow=settings.pool_size,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
             )
 
     @contextmanager
@@ -121,7 +124,11 @@ class Database:
                 epoch = uuid.uuid4().hex
                 conn.execute(
                     insert(hub_identity).values(
-                        id=1, hub_id=hub_id, name=name, epoch=epoch, key_id=key_id,
+                        id=1,
+                        hub_id=hub_id,
+                        name=name,
+                        epoch=epoch,
+                        key_id=key_id,
                         created_at=datetime.now(UTC),
                     )
                 )

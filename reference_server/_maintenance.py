@@ -25,12 +25,17 @@ def purge(hub: Hub, *, now: float | None = None) -> tuple[int, int]:
         top = conn.execute(select(func.max(records.c.seq)).where(old)).scalar()
         removed = conn.execute(delete(records).where(old)).rowcount if top else 0
         if top:
-            conn.execute(update(hub_state).where(hub_state.c.id == 1, hub_state.c.purged_seq < top)
-                         .values(purged_seq=top))
+            conn.execute(
+                update(hub_state)
+                .where(hub_state.c.id == 1, hub_state.c.purged_seq < top)
+                .values(purged_seq=top)
+            )
         expiry = datetime.fromtimestamp(now, UTC) - timedelta(
-            hours=hub.settings.idempotency_retention_hours)
+            hours=hub.settings.idempotency_retention_hours
+        )
         stale = select(idempotency_keys.c.token_id, idempotency_keys.c.key).where(
-            idempotency_keys.c.created_at < expiry)
+            idempotency_keys.c.created_at < expiry
+        )
         keys = conn.execute(stale).all()
         for token_id, key in keys:
             for table in (idempotency_batches, idempotency_keys):

@@ -20,8 +20,17 @@ from ._hub import Hub
 from ._security import Principal
 from ._tables import hub_state, org_tree, records
 
-__all__ = ["Page", "PointReader", "Record", "decode_cursor", "encode_cursor", "get_record",
-           "list_changes", "list_records", "sensitive_allowed"]
+__all__ = [
+    "Page",
+    "PointReader",
+    "Record",
+    "decode_cursor",
+    "encode_cursor",
+    "get_record",
+    "list_changes",
+    "list_records",
+    "sensitive_allowed",
+]
 
 
 @dataclass(slots=True)
@@ -46,7 +55,8 @@ def sensitive_allowed(principal: Principal, asked: bool) -> bool:
     if asked and not principal.has("records:read-sensitive"):
         raise Forbidden(
             "include=sensitive needs the scope records:read-sensitive",
-            "include=sensitive 需要 records:read-sensitive 权限", code="scope-missing",
+            "include=sensitive 需要 records:read-sensitive 权限",
+            code="scope-missing",
             extra={"scope": "records:read-sensitive"},
         )
     return asked
@@ -84,14 +94,19 @@ def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Rec
     """One live record; 404 when absent or outside the token's subtree, 410 when deleted."""
     c = records.c
     query = select(c.version, c.deleted, c.doc, c.sealed, c.scope_org, c.scope_org2).where(
-        c.collection == collection, c.id == rid)
+        c.collection == collection, c.id == rid
+    )
     with hub.db.read() as conn:
         row = conn.execute(query).first()
         if row is None or not _visible(conn, principal, row.scope_org, row.scope_org2):
             raise NotFound(f"{collection}/{rid} does not exist", f"记录 {collection}/{rid} 不存在")
     if row.deleted:
-        raise Gone(f"{collection}/{rid} was deleted", f"记录 {collection}/{rid} 已删除",
-                   code="deleted", extra={"currentVersion": row.version})
+        raise Gone(
+            f"{collection}/{rid} was deleted",
+            f"记录 {collection}/{rid} 已删除",
+            code="deleted",
+            extra={"currentVersion": row.version},
+        )
     sensitive = principal.has("records:read-sensitive")
     return Record(_body(hub, rid, row.doc, row.sealed, sensitive), row.version)
 
@@ -104,19 +119,27 @@ def _decode(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("the cursor is not one this hub made", "游标无效",
-                         code="invalid-cursor") from None
+        raise BadRequest(
+            "the cursor is not one this hub made", "游标无效", code="invalid-cursor"
+        ) from None
 
 
 def list_records(
-    hub: Hub, principal: Principal, collection: str, *, after: str | None, limit: int,
-    organisation_id: str | None = None, updated_since: datetime | None = None,
+    hub: Hub,
+    principal: Principal,
+    collection: str,
+    *,
+    after: str | None,
+    limit: int,
+    organisation_id: str | None = None,
+    updated_since: datetime | None = None,
     sensitive: bool = False,
 ) -> Page:
     """Live records in id order after the cursor ``after``."""
     c = records.c
     query: Select[Any] = select(c.id, c.doc, c.sealed).where(
-        c.collection == collection, c.deleted.is_(False))
+        c.collection == collection, c.deleted.is_(False)
+    )
     if after:
         query = query.where(c.id > _decode(after))
     if organisation_id is not None:
@@ -143,8 +166,10 @@ def decode_cursor(hub: Hub, cursor: str | None) -> int:
     if not seq.isdigit():
         raise BadRequest("the cursor is not one this hub made", "游标无效", code="invalid-cursor")
     if epoch != hub.identity.epoch:
-        raise _expired("the cursor comes from another database of this hub (restored or reset)",
-                       "游标来自本枢纽的另一个数据库（已恢复或重置）")
+        raise _expired(
+            "the cursor comes from another database of this hub (restored or reset)",
+            "游标来自本枢纽的另一个数据库（已恢复或重置）",
+        )
     return int(seq)
 
 
@@ -153,13 +178,19 @@ def _expired(en: str, zh: str) -> Gone:
         f"{en}: re-bootstrap by reading /v1/changes without `after` from the start, replace your "
         "copy with what it returns, then continue from its cursor",
         f"{zh}：请不带 after 参数从头读取 /v1/changes 重新同步，再从新游标继续",
-        code="cursor-expired", extra={"bootstrap": "/v1/changes"},
+        code="cursor-expired",
+        extra={"bootstrap": "/v1/changes"},
     )
 
 
 def list_changes(
-    hub: Hub, principal: Principal, *, after: str | None, limit: int,
-    collections: list[str] | None = None, sensitive: bool = False,
+    hub: Hub,
+    principal: Principal,
+    *,
+    after: str | None,
+    limit: int,
+    collections: list[str] | None = None,
+    sensitive: bool = False,
 ) -> Page:
     """Changes in commit order after ``after``: the latest state of each changed record, and
     tombstones for deletions."""
@@ -191,10 +222,15 @@ def list_changes(
 
 
 def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
-    head = orjson.dumps({
-        "type": r.collection, "id": r.id, "version": r.version, "owner": r.owner,
-        "deleted": r.deleted,
-    })
+    head = orjson.dumps(
+        {
+            "type": r.collection,
+            "id": r.id,
+            "version": r.version,
+            "owner": r.owner,
+            "deleted": r.deleted,
+        }
+    )
     record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive)
     return head[:-1] + b',"record":' + record + b"}"
 
@@ -207,8 +243,10 @@ class PointReader:
         self._hub = hub
         self._raw: Any = None
         mark = "%s" if hub.db.dialect == "postgresql" else "?"
-        self._sql = (f"SELECT version, deleted, doc, sealed FROM records "
-                     f"WHERE collection = {mark} AND id = {mark}")
+        self._sql = (
+            f"SELECT version, deleted, doc, sealed FROM records "
+            f"WHERE collection = {mark} AND id = {mark}"
+        )
 
     def get(self, principal: Principal, collection: str, rid: str) -> Record | None:
         """The record, or None when the ordinary path must answer (restricted token, absent,

@@ -54,8 +54,10 @@ class Principal:
     def require(self, scope: str) -> None:
         if not self.has(scope):
             raise Forbidden(
-                f"this token lacks the scope {scope}", f"此令牌缺少权限 {scope}",
-                code="scope-missing", extra={"scope": scope},
+                f"this token lacks the scope {scope}",
+                f"此令牌缺少权限 {scope}",
+                code="scope-missing",
+                extra={"scope": scope},
             )
 
     @property
@@ -98,13 +100,18 @@ def create_token(
         if organisation_id is not None and org_path(conn, organisation_id) is None:
             raise BadRequest(
                 f"organisation {organisation_id} does not exist on this hub",
-                f"本枢纽不存在党组织 {organisation_id}", code="unknown-organisation",
+                f"本枢纽不存在党组织 {organisation_id}",
+                code="unknown-organisation",
             )
         conn.execute(
             insert(tokens).values(
-                id="tk_" + secrets.token_hex(6), secret_hash=_hash(token), name=name,
-                scopes=" ".join(sorted(set(scopes))), organisation_id=organisation_id,
-                rate_limit=rate_limit, created_at=datetime.now(UTC),
+                id="tk_" + secrets.token_hex(6),
+                secret_hash=_hash(token),
+                name=name,
+                scopes=" ".join(sorted(set(scopes))),
+                organisation_id=organisation_id,
+                rate_limit=rate_limit,
+                created_at=datetime.now(UTC),
             )
         )
     return token
@@ -150,7 +157,8 @@ class TokenStore:
             row = conn.execute(select(tokens).where(tokens.c.secret_hash == digest)).first()
             if row is None or row.revoked_at is not None:
                 raise Unauthorized(
-                    "unknown or revoked token", "令牌无效或已吊销",
+                    "unknown or revoked token",
+                    "令牌无效或已吊销",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             subtree = None

@@ -12,9 +12,13 @@ __all__ = ["prepare", "serve"]
 
 #: Settings handed to worker processes through the environment.
 _ENV = {
-    "database_url": "TONGXIN_DATABASE_URL", "key_file": "TONGXIN_KEY_FILE",
-    "hub_id": "TONGXIN_HUB_ID", "hub_name": "TONGXIN_HUB_NAME",
-    "host": "TONGXIN_HOST", "port": "TONGXIN_PORT", "workers": "TONGXIN_WORKERS",
+    "database_url": "TONGXIN_DATABASE_URL",
+    "key_file": "TONGXIN_KEY_FILE",
+    "hub_id": "TONGXIN_HUB_ID",
+    "hub_name": "TONGXIN_HUB_NAME",
+    "host": "TONGXIN_HOST",
+    "port": "TONGXIN_PORT",
+    "workers": "TONGXIN_WORKERS",
 }
 
 
@@ -39,10 +43,19 @@ def serve(settings: Settings, *, access_log: bool = True) -> None:
         value = getattr(settings, name)
         if value is not None:
             os.environ[variable] = str(value)
-    print(f"Tongxin hub on http://{settings.host}:{settings.port} "
-          f"(docs /docs, discovery /.well-known/tongxin)", file=sys.stderr, flush=True)
+    print(
+        f"Tongxin hub on http://{settings.host}:{settings.port} "
+        f"(docs /docs, discovery /.well-known/tongxin)",
+        file=sys.stderr,
+        flush=True,
+    )
     uvicorn.run(
-        "tongxin.server.api:app_from_env", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, access_log=access_log, log_level="info",
+        "tongxin.server.api:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=access_log,
+        log_level="info",
         timeout_graceful_shutdown=5,
     )

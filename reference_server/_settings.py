@@ -131,7 +131,8 @@ class Settings(BaseSettings):
             raise ConfigurationError("TONGXIN_PUBLIC_URL must be https:// in production")
         if production and self.is_sqlite:
             warnings.append(
-                "SQLite in production: fine for one small county, use PostgreSQL beyond")
+                "SQLite in production: fine for one small county, use PostgreSQL beyond"
+            )
         if self.sqlite_synchronous != "FULL" and self.is_sqlite:
             warnings.append("sqlite_synchronous=NORMAL: a power cut may lose acknowledged writes")
         return warnings

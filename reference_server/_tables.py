@@ -50,7 +50,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 Stamp = DateTime(timezone=True)
 
 hub_identity = Table(
-    "hub_identity", metadata,
+    "hub_identity",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("hub_id", String(32), nullable=False),
     Column("name", String(200), nullable=False),
@@ -62,7 +63,8 @@ hub_identity = Table(
 )
 
 hub_state = Table(
-    "hub_state", metadata,
+    "hub_state",
+    metadata,
     Column("id", Integer, primary_key=True),
     #: The last change sequence handed out; writers lock this row, so seq order = commit order.
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
@@ -71,7 +73,8 @@ hub_state = Table(
 )
 
 records = Table(
-    "records", metadata,
+    "records",
+    metadata,
     Column("collection", String(32), primary_key=True),
     Column("id", String(96), primary_key=True),
     Column("owner", String(32), nullable=False),
@@ -97,7 +100,8 @@ records = Table(
 )
 
 org_tree = Table(
-    "org_tree", metadata,
+    "org_tree",
+    metadata,
     Column("id", String(96), primary_key=True),
     Column("parent_id", String(96)),
     #: Ids from the root down, each followed by ``/``: a subtree is a path prefix.
@@ -107,7 +111,8 @@ org_tree = Table(
 )
 
 tokens = Table(
-    "tokens", metadata,
+    "tokens",
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("secret_hash", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False, server_default=text("''")),
@@ -120,7 +125,8 @@ tokens = Table(
 )
 
 audit = Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     Column("seq", BigId, primary_key=True, autoincrement=True),
     Column("at", Stamp, nullable=False),
     Column("token_id", String(32)),
@@ -133,7 +139,8 @@ audit = Table(
 )
 
 idempotency_keys = Table(
-    "idempotency_keys", metadata,
+    "idempotency_keys",
+    metadata,
     Column("token_id", String(32), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("created_at", Stamp, nullable=False),
@@ -146,7 +153,8 @@ idempotency_keys = Table(
 )
 
 idempotency_batches = Table(
-    "idempotency_batches", metadata,
+    "idempotency_batches",
+    metadata,
     Column("token_id", String(32), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("batch_no", Integer, primary_key=True),

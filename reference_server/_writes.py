@@ -112,8 +112,15 @@ def failed(index: int, collection: str, rid: str | None, error: HubError) -> Out
 
 
 def prepare(
-    hub: Hub, index: int, action: Action, collection: str, body: Any, *,
-    record_id: str | None = None, expected_version: int | None = None, stamp: str | None = None,
+    hub: Hub,
+    index: int,
+    action: Action,
+    collection: str,
+    body: Any,
+    *,
+    record_id: str | None = None,
+    expected_version: int | None = None,
+    stamp: str | None = None,
 ) -> Op | Outcome:
     """Validate and encode one write; an :class:`Outcome` with the error when it is invalid."""
     if action == "delete":
@@ -121,17 +128,33 @@ def prepare(
             return failed(index, collection, None, _missing_id())
         return Op(index, action, collection, record_id, expected_version=expected_version)
     if not isinstance(body, dict):
-        return failed(index, collection, record_id, Unprocessable(
-            "the record must be a JSON object", "记录必须是 JSON 对象",
-            issues=[_schema_issue("", "记录必须是 JSON 对象", "the record must be a JSON object")],
-        ))
+        return failed(
+            index,
+            collection,
+            record_id,
+            Unprocessable(
+                "the record must be a JSON object",
+                "记录必须是 JSON 对象",
+                issues=[
+                    _schema_issue("", "记录必须是 JSON 对象", "the record must be a JSON object")
+                ],
+            ),
+        )
     record = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
     if record_id is not None and record.get("id", record_id) != record_id:
-        return failed(index, collection, record_id, Unprocessable(
-            "the id in the body differs from the id in the URL", "请求体中的 id 与 URL 不一致",
-            code="id-mismatch", issues=[_schema_issue("/id", "与 URL 中的标识不一致",
-                                                      "differs from the id in the URL")],
-        ))
+        return failed(
+            index,
+            collection,
+            record_id,
+            Unprocessable(
+                "the id in the body differs from the id in the URL",
+                "请求体中的 id 与 URL 不一致",
+                code="id-mismatch",
+                issues=[
+                    _schema_issue("/id", "与 URL 中的标识不一致", "differs from the id in the URL")
+                ],
+            ),
+        )
     if action == "create" and "id" not in record:
         record["id"] = f"{hub.hub_id}:{secrets.token_hex(8)}"
     elif record_id is not None:
@@ -147,18 +170,30 @@ def prepare(
     errors = [i for i in issues if i.severity is Severity.ERROR]
     rid = record.get("id") if isinstance(record.get("id"), str) else None
     if errors:
-        return failed(index, collection, rid, Unprocessable(
-            f"the record breaks {len(errors)} rule(s) of the standard",
-            f"记录违反数据标准的 {len(errors)} 条规则", issues=errors,
-        ))
+        return failed(
+            index,
+            collection,
+            rid,
+            Unprocessable(
+                f"the record breaks {len(errors)} rule(s) of the standard",
+                f"记录违反数据标准的 {len(errors)} 条规则",
+                issues=errors,
+            ),
+        )
     assert rid is not None  # the schema requires a valid id
     sensitive = {k: record.pop(k) for k in SENSITIVE_FIELDS.get(collection, ()) if k in record}
     citizen = sensitive.get("citizenId")
     return Op(
-        index, action, collection, rid, record, sensitive,
+        index,
+        action,
+        collection,
+        rid,
+        record,
+        sensitive,
         sealed=hub.cipher.seal(rid, sensitive) if sensitive else None,
         citizen_hash=hub.cipher.citizen_hash(citizen) if isinstance(citizen, str) else None,
-        digest=_digest(record, sensitive), expected_version=expected_version,
+        digest=_digest(record, sensitive),
+        expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
     )
 
@@ -169,8 +204,10 @@ class Uncheckable(Unprocessable):
     def __init__(self) -> None:
         super().__init__(
             "the record holds values the rules of the standard cannot check",
-            "记录中含有数据标准的规则无法检查的值", code="uncheckable-record",
-            issues=[_schema_issue("", "规则无法检查该记录", "the rules cannot check this record")])
+            "记录中含有数据标准的规则无法检查的值",
+            code="uncheckable-record",
+            issues=[_schema_issue("", "规则无法检查该记录", "the rules cannot check this record")],
+        )
 
 
 def check(collection: str, record: Any) -> list[Issue]:
@@ -187,8 +224,11 @@ def _schema_issue(path: str, zh: str, en: str) -> Issue:
 
 
 def _missing_id() -> HubError:
-    return Unprocessable("a delete needs the record id", "删除操作需要记录标识",
-                         issues=[_schema_issue("/id", "缺少标识", "the id is missing")])
+    return Unprocessable(
+        "a delete needs the record id",
+        "删除操作需要记录标识",
+        issues=[_schema_issue("/id", "缺少标识", "the id is missing")],
+    )
 
 
 def refs_of(collection: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -226,8 +266,11 @@ class _Batch:
         orgs = {i for c, i in keys if c == "organisations"}
         orgs.update(r.scope_org for r in self.rows.values() if r.scope_org)
         orgs.update(r.scope_org2 for r in self.rows.values() if r.scope_org2)
-        orgs.update(op.record["toOrganisationId"] for op in ops
-                    if op.collection == "transfers" and op.record)
+        orgs.update(
+            op.record["toOrganisationId"]
+            for op in ops
+            if op.collection == "transfers" and op.record
+        )
         self.paths = _load_paths(conn, orgs)
         self.taken = _load_hashes(conn, hub.hub_id, {op.citizen_hash for op in ops} - {None})
         self.dirty: dict[tuple[str, str], _Row] = {}
@@ -247,11 +290,17 @@ class _Batch:
         self.dirty.pop(key, None)
         self.dirty[key] = row
         self.rows[key] = row
-        self.audit.append({
-            "at": datetime.now(UTC), "token_id": self.principal.token_id, "action": action,
-            "collection": op.collection, "record_id": op.id, "before_version": before,
-            "after_version": row.version,
-        })
+        self.audit.append(
+            {
+                "at": datetime.now(UTC),
+                "token_id": self.principal.token_id,
+                "action": action,
+                "collection": op.collection,
+                "record_id": op.id,
+                "before_version": before,
+                "after_version": row.version,
+            }
+        )
 
 
 def _among(conn: Connection, column: Any, values: list[str]) -> Any:
@@ -265,18 +314,40 @@ def _among(conn: Connection, column: Any, values: list[str]) -> Any:
 def _load_rows(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], _Row]:
     out: dict[tuple[str, str], _Row] = {}
     c = records.c
-    cols = (c.collection, c.id, c.version, c.deleted, c.owner, c.scope_org, c.scope_org2, c.digest,
-            c.citizen_hash, c.doc, c.sealed, c.updated_us)
+    cols = (
+        c.collection,
+        c.id,
+        c.version,
+        c.deleted,
+        c.owner,
+        c.scope_org,
+        c.scope_org2,
+        c.digest,
+        c.citizen_hash,
+        c.doc,
+        c.sealed,
+        c.updated_us,
+    )
     by_collection: dict[str, list[str]] = {}
     for coll, rid in keys:
         by_collection.setdefault(coll, []).append(rid)
     for coll, ids in by_collection.items():
         for i in range(0, len(ids), _CHUNK):
-            query = select(*cols).where(c.collection == coll, _among(conn, c.id, ids[i:i + _CHUNK]))
+            query = select(*cols).where(
+                c.collection == coll, _among(conn, c.id, ids[i : i + _CHUNK])
+            )
             for r in conn.execute(query):
                 out[(r.collection, r.id)] = _Row(
-                    r.version, r.deleted, r.owner, r.scope_org, r.scope_org2, r.digest,
-                    r.citizen_hash, r.doc, r.sealed, r.updated_us,
+                    r.version,
+                    r.deleted,
+                    r.owner,
+                    r.scope_org,
+                    r.scope_org2,
+                    r.digest,
+                    r.citizen_hash,
+                    r.doc,
+                    r.sealed,
+                    r.updated_us,
                 )
     return out
 
@@ -285,7 +356,7 @@ def _load_paths(conn: Connection, ids: set[str]) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     listed = sorted(ids)
     for i in range(0, len(listed), _CHUNK):
-        chunk = listed[i:i + _CHUNK]
+        chunk = listed[i : i + _CHUNK]
         query = select(org_tree.c.id, org_tree.c.path).where(_among(conn, org_tree.c.id, chunk))
         out.update((r.id, r.path) for r in conn.execute(query))
     return out
@@ -296,7 +367,7 @@ def _load_hashes(conn: Connection, owner: str, hashes: set[str | None]) -> dict[
     out: dict[str, str] = {}
     for i in range(0, len(listed), _CHUNK):
         query = select(records.c.citizen_hash, records.c.id).where(
-            records.c.owner == owner, _among(conn, records.c.citizen_hash, listed[i:i + _CHUNK])
+            records.c.owner == owner, _among(conn, records.c.citizen_hash, listed[i : i + _CHUNK])
         )
         out.update((r.citizen_hash, r.id) for r in conn.execute(query))
     return out
@@ -331,18 +402,29 @@ def _apply(b: _Batch, op: Op) -> Outcome:
     if cur is not None and live:
         _check_version(op, cur)
         if cur.digest == op.digest:
-            return Outcome(op.index, op.collection, op.id, 200, "unchanged", cur.version, cur.doc,
-                           op.sensitive, op.warnings)
+            return Outcome(
+                op.index,
+                op.collection,
+                op.id,
+                200,
+                "unchanged",
+                cur.version,
+                cur.doc,
+                op.sensitive,
+                op.warnings,
+            )
         if op.action == "create":
             raise Conflict(
-                f"{op.id} already exists with other content", f"{op.id} 已存在且内容不同",
+                f"{op.id} already exists with other content",
+                f"{op.id} 已存在且内容不同",
                 code="already-exists",
                 issues=[R["UNQ-002"].issue("/id", id=op.id, version=cur.version)],
                 extra={"currentVersion": cur.version},
             )
     elif cur is not None and not cur.deleted:
         raise Conflict(  # exists, outside this token's subtree: do not reveal more
-            f"the id {op.id} cannot be used", f"标识 {op.id} 不可用", code="id-unavailable")
+            f"the id {op.id} cannot be used", f"标识 {op.id} 不可用", code="id-unavailable"
+        )
     return _write(b, op, cur if cur is not None else None)
 
 
@@ -356,15 +438,18 @@ def _check_version(op: Op, cur: _Row) -> None:
 
 
 def _not_found(op: Op) -> HubError:
-    return NotFound(f"{op.collection}/{op.id} does not exist",
-                    f"记录 {op.collection}/{op.id} 不存在")
+    return NotFound(
+        f"{op.collection}/{op.id} does not exist", f"记录 {op.collection}/{op.id} 不存在"
+    )
 
 
 def _replica(owner: str) -> HubError:
     return Conflict(
         f"this record is a read-only replica owned by hub {owner}",
-        f"该记录是只读副本，归 {owner} 枢纽所有", code="replica-read-only",
-        issues=[R["OWN-001"].issue("/id", owner=owner)], extra={"owner": owner},
+        f"该记录是只读副本，归 {owner} 枢纽所有",
+        code="replica-read-only",
+        issues=[R["OWN-001"].issue("/id", owner=owner)],
+        extra={"owner": owner},
     )
 
 
@@ -384,19 +469,29 @@ def _check_refs(b: _Batch, op: Op, record: dict[str, Any]) -> None:
     for pointer, target, rid in refs_of(op.collection, record):
         row = b.rows.get((target, rid))
         # Organisation ids are public; an unseen member is reported as absent.
-        if row is not None and not row.deleted and target == "organisations" and (
-                not b.principal.sees(b.paths.get(rid))):
+        if (
+            row is not None
+            and not row.deleted
+            and target == "organisations"
+            and (not b.principal.sees(b.paths.get(rid)))
+        ):
             outside.append(R["REF-002"].issue(pointer, field=pointer[1:], target=rid))
         elif row is None or row.deleted or not b.visible(row):
             missing.append(R["REF-001"].issue(pointer, field=pointer[1:], target=rid))
     if missing:
         raise Unprocessable(
             f"{len(missing)} reference(s) do not resolve on this hub",
-            f"{len(missing)} 个引用在本枢纽无法解析", code="unresolved-reference", issues=missing)
+            f"{len(missing)} 个引用在本枢纽无法解析",
+            code="unresolved-reference",
+            issues=missing,
+        )
     if outside:
-        raise Forbidden("the record refers outside this token's organisation subtree",
-                        "记录引用了本令牌组织范围以外的党组织", code="outside-subtree",
-                        issues=outside)
+        raise Forbidden(
+            "the record refers outside this token's organisation subtree",
+            "记录引用了本令牌组织范围以外的党组织",
+            code="outside-subtree",
+            issues=outside,
+        )
 
 
 def _org_path(b: _Batch, op: Op, record: dict[str, Any], cur: _Row | None) -> str:
@@ -404,10 +499,12 @@ def _org_path(b: _Batch, op: Op, record: dict[str, Any], cur: _Row | None) -> st
     base = (b.paths.get(parent) or "") if isinstance(parent, str) else ""
     old = b.paths.get(op.id)
     if old is not None and base.startswith(old):
-        raise Unprocessable("the organisation would become its own ancestor",
-                            "组织将成为自身的下级",
-                            code="organisation-cycle",
-                            issues=[R["ORG-101"].issue("/parentId", parent=parent)])
+        raise Unprocessable(
+            "the organisation would become its own ancestor",
+            "组织将成为自身的下级",
+            code="organisation-cycle",
+            issues=[R["ORG-101"].issue("/parentId", parent=parent)],
+        )
     return base + op.id + "/"
 
 
@@ -422,15 +519,20 @@ def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
         p.sees(new_path if new_path is not None else b.paths.get(scope or ""))
         or (scope2 is not None and p.sees(b.paths.get(scope2)))
     ):
-        raise Forbidden("the record lies outside this token's organisation subtree",
-                        "记录不在本令牌的组织范围内", code="outside-subtree")
+        raise Forbidden(
+            "the record lies outside this token's organisation subtree",
+            "记录不在本令牌的组织范围内",
+            code="outside-subtree",
+        )
     if op.collection == "transfers" and cur is not None and cur.doc and not cur.deleted:
         old_state = orjson.loads(cur.doc).get("state", "issued")
         if record["state"] not in TRANSFER_MOVES.get(old_state, frozenset()):
             raise Unprocessable(
                 f"a transfer cannot move from {old_state} to {record['state']}",
-                f"转接状态不能从 {old_state} 改为 {record['state']}", code="transfer-state",
-                issues=[R["TRF-101"].issue("/state", old=old_state, new=record["state"])])
+                f"转接状态不能从 {old_state} 改为 {record['state']}",
+                code="transfer-state",
+                issues=[R["TRF-101"].issue("/state", old=old_state, new=record["state"])],
+            )
     if op.citizen_hash is not None:
         other = b.taken.get(op.citizen_hash)
         if other is not None and other != op.id:
@@ -447,8 +549,19 @@ def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
         b.taken[op.citizen_hash] = op.id
     version = cur.version + 1 if cur is not None else 1
     doc = orjson.dumps({"id": op.id, "version": version, "updatedAt": b.stamp, **record}).decode()
-    row = _Row(version, False, b.hub.hub_id, scope, scope2, op.digest, op.citizen_hash, doc,
-               op.sealed, b.stamp_us, in_db=cur.in_db if cur is not None else False)
+    row = _Row(
+        version,
+        False,
+        b.hub.hub_id,
+        scope,
+        scope2,
+        op.digest,
+        op.citizen_hash,
+        doc,
+        op.sealed,
+        b.stamp_us,
+        in_db=cur.in_db if cur is not None else False,
+    )
     if new_path is not None:
         old = b.paths.get(op.id)
         if old is not None and old != new_path:
@@ -457,8 +570,17 @@ def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
         b.tree[op.id] = (record.get("parentId"), new_path)
     created = cur is None or cur.deleted
     b.put(op, row, None if cur is None else cur.version, "create" if created else "update")
-    return Outcome(op.index, op.collection, op.id, 201 if created else 200,
-                   "created" if created else "updated", version, doc, op.sensitive, op.warnings)
+    return Outcome(
+        op.index,
+        op.collection,
+        op.id,
+        201 if created else 200,
+        "created" if created else "updated",
+        version,
+        doc,
+        op.sensitive,
+        op.warnings,
+    )
 
 
 def _delete(b: _Batch, op: Op, cur: _Row) -> Outcome:
@@ -467,31 +589,60 @@ def _delete(b: _Batch, op: Op, cur: _Row) -> Outcome:
         b.tree[op.id] = (None, None)
     if cur.citizen_hash:
         b.taken.pop(cur.citizen_hash, None)
-    row = _Row(cur.version + 1, True, cur.owner, cur.scope_org, cur.scope_org2, "", None, None,
-               None, b.stamp_us, in_db=cur.in_db)
+    row = _Row(
+        cur.version + 1,
+        True,
+        cur.owner,
+        cur.scope_org,
+        cur.scope_org2,
+        "",
+        None,
+        None,
+        None,
+        b.stamp_us,
+        in_db=cur.in_db,
+    )
     b.put(op, row, cur.version, "delete")
     return Outcome(op.index, op.collection, op.id, 200, "deleted", row.version)
 
 
 def _check_unreferenced(b: _Batch, org_id: str) -> None:
     c = records.c
-    query = select(c.collection, c.id).where(
-        c.scope_org == org_id, c.deleted.is_(False), c.collection.in_(("members", "activities")),
-    ).limit(1000)
+    query = (
+        select(c.collection, c.id)
+        .where(
+            c.scope_org == org_id,
+            c.deleted.is_(False),
+            c.collection.in_(("members", "activities")),
+        )
+        .limit(1000)
+    )
     users = {(r.collection, r.id) for r in b.conn.execute(query)}
-    users |= {k for k, row in b.dirty.items()
-              if row.scope_org == org_id and k[0] != "organisations"}
-    live = sum(1 for k in users if (row := b.rows.get(k)) is None
-               or (not row.deleted and row.scope_org == org_id))
-    children = {r.id for r in b.conn.execute(
-        select(org_tree.c.id).where(org_tree.c.parent_id == org_id).limit(1000))}
+    users |= {
+        k for k, row in b.dirty.items() if row.scope_org == org_id and k[0] != "organisations"
+    }
+    live = sum(
+        1
+        for k in users
+        if (row := b.rows.get(k)) is None or (not row.deleted and row.scope_org == org_id)
+    )
+    children = {
+        r.id
+        for r in b.conn.execute(
+            select(org_tree.c.id).where(org_tree.c.parent_id == org_id).limit(1000)
+        )
+    }
     children |= {k for k, (parent, _) in b.tree.items() if parent == org_id}
-    live += sum(1 for k in children
-                if k not in b.tree or (b.tree[k][0] == org_id and b.tree[k][1] is not None))
+    live += sum(
+        1
+        for k in children
+        if k not in b.tree or (b.tree[k][0] == org_id and b.tree[k][1] is not None)
+    )
     if live:
         raise Conflict(
             f"the organisation still has {live} child organisations or live records",
-            f"党组织仍有 {live} 个下级组织或在册记录", code="still-referenced",
+            f"党组织仍有 {live} 个下级组织或在册记录",
+            code="still-referenced",
             issues=[R["REF-003"].issue("/id", count=live)],
         )
 
@@ -501,30 +652,54 @@ def _flush(b: _Batch) -> None:
         return
     conn = b.conn
     top = conn.execute(
-        update(hub_state).where(hub_state.c.id == 1)
-        .values(last_seq=hub_state.c.last_seq + len(b.dirty)).returning(hub_state.c.last_seq)
+        update(hub_state)
+        .where(hub_state.c.id == 1)
+        .values(last_seq=hub_state.c.last_seq + len(b.dirty))
+        .returning(hub_state.c.last_seq)
     ).scalar_one()
     first = top - len(b.dirty) + 1
     new_rows: list[dict[str, Any]] = []
     old_rows: list[dict[str, Any]] = []
     for seq, ((coll, rid), row) in enumerate(b.dirty.items(), start=first):
         values = {
-            "collection": coll, "id": rid, "owner": row.owner, "scope_org": row.scope_org,
-            "scope_org2": row.scope_org2, "version": row.version, "updated_us": row.updated_us,
-            "seq": seq, "deleted": row.deleted, "doc": row.doc, "sealed": row.sealed,
-            "citizen_hash": row.citizen_hash, "digest": row.digest,
+            "collection": coll,
+            "id": rid,
+            "owner": row.owner,
+            "scope_org": row.scope_org,
+            "scope_org2": row.scope_org2,
+            "version": row.version,
+            "updated_us": row.updated_us,
+            "seq": seq,
+            "deleted": row.deleted,
+            "doc": row.doc,
+            "sealed": row.sealed,
+            "citizen_hash": row.citizen_hash,
+            "digest": row.digest,
         }
         (old_rows if row.in_db else new_rows).append(values)
     if old_rows:
         # Free the unique keys the updated rows give up before any row takes them.
         keys = [(v["collection"], v["id"]) for v in old_rows]
-        conn.execute(update(records).where(tuple_(records.c.collection, records.c.id).in_(keys))
-                     .values(citizen_hash=None))
         conn.execute(
-            update(records).where(and_(records.c.collection == bindparam("k_collection"),
-                                       records.c.id == bindparam("k_id"))),
-            [{**{k: x for k, x in v.items() if k not in ("collection", "id")},
-              "k_collection": v["collection"], "k_id": v["id"]} for v in old_rows],
+            update(records)
+            .where(tuple_(records.c.collection, records.c.id).in_(keys))
+            .values(citizen_hash=None)
+        )
+        conn.execute(
+            update(records).where(
+                and_(
+                    records.c.collection == bindparam("k_collection"),
+                    records.c.id == bindparam("k_id"),
+                )
+            ),
+            [
+                {
+                    **{k: x for k, x in v.items() if k not in ("collection", "id")},
+                    "k_collection": v["collection"],
+                    "k_id": v["id"],
+                }
+                for v in old_rows
+            ],
         )
     if new_rows:
         insert_many(conn, records, new_rows)
@@ -546,8 +721,10 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
         stamp = {c for c in columns if isinstance(table.c[c].type, DateTime)}
-        raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
-                        [[_sqlite_value(row[c], c in stamp) for c in columns] for row in rows])
+        raw.executemany(
+            f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
+            [[_sqlite_value(row[c], c in stamp) for c in columns] for row in rows],
+        )
         return
     conn.execute(insert(table), rows)
 
@@ -561,14 +738,18 @@ def _flush_tree(b: _Batch) -> None:
     conn = b.conn
     for old, new in b.moves:
         conn.execute(
-            update(org_tree).where(org_tree.c.path.startswith(old, autoescape=True))
+            update(org_tree)
+            .where(org_tree.c.path.startswith(old, autoescape=True))
             .values(path=literal(new) + func.substr(org_tree.c.path, len(old) + 1))
         )
     if not b.tree:
         return
     ids = list(b.tree)
     conn.execute(delete(org_tree).where(org_tree.c.id.in_(ids)))
-    rows = [{"id": i, "parent_id": parent, "path": path}
-            for i, (parent, path) in b.tree.items() if path is not None]
+    rows = [
+        {"id": i, "parent_id": parent, "path": path}
+        for i, (parent, path) in b.tree.items()
+        if path is not None
+    ]
     if rows:
         conn.execute(insert(org_tree), rows)

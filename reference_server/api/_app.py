@@ -40,17 +40,30 @@ _PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code", "errors"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "detailZh": {"type": "string"},
-        "code": {"type": "string"}, "instance": {"type": "string"},
-        "errors": {"type": "array", "items": {
-            "type": "object", "required": ["pointer", "rule", "message"],
-            "properties": {
-                "pointer": {"type": "string"}, "rule": {"type": "string"},
-                "severity": {"type": "string"},
-                "message": {"type": "object", "required": ["zh-CN", "en"], "properties": {
-                    "zh-CN": {"type": "string"}, "en": {"type": "string"}}},
-            }}},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "detailZh": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["pointer", "rule", "message"],
+                "properties": {
+                    "pointer": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "severity": {"type": "string"},
+                    "message": {
+                        "type": "object",
+                        "required": ["zh-CN", "en"],
+                        "properties": {"zh-CN": {"type": "string"}, "en": {"type": "string"}},
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -62,12 +75,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = _PROBLEM
     package = TypeAdapter(Package).json_schema(
-        by_alias=True, ref_template="#/components/schemas/{model}")
+        by_alias=True, ref_template="#/components/schemas/{model}"
+    )
     for name, sub in package.pop("$defs", {}).items():
         components.setdefault(name, sub)
     components["Package"] = package
-    problem = {"description": "An RFC 9457 problem.", "content": {
-        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    problem = {
+        "description": "An RFC 9457 problem.",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
     for operation in (op for path in schema["paths"].values() for op in path.values()):
         responses = operation["responses"]
         if "HTTPValidationError" in orjson.dumps(responses.get("422", {})).decode():
@@ -114,8 +132,9 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
             if opened:
                 app.state.hub.close()
 
-    app = FastAPI(title="Tongxin hub", version=API_VERSION, description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Tongxin hub", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.hub = hub
     install(app)
     app.include_router(misc_router(settings))

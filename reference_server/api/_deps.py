@@ -77,8 +77,11 @@ async def limited_stream(request: Request, limit: int | None) -> AsyncIterator[b
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the body is larger than {limit} bytes", f"请求体超过 {limit} 字节",
-                           extra={"maxBytes": limit})
+    return PayloadTooLarge(
+        f"the body is larger than {limit} bytes",
+        f"请求体超过 {limit} 字节",
+        extra={"maxBytes": limit},
+    )
 
 
 async def json_body(request: Request, hub: Hub) -> Any:
@@ -88,5 +91,8 @@ async def json_body(request: Request, hub: Hub) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise BadRequest(f"the body is not valid JSON: {error}", f"请求体不是有效的 JSON：{error}",
-                         code="invalid-json") from None
+        raise BadRequest(
+            f"the body is not valid JSON: {error}",
+            f"请求体不是有效的 JSON：{error}",
+            code="invalid-json",
+        ) from None

@@ -35,8 +35,14 @@ class FastReads:
             return
         parts = scope["path"].split("/")
         hub: Hub | None = getattr(self.state, "hub", None)
-        if hub is None or len(parts) != 4 or parts[1] != "v1" or parts[2] not in _COLLECTIONS \
-                or not parts[3] or scope.get("query_string"):
+        if (
+            hub is None
+            or len(parts) != 4
+            or parts[1] != "v1"
+            or parts[2] not in _COLLECTIONS
+            or not parts[3]
+            or scope.get("query_string")
+        ):
             await self.app(scope, receive, send)
             return
         authorization = None
@@ -45,8 +51,11 @@ class FastReads:
                 authorization = value.decode("latin-1")
                 break
         principal = hub.tokens.cached(authorization)
-        if principal is None or not principal.has("records:read") or (
-                hub.limiter.retry_after(principal)):
+        if (
+            principal is None
+            or not principal.has("records:read")
+            or (hub.limiter.retry_after(principal))
+        ):
             await self.app(scope, receive, send)
             return
         if self.reader is None:
@@ -58,9 +67,15 @@ class FastReads:
         if found is None:
             await self.app(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"),
-            (b"etag", b'"%d"' % found.version),
-            (b"content-length", b"%d" % len(found.body)),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"etag", b'"%d"' % found.version),
+                    (b"content-length", b"%d" % len(found.body)),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": found.body})

@@ -19,8 +19,12 @@ __all__ = ["install", "problem_response"]
 
 log = logging.getLogger("tongxin.server")
 PROBLEM = "application/problem+json"
-_HTTP_CODES = {404: ("not-found", "没有这个资源"), 405: ("method-not-allowed", "不支持该方法"),
-               400: ("bad-request", "请求无效"), 413: ("payload-too-large", "请求体过大")}
+_HTTP_CODES = {
+    404: ("not-found", "没有这个资源"),
+    405: ("method-not-allowed", "不支持该方法"),
+    400: ("bad-request", "请求无效"),
+    413: ("payload-too-large", "请求体过大"),
+}
 
 
 def problem_response(error: HubError, request: Request | None = None) -> Response:
@@ -29,8 +33,16 @@ def problem_response(error: HubError, request: Request | None = None) -> Respons
 
 
 def _raw(status: int, code: str, title: str, en: str, zh: str, **extra: Any) -> Response:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": en,
-            "detailZh": zh, "code": code, "errors": [], **extra}
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": en,
+        "detailZh": zh,
+        "code": code,
+        "errors": [],
+        **extra,
+    }
     return Response(orjson.dumps(body), status, media_type=PROBLEM)
 
 
@@ -47,11 +59,23 @@ async def _parameters(request: Request, error: Exception) -> Response:
         name = ".".join(loc) or "request"
         why = str(item.get("msg", "invalid"))
         issue = HUB_RULES["API-001"].issue("/" + "/".join(loc), name=name, why=why)
-        errors.append({"pointer": issue.path, "rule": issue.rule, "severity": "error",
-                       "message": {"zh-CN": issue.message_zh, "en": issue.message_en}})
-    body = {"type": PROBLEM_BASE + "invalid-parameter", "title": "Bad request", "status": 400,
-            "detail": "a request parameter is invalid", "detailZh": "请求参数无效",
-            "code": "invalid-parameter", "errors": errors}
+        errors.append(
+            {
+                "pointer": issue.path,
+                "rule": issue.rule,
+                "severity": "error",
+                "message": {"zh-CN": issue.message_zh, "en": issue.message_en},
+            }
+        )
+    body = {
+        "type": PROBLEM_BASE + "invalid-parameter",
+        "title": "Bad request",
+        "status": 400,
+        "detail": "a request parameter is invalid",
+        "detailZh": "请求参数无效",
+        "code": "invalid-parameter",
+        "errors": errors,
+    }
     return Response(orjson.dumps(body), 400, media_type=PROBLEM)
 
 
@@ -65,22 +89,37 @@ async def _http(request: Request, error: Exception) -> Response:
 
 async def _integrity(request: Request, error: Exception) -> Response:
     log.warning("integrity error on %s: %s", request.url.path, error)
-    return problem_response(Conflict("the write conflicts with a record stored meanwhile; retry",
-                                     "写入与同时保存的记录冲突，请重试"), request)
+    return problem_response(
+        Conflict(
+            "the write conflicts with a record stored meanwhile; retry",
+            "写入与同时保存的记录冲突，请重试",
+        ),
+        request,
+    )
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:
     log.error("database unavailable on %s: %s", request.url.path, error)
-    response = _raw(503, "database-unavailable", "Service unavailable",
-                    "the database is unavailable; retry later", "数据库暂时不可用，请稍后重试")
+    response = _raw(
+        503,
+        "database-unavailable",
+        "Service unavailable",
+        "the database is unavailable; retry later",
+        "数据库暂时不可用，请稍后重试",
+    )
     response.headers["Retry-After"] = "5"
     return response
 
 
 async def _internal(request: Request, error: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path, exc_info=error)
-    return _raw(500, "internal-error", "Internal server error",
-                "the hub failed unexpectedly; the error is logged", "枢纽发生意外错误，已记录日志")
+    return _raw(
+        500,
+        "internal-error",
+        "Internal server error",
+        "the hub failed unexpectedly; the error is logged",
+        "枢纽发生意外错误，已记录日志",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -1,6 +1,5 @@
 """``/v1/{collection}``: create, read, replace, delete and list records of each type."""
 
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -36,19 +35,29 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         raise PreconditionRequired(
             "send If-Match with the ETag of the version you are changing",
-            "请在 If-Match 中附上所修改版本的 ETag")
+            "请在 If-Match 中附上所修改版本的 ETag",
+        )
     value = value.strip()
     if value == "*":
         return None
     if len(value) >= 3 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
         return int(value[1:-1])
-    raise BadRequest('If-Match must be a strong ETag such as "3"',
-                     'If-Match 必须是强 ETag，例如 "3"',
-                     code="invalid-if-match")
+    raise BadRequest(
+        'If-Match must be a strong ETag such as "3"',
+        'If-Match 必须是强 ETag，例如 "3"',
+        code="invalid-if-match",
+    )
 
 
-def _write(hub: Hub, caller: Principal, action: Action, collection: str, body: Any,
-           record_id: str | None, expected: int | None) -> Outcome:
+def _write(
+    hub: Hub,
+    caller: Principal,
+    action: Action,
+    collection: str,
+    body: Any,
+    record_id: str | None,
+    expected: int | None,
+) -> Outcome:
     caller.require("records:write")
     op = prepare(hub, 0, action, collection, body, record_id=record_id, expected_version=expected)
     if isinstance(op, Outcome):
@@ -61,8 +70,9 @@ def _write(hub: Hub, caller: Principal, action: Action, collection: str, body: A
     return outcome
 
 
-def _written(hub: Hub, caller: Principal, outcome: Outcome, collection: str,
-             request: Request) -> Response:
+def _written(
+    hub: Hub, caller: Principal, outcome: Outcome, collection: str, request: Request
+) -> Response:
     assert outcome.doc is not None
     assert outcome.version is not None
     body = outcome.doc.encode()
@@ -78,13 +88,22 @@ def _written(hub: Hub, caller: Principal, outcome: Outcome, collection: str,
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": "#/components/schemas/Problem"}
-    return {c: {"content": {"application/problem+json": {"schema": schema}},
-                "description": "An RFC 9457 problem."} for c in codes}
+    return {
+        c: {
+            "content": {"application/problem+json": {"schema": schema}},
+            "description": "An RFC 9457 problem.",
+        }
+        for c in codes
+    }
 
 
 def _body_doc(model: type[Record]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {
-        JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
 
 
 def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
@@ -92,30 +111,51 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
     name = model.__name__
     tag = coll
 
-    @router.post(f"/v1/{coll}", response_model=model, status_code=201, tags=[tag],
-                 operation_id=f"create{name}", summary=f"Create a {model.titles[1].lower()}",
-                 openapi_extra=_body_doc(model),
-                 responses={200: {"description": "Identical record already stored"},
-                            **_problems(400, 401, 403, 409, 413, 415, 422, 429)})
+    @router.post(
+        f"/v1/{coll}",
+        response_model=model,
+        status_code=201,
+        tags=[tag],
+        operation_id=f"create{name}",
+        summary=f"Create a {model.titles[1].lower()}",
+        openapi_extra=_body_doc(model),
+        responses={
+            200: {"description": "Identical record already stored"},
+            **_problems(400, 401, 403, 409, 413, 415, 422, 429),
+        },
+    )
     async def create(request: Request, hub: HubDep, caller: Caller) -> Response:
         body = await json_body(request, hub)
         outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
         return _written(hub, caller, outcome, coll, request)
 
-    @router.get(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
-                operation_id=f"get{name}", summary=f"Read one {model.titles[1].lower()}",
-                responses=_problems(401, 404, 410, 429))
+    @router.get(
+        f"/v1/{coll}/{{id}}",
+        response_model=model,
+        tags=[tag],
+        operation_id=f"get{name}",
+        summary=f"Read one {model.titles[1].lower()}",
+        responses=_problems(401, 404, 410, 429),
+    )
     async def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:read")
         found = await to_thread.run_sync(get_record, hub, caller, coll, id)
         return Response(found.body, headers={"ETag": etag(found.version)}, media_type=JSON)
 
-    @router.put(f"/v1/{coll}/{{id}}", response_model=model, tags=[tag],
-                operation_id=f"replace{name}", summary=f"Replace a {model.titles[1].lower()}",
-                openapi_extra=_body_doc(model),
-                responses=_problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429))
+    @router.put(
+        f"/v1/{coll}/{{id}}",
+        response_model=model,
+        tags=[tag],
+        operation_id=f"replace{name}",
+        summary=f"Replace a {model.titles[1].lower()}",
+        openapi_extra=_body_doc(model),
+        responses=_problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429),
+    )
     async def replace(
-        id: IdPath, request: Request, hub: HubDep, caller: Caller,
+        id: IdPath,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
         if_match: IfMatch = None,
     ) -> Response:
         expected = parse_if_match(if_match)
@@ -123,11 +163,18 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         outcome = await to_thread.run_sync(_write, hub, caller, "replace", coll, body, id, expected)
         return _written(hub, caller, outcome, coll, request)
 
-    @router.delete(f"/v1/{coll}/{{id}}", status_code=204, tags=[tag],
-                   operation_id=f"delete{name}", summary=f"Delete a {model.titles[1].lower()}",
-                   responses=_problems(400, 401, 403, 404, 409, 412, 428, 429))
+    @router.delete(
+        f"/v1/{coll}/{{id}}",
+        status_code=204,
+        tags=[tag],
+        operation_id=f"delete{name}",
+        summary=f"Delete a {model.titles[1].lower()}",
+        responses=_problems(400, 401, 403, 404, 409, 412, 428, 429),
+    )
     def remove(
-        id: IdPath, hub: HubDep, caller: Caller,
+        id: IdPath,
+        hub: HubDep,
+        caller: Caller,
         if_match: IfMatch = None,
     ) -> Response:
         expected = parse_if_match(if_match)
@@ -135,36 +182,67 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         assert outcome.version is not None
         return Response(status_code=204, headers={"ETag": etag(outcome.version)})
 
-    @router.get(f"/v1/{coll}", tags=[tag], operation_id=f"list{name}s",
-                summary=f"List {coll} (keyset pagination)",
-                responses={200: {"description": "A page of records", "content": {JSON: {"schema": {
-                    "type": "object", "required": ["items", "next"], "properties": {
-                        "items": {"type": "array",
-                                  "items": {"$ref": f"#/components/schemas/{name}"}},
-                        "next": {"type": ["string", "null"]}}}}}},
-                           **_problems(400, 401, 403, 429)})
+    @router.get(
+        f"/v1/{coll}",
+        tags=[tag],
+        operation_id=f"list{name}s",
+        summary=f"List {coll} (keyset pagination)",
+        responses={
+            200: {
+                "description": "A page of records",
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["items", "next"],
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {"$ref": f"#/components/schemas/{name}"},
+                                },
+                                "next": {"type": ["string", "null"]},
+                            },
+                        }
+                    }
+                },
+            },
+            **_problems(400, 401, 403, 429),
+        },
+    )
     def listing(
-        request: Request, hub: HubDep, caller: Caller,
-        after: Annotated[str | None, Query(description="Cursor from `next`.",
-                                           max_length=400)] = None,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
+        after: Annotated[
+            str | None, Query(description="Cursor from `next`.", max_length=400)
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.page_size,
-        organisation_id: Annotated[str | None,
-                                   Query(alias="organisationId", max_length=200)] = None,
+        organisation_id: Annotated[
+            str | None, Query(alias="organisationId", max_length=200)
+        ] = None,
         updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
         include: Annotated[Literal["sensitive"] | None, Query()] = None,
     ) -> Response:
         caller.require("records:read")
         if updated_since is not None and updated_since.tzinfo is None:
             raise _naive()
-        page = list_records(hub, caller, coll, after=after, limit=limit,
-                            organisation_id=organisation_id, updated_since=updated_since,
-                            sensitive=sensitive_allowed(caller, include == "sensitive"))
+        page = list_records(
+            hub,
+            caller,
+            coll,
+            after=after,
+            limit=limit,
+            organisation_id=organisation_id,
+            updated_since=updated_since,
+            sensitive=sensitive_allowed(caller, include == "sensitive"),
+        )
         return Response(page_body(request, page), media_type=JSON)
 
 
 def _naive() -> HubError:
-    return BadRequest("updatedSince needs a time-zone offset", "updatedSince 需要带时区",
-                      code="invalid-parameter")
+    return BadRequest(
+        "updatedSince needs a time-zone offset", "updatedSince 需要带时区", code="invalid-parameter"
+    )
 
 
 def record_router(settings: Settings) -> APIRouter:

@@ -1,6 +1,5 @@
 """Discovery, validation, bulk, the change feed and the audit log."""
 
-
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -31,9 +30,15 @@ log = logging.getLogger("tongxin.server")
 
 NDJSON = ("application/x-ndjson", "application/ndjson")
 Collection = tuple(m.collection for m in RECORD_TYPES)
-_REPORT = {"type": "object", "required": ["valid", "counts", "issues"], "properties": {
-    "valid": {"type": "boolean"}, "counts": {"type": "object"},
-    "issues": {"type": "array", "items": {"type": "object"}}}}
+_REPORT = {
+    "type": "object",
+    "required": ["valid", "counts", "issues"],
+    "properties": {
+        "valid": {"type": "boolean"},
+        "counts": {"type": "object"},
+        "issues": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def _spool_reader(spool: IO[bytes]) -> AsyncIterator[bytes]:
@@ -46,29 +51,58 @@ def _spool_reader(spool: IO[bytes]) -> AsyncIterator[bytes]:
                 yield chunk
         finally:
             spool.close()
+
     return chunks()
 
 
 def misc_router(settings: Settings) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/.well-known/tongxin", tags=["discovery"], operation_id="discover",
-                summary="Discovery document: identity, schema versions, limits, feeds, links")
+    @router.get(
+        "/.well-known/tongxin",
+        tags=["discovery"],
+        operation_id="discover",
+        summary="Discovery document: identity, schema versions, limits, feeds, links",
+    )
     def discover(hub: HubDep) -> Response:
         return Response(orjson.dumps(discovery(hub)), media_type=JSON)
 
-    @router.post("/v1/validate", tags=["validation"], operation_id="validate",
-                 summary="Dry run: validate a package, or one record with ?type=",
-                 openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {
-                     "oneOf": [{"$ref": "#/components/schemas/Package"}, {"type": "object"}]}}}}},
-                 responses={200: {"description": "The validation report (as `tongxin validate`)",
-                                  "content": {JSON: {"schema": _REPORT}}},
-                            **_problems(400, 401, 413, 415, 429)})
+    @router.post(
+        "/v1/validate",
+        tags=["validation"],
+        operation_id="validate",
+        summary="Dry run: validate a package, or one record with ?type=",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "oneOf": [{"$ref": "#/components/schemas/Package"}, {"type": "object"}]
+                        }
+                    }
+                },
+            }
+        },
+        responses={
+            200: {
+                "description": "The validation report (as `tongxin validate`)",
+                "content": {JSON: {"schema": _REPORT}},
+            },
+            **_problems(400, 401, 413, 415, 429),
+        },
+    )
     async def validate_endpoint(
-        request: Request, hub: HubDep, caller: Caller,
-        type: Annotated[str | None, Query(
-            description="Validate one record of this type instead of a package.",
-            pattern="^(" + "|".join(Collection) + ")$")] = None,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
+        type: Annotated[
+            str | None,
+            Query(
+                description="Validate one record of this type instead of a package.",
+                pattern="^(" + "|".join(Collection) + ")$",
+            ),
+        ] = None,
     ) -> Response:
         require_type(request, "application/json")
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1_048_576)  # noqa: SIM115
@@ -79,19 +113,37 @@ def misc_router(settings: Settings) -> APIRouter:
             report = await to_thread.run_sync(_validate, spool, type)
         return Response(orjson.dumps(report), media_type=JSON)
 
-    @router.post("/v1/bulk", tags=["bulk"], operation_id="bulk",
-                 summary="NDJSON operations in, one NDJSON result per line out",
-                 openapi_extra={"requestBody": {"required": True, "content": {
-                     "application/x-ndjson": {"schema": {"type": "string"}}}}},
-                 responses={200: {"description": "One result per input line",
-                                  "content": {"application/x-ndjson": {
-                                      "schema": {"type": "string"}}}},
-                            **_problems(400, 401, 403, 409, 413, 415, 422, 429)})
+    @router.post(
+        "/v1/bulk",
+        tags=["bulk"],
+        operation_id="bulk",
+        summary="NDJSON operations in, one NDJSON result per line out",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            }
+        },
+        responses={
+            200: {
+                "description": "One result per input line",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            },
+            **_problems(400, 401, 403, 409, 413, 415, 422, 429),
+        },
+    )
     async def bulk(
-        request: Request, hub: HubDep, caller: Caller,
-        idempotency_key: Annotated[str | None, Header(
-            alias="Idempotency-Key", max_length=255,
-            description="Makes a retry return the first results and write nothing twice.")] = None,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                max_length=255,
+                description="Makes a retry return the first results and write nothing twice.",
+            ),
+        ] = None,
     ) -> Response:
         caller.require("records:write")
         require_type(request, *NDJSON)
@@ -99,49 +151,85 @@ def misc_router(settings: Settings) -> APIRouter:
         headers = {f"Tongxin-Bulk-{k.title()}": str(v) for k, v in sorted(result.counts.items())}
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return StreamingResponse(_spool_reader(result.spool), media_type="application/x-ndjson",
-                                 headers=headers)
+        return StreamingResponse(
+            _spool_reader(result.spool), media_type="application/x-ndjson", headers=headers
+        )
 
-    @router.get("/v1/changes", tags=["changes"], operation_id="changes",
-                summary="The change feed in commit order, with tombstones",
-                responses={200: {"description": "A page of changes", "content": {JSON: {
-                    "schema": {"type": "object", "required": ["items", "next", "cursor"],
-                               "properties": {"items": {"type": "array", "items": {
-                                   "type": "object"}},
-                                   "next": {"type": ["string", "null"]},
-                                   "cursor": {"type": ["string", "null"]}}}}}},
-                           **_problems(400, 401, 403, 410, 429)})
+    @router.get(
+        "/v1/changes",
+        tags=["changes"],
+        operation_id="changes",
+        summary="The change feed in commit order, with tombstones",
+        responses={
+            200: {
+                "description": "A page of changes",
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["items", "next", "cursor"],
+                            "properties": {
+                                "items": {"type": "array", "items": {"type": "object"}},
+                                "next": {"type": ["string", "null"]},
+                                "cursor": {"type": ["string", "null"]},
+                            },
+                        }
+                    }
+                },
+            },
+            **_problems(400, 401, 403, 410, 429),
+        },
+    )
     def changes(
-        request: Request, hub: HubDep, caller: Caller,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
         after: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=10 * settings.max_page_size)] = (
-            10 * settings.page_size),
-        types: Annotated[str | None, Query(description="Comma-separated types.",
-                                           max_length=200)] = None,
+            10 * settings.page_size
+        ),
+        types: Annotated[
+            str | None, Query(description="Comma-separated types.", max_length=200)
+        ] = None,
         include: Annotated[str | None, Query(pattern="^sensitive$")] = None,
     ) -> Response:
         caller.require("records:read")
         wanted = [t for t in (types or "").split(",") if t]
         unknown = sorted(set(wanted) - set(Collection))
         if unknown:
-            raise BadRequest(f"unknown types {', '.join(unknown)}",
-                             f"未知类型 {', '.join(unknown)}",
-                             code="invalid-parameter")
-        page = list_changes(hub, caller, after=after, limit=limit, collections=wanted or None,
-                            sensitive=sensitive_allowed(caller, include == "sensitive"))
+            raise BadRequest(
+                f"unknown types {', '.join(unknown)}",
+                f"未知类型 {', '.join(unknown)}",
+                code="invalid-parameter",
+            )
+        page = list_changes(
+            hub,
+            caller,
+            after=after,
+            limit=limit,
+            collections=wanted or None,
+            sensitive=sensitive_allowed(caller, include == "sensitive"),
+        )
         return Response(page_body(request, page, feed=True), media_type=JSON)
 
-    @router.get("/v1/audit", tags=["audit"], operation_id="audit",
-                summary="The append-only audit log of writes (admin)",
-                responses=_problems(400, 401, 403, 429))
+    @router.get(
+        "/v1/audit",
+        tags=["audit"],
+        operation_id="audit",
+        summary="The append-only audit log of writes (admin)",
+        responses=_problems(400, 401, 403, 429),
+    )
     def audit_log(
-        request: Request, hub: HubDep, caller: Caller,
+        request: Request,
+        hub: HubDep,
+        caller: Caller,
         after: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.page_size,
     ) -> Response:
         caller.require("admin")
-        return Response(page_body(request, list_audit(hub, after=after, limit=limit)),
-                        media_type=JSON)
+        return Response(
+            page_body(request, list_audit(hub, after=after, limit=limit)), media_type=JSON
+        )
 
     return router
 
@@ -152,8 +240,11 @@ def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
             return _package_report(spool)
         record = orjson.loads(spool.read())
     except (PackageReadError, orjson.JSONDecodeError) as error:
-        raise BadRequest(f"the body is not valid JSON: {error}", f"请求体不是有效的 JSON：{error}",
-                         code="invalid-json") from None
+        raise BadRequest(
+            f"the body is not valid JSON: {error}",
+            f"请求体不是有效的 JSON：{error}",
+            code="invalid-json",
+        ) from None
     if isinstance(record, dict):
         # As on a write: the hub fills the server-managed fields the client left out.
         record = {"version": 1, "updatedAt": now_stamp()[0], **record}

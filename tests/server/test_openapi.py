@@ -42,7 +42,7 @@ def test_public_api_is_locked() -> None:
 
 
 @pytest.mark.timeout(900)
-def test_schemathesis_finds_no_server_error(server: Server, root: Path) -> None:
+def test_schemathesis_finds_no_server_error(server: Server, root: Path, tmp_path: Path) -> None:
     st = Path(sys.executable).parent / "st"
     command = [
         str(st),
@@ -64,9 +64,14 @@ def test_schemathesis_finds_no_server_error(server: Server, root: Path) -> None:
         "--workers",
         "2",
     ]
-    env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false",
-           "SCHEMATHESIS_HOOKS": "tests.server.st_hooks", "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "SCHEMATHESIS_TELEMETRY": "false",
+        "SCHEMATHESIS_HOOKS": "tests.server.st_hooks",
+        "PYTHONPATH": str(root),
+    }
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=840, env=env, check=False
+        command, capture_output=True, text=True, timeout=840, env=env, check=False, cwd=tmp_path
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]

@@ -16,8 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-Database = Annotated[str | None, typer.Option(
-    "--database", help="Database URL (default: TONGXIN_DATABASE_URL, else sqlite:///tongxin.db).")]
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL (default: TONGXIN_DATABASE_URL, else sqlite:///tongxin.db).",
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -51,8 +56,9 @@ def serve(
 
 def init(
     database: Database = None,
-    hub_id: Annotated[str | None, typer.Option(
-        "--hub-id", help="This hub's id, e.g. cd-wuhou.")] = None,
+    hub_id: Annotated[
+        str | None, typer.Option("--hub-id", help="This hub's id, e.g. cd-wuhou.")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="This hub's name.")] = None,
     key_file: Annotated[Path | None, typer.Option(help="Where to keep the encryption key.")] = None,
 ) -> None:
@@ -66,9 +72,11 @@ def init(
         raise _fail(error) from None
     if name is not None and hub.identity.name != name:
         hub.db.rename(name)
-    typer.echo(f"hub {hub.hub_id} ready; key: "
-               f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",
-               err=True)
+    typer.echo(
+        f"hub {hub.hub_id} ready; key: "
+        f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",
+        err=True,
+    )
     if hub_id is not None and hub.hub_id != hub_id:
         typer.echo(f"warning: this database already belongs to hub {hub.hub_id}", err=True)
     hub.close()
@@ -79,13 +87,21 @@ token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)
 
 @token_app.command("create")
 def token_create(
-    scope: Annotated[list[str], typer.Option(
-        "--scope", help="records:read, records:read-sensitive, records:write or admin; repeat.")],
-    organisation: Annotated[str | None, typer.Option(
-        "--organisation", help="Limit the token to this organisation's subtree.")] = None,
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope", help="records:read, records:read-sensitive, records:write or admin; repeat."
+        ),
+    ],
+    organisation: Annotated[
+        str | None,
+        typer.Option("--organisation", help="Limit the token to this organisation's subtree."),
+    ] = None,
     name: Annotated[str, typer.Option(help="A label for the audit log.")] = "",
-    rate_limit: Annotated[float | None, typer.Option(
-        help="Requests per second (0 = unlimited; default: the hub's setting).")] = None,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(help="Requests per second (0 = unlimited; default: the hub's setting)."),
+    ] = None,
     database: Database = None,
 ) -> None:
     """Create a token and print it (and nothing else) on stdout."""
@@ -94,8 +110,13 @@ def token_create(
     try:
         hub = open_hub(_settings(database_url=database))
         try:
-            token = create_token(hub.db, [s for item in scope for s in item.split()],
-                                 organisation_id=organisation, name=name, rate_limit=rate_limit)
+            token = create_token(
+                hub.db,
+                [s for item in scope for s in item.split()],
+                organisation_id=organisation,
+                name=name,
+                rate_limit=rate_limit,
+            )
         finally:
             hub.close()
     except (ConfigurationError, HubError) as error:
