@@ -11,12 +11,11 @@ million members validates in bounded memory.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,17 +52,22 @@ def well_formed(record: dict[str, Any], schema_issues: Iterable[Issue]) -> dict[
     return {k: v for k, v in record.items() if k not in bad} if bad else record
 
 
-def plus_years(iso: str, years: int) -> str:
+def plus_years(iso: str, years: int | float) -> str:
     """The ISO date ``years`` later, as a string. 29 February stays 29 February, which still
-    sorts between 28 February and 1 March, so comparisons stay right."""
-    return f"{int(iso[:4]) + years:04d}{iso[4:]}"
+    sorts between 28 February and 1 March, so comparisons stay right. (JSON integers may
+    arrive as ``5.0``.)"""
+    return f"{int(iso[:4]) + int(years):04d}{iso[4:]}"
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def months_later_end(period: str, months: int) -> str:
     """The ISO date of the last day of the month ``months`` after ``period`` (YYYY-MM)."""
     total = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
     year, month = divmod(total, 12)
-    return date(year, month + 1, calendar.monthrange(year, month + 1)[1]).isoformat()
+    leap = month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return f"{year:04d}-{month + 1:02d}-{_MONTH_DAYS[month] + leap:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +245,18 @@ def _organisation(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issu
         )
 
 
+def _instant(value: str) -> datetime | None:
+    """An RFC 3339 date-time as a datetime, or None for the few that Python cannot hold (a
+    leap second, year 0000); the rule then has nothing to compare."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def _activity(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
     start, end = r.get("startTime"), r.get("endTime")
-    if start and end and datetime.fromisoformat(end) < datetime.fromisoformat(start):
+    if start and end and (a := _instant(start)) and (b := _instant(end)) and b < a:
         out.append(R["ACT-001"].issue(f"{at}/endTime", start=start, end=end))
     for i, entry in enumerate(r.get("attendance") or ()):
         reason = entry.get("reason")
@@ -281,7 +294,10 @@ def _dues(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> N
 def _transfer(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
     issued, days = r.get("issuedDate"), r.get("validDays", 90)
     if r.get("state") == "issued" and issued:
-        expired = date.fromordinal(date.fromisoformat(issued).toordinal() + days).isoformat()
+        try:
+            expired = (date.fromisoformat(issued) + timedelta(days=int(days))).isoformat()
+        except (ValueError, OverflowError):  # RFC 3339 allows year 0000, Python does not
+            return
         if expired < ctx.as_of_iso:
             out.append(R["TRF-001"].issue(f"{at}/state", issued=issued, days=days, expired=expired))
 
