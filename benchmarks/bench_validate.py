@@ -106,25 +106,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--python-sample", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many, interleaved")
     parser.add_argument("--memory-members", type=int, default=0)
     args = parser.parse_args()
     path = package(args.members)
-    size = path.stat().st_size / 1e6
-    print(f"package: {args.members:,} members, {size:,.0f} MB")
-    raw_total, raw_engine_only = raw_engine(path)
-    python_rate = pure_python(path, args.python_sample)
+    print(f"package: {args.members:,} members, {path.stat().st_size / 1e6:,.0f} MB")
     cores = os.cpu_count() or 1
-    ours, found = tongxin_full(path, args.members, cores)
-    single, _ = tongxin_full(path, args.members, 1)
-    print(f"raw jsonschema-rs, orjson load + member schema : {raw_total:>10,.0f} records/s")
-    print(f"raw jsonschema-rs, engine alone (pre-parsed)   : {raw_engine_only:>10,.0f} records/s")
-    print(f"pure-Python jsonschema, member schema          : {python_rate:>10,.0f} records/s")
-    print(f"tongxin validate, every rule, {cores} processes      : {ours:>10,.0f} records/s")
-    print(f"tongxin validate, every rule, 1 process        : {single:>10,.0f} records/s")
+    best: dict[str, float] = {}
+    found = 0
+    for _ in range(args.rounds):  # interleaved, so a slow moment of the machine hits all alike
+        raw_total, raw_engine_only = raw_engine(path)
+        rounds = {
+            "raw": raw_total,
+            "engine": raw_engine_only,
+            "python": pure_python(path, args.python_sample),
+        }
+        rounds["ours"], found = tongxin_full(path, args.members, cores)
+        rounds["single"], _ = tongxin_full(path, args.members, 1)
+        best = {k: max(v, best.get(k, 0.0)) for k, v in rounds.items()}
+    print(f"best of {args.rounds} rounds, records/s:")
+    print(f"  raw jsonschema-rs, orjson load + member schema : {best['raw']:>10,.0f}")
+    print(f"  raw jsonschema-rs, engine alone (pre-parsed)   : {best['engine']:>10,.0f}")
+    print(f"  pure-Python jsonschema, member schema          : {best['python']:>10,.0f}")
+    print(f"  tongxin validate, every rule, {cores} processes      : {best['ours']:>10,.0f}")
+    print(f"  tongxin validate, every rule, 1 process        : {best['single']:>10,.0f}")
     print(f"  (issues found in the generated package: {found})")
-    print(f"ratio tongxin / raw jsonschema-rs (with load)  : {ours / raw_total:>10.1%}")
-    print(f"ratio tongxin / raw engine alone               : {ours / raw_engine_only:>10.1%}")
-    print(f"ratio tongxin / pure-Python jsonschema         : {ours / python_rate:>10.1f}x")
+    print(f"ratio tongxin / raw jsonschema-rs (with load)    : {best['ours'] / best['raw']:>10.1%}")
+    print(
+        f"ratio tongxin / raw engine alone                 : {best['ours'] / best['engine']:>10.1%}"
+    )
+    speedup = best["ours"] / best["python"]
+    print(f"ratio tongxin / pure-Python jsonschema           : {speedup:>10.1f}x")
     if args.memory_members:
         mb, seconds = peak_memory(args.memory_members)
         print(
