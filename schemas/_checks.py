@@ -22,7 +22,7 @@ from typing import Any
 from ._checkdigits import citizen_id_birth_date, citizen_id_check, valid_credit_code
 from ._issues import Issue
 from ._rules import RULES
-from ._schemacheck import deprecations
+from ._schemacheck import deprecations, record_errors
 
 __all__ = [
     "Digest",
@@ -31,6 +31,7 @@ __all__ = [
     "RecordContext",
     "check_record",
     "digest",
+    "record_issues",
     "well_formed",
 ]
 
@@ -506,3 +507,20 @@ class PackageState:
                 path.append(node)
                 node = self.org_parent[node][1]
             done.update(path)
+
+
+def record_issues(
+    collection: str, index: int, record: Any, ctx: RecordContext
+) -> tuple[list[Issue], Digest | None]:
+    """Schema and single-record issues of one record at its final pointer, and its digest."""
+    at = f"/{collection}/{index}"
+    schema_issues = record_errors(collection, record)
+    if not isinstance(record, dict):
+        return [i.under(at) for i in schema_issues], None
+    if schema_issues:
+        record = well_formed(record, schema_issues)
+        issues = [i.under(at) for i in schema_issues]
+        issues += check_record(collection, record, at, ctx)
+    else:
+        issues = check_record(collection, record, at, ctx)
+    return issues, digest(collection, record)

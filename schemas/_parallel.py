@@ -18,33 +18,15 @@ from typing import Any
 
 import orjson
 
-from ._checks import Digest, PackageState, RecordContext, check_record, digest, well_formed
+from ._checks import Digest, PackageState, RecordContext, record_issues
 from ._issues import Issue
-from ._schemacheck import record_errors
 from ._stream import RecordItem
 
-__all__ = ["BATCH", "record_issues", "validate_parallel"]
+__all__ = ["BATCH", "validate_parallel"]
 
 BATCH = 2000
 
 Batch = tuple[list[Issue], list[Digest | None]]
-
-
-def record_issues(
-    collection: str, index: int, record: Any, ctx: RecordContext
-) -> tuple[list[Issue], Digest | None]:
-    """Schema and single-record issues of one record at its final pointer, and its digest."""
-    at = f"/{collection}/{index}"
-    schema_issues = record_errors(collection, record)
-    if not isinstance(record, dict):
-        return [i.under(at) for i in schema_issues], None
-    if schema_issues:
-        record = well_formed(record, schema_issues)
-        issues = [i.under(at) for i in schema_issues]
-        issues += check_record(collection, record, at, ctx)
-    else:
-        issues = check_record(collection, record, at, ctx)
-    return issues, digest(collection, record)
 
 
 def _batch(collection: str, start: int, data: bytes, ctx: RecordContext) -> Batch:

@@ -11,9 +11,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ._checks import DuesPolicy, PackageState, RecordContext, check_record, well_formed
+from ._checks import (
+    DuesPolicy,
+    PackageState,
+    RecordContext,
+    check_record,
+    record_issues,
+    well_formed,
+)
 from ._issues import Issue, Severity
-from ._parallel import record_issues, validate_parallel
+from ._parallel import validate_parallel
 from ._schemacheck import COLLECTIONS, header_errors, record_errors
 from ._stream import PackageSyntaxError, RecordItem, iter_package
 
