@@ -62,11 +62,17 @@ def sensitive_allowed(principal: Principal, asked: bool) -> bool:
     return asked
 
 
-def _body(hub: Hub, rid: str, doc: str, sealed: bytes | None, sensitive: bool) -> bytes:
+def _body(
+    hub: Hub, rid: str, doc: str, sealed: bytes | None, sensitive: bool, keep_hashed: bool = False
+) -> bytes:
     if not (sensitive and sealed):
         return doc.encode()
     record: dict[str, Any] = orjson.loads(doc)
-    record.update(hub.cipher.open(rid, sealed))
+    opened = hub.cipher.open(rid, sealed)
+    if not keep_hashed:
+        # A replica's keyed hashes (federation) are for peers, not for readers of this hub.
+        opened.pop("$hashed", None)
+    record.update(opened)
     return orjson.dumps(record)
 
 
@@ -191,6 +197,7 @@ def list_changes(
     limit: int,
     collections: list[str] | None = None,
     sensitive: bool = False,
+    keep_hashed: bool = False,
 ) -> Page:
     """Changes in commit order after ``after``: the latest state of each changed record, and
     tombstones for deletions."""
@@ -216,12 +223,12 @@ def list_changes(
         rows = conn.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [_change(hub, r, sensitive) for r in rows]
+    items = [_change(hub, r, sensitive, keep_hashed) for r in rows]
     end = rows[-1].seq if rows else seq
     return Page(items, encode_cursor(f"{hub.identity.epoch}:{end}"), more)
 
 
-def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
+def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> bytes:
     head = orjson.dumps(
         {
             "type": r.collection,
@@ -231,7 +238,7 @@ def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
             "deleted": r.deleted,
         }
     )
-    record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive)
+    record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive, keep_hashed)
     return head[:-1] + b',"record":' + record + b"}"
 
 

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(50, ge=0)
     #: SQLite ``synchronous`` pragma; FULL survives power loss, NORMAL only process crashes.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    #: Seconds between background pulls of the children's change feeds (0 = off); failing
+    #: peers back off exponentially on their own (``spec/federation.md`` §6).
+    sync_interval_seconds: float = Field(5, ge=0)
     #: Database connection pool size per worker (PostgreSQL).
     pool_size: int = Field(8, ge=1, le=200)
 

@@ -33,7 +33,9 @@ __all__ = [
     "idempotency_batches",
     "idempotency_keys",
     "metadata",
+    "nonces",
     "org_tree",
+    "peers",
     "records",
     "tokens",
 ]
@@ -161,4 +163,43 @@ idempotency_batches = Table(
     Column("lines_hash", String(64), nullable=False),
     #: The NDJSON results of the batch's lines, as first sent.
     Column("results", LargeBinary, nullable=False),
+)
+
+#: The hubs this hub trusts (``tongxin peer add``): pinned key fingerprints, the last verified
+#: key set, what may flow to the peer (policy, link key) and, for children, the feed cursor.
+peers = Table(
+    "peers",
+    metadata,
+    Column("hub_id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    #: ``parent``, ``child`` or ``sibling``.
+    Column("relation", String(8), nullable=False),
+    #: JSON list of pinned fingerprints.
+    Column("pins", Text, nullable=False),
+    #: The peer's key set document as last verified (JSON).
+    Column("key_set", Text, nullable=False),
+    #: The data-minimisation policy applied to what this peer reads (JSON).
+    Column("policy", Text, nullable=False),
+    #: Hex key of the keyed hashes in that policy.
+    Column("link_key", String(64)),
+    #: The peer's change-feed cursor, saved in the transaction that applied its changes.
+    Column("cursor", String(400)),
+    Column("last_success_at", Stamp),
+    Column("last_attempt_at", Stamp),
+    Column("last_error", Text),
+    #: Consecutive failed rounds (backoff).
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    #: Changes applied from this peer so far.
+    Column("applied", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_at", Stamp, nullable=False),
+)
+
+#: The replay cache of hub-to-hub signatures, shared by all worker processes.
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("keyid", String(128), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_nonces_expires", "expires"),
 )

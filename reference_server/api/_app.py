@@ -15,11 +15,13 @@ from pydantic import TypeAdapter
 
 from tongxin.schemas import Package
 from tongxin.server._discovery import API_VERSION
+from tongxin.server._federation import sync_all
 from tongxin.server._hub import Hub, open_hub
 from tongxin.server._maintenance import purge
 from tongxin.server._settings import Settings
 
 from ._fastread import FastReads
+from ._federation import install_federation
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
@@ -112,6 +114,15 @@ async def _purge_loop(hub: Hub) -> None:
         await asyncio.sleep(_PURGE_SECONDS)
 
 
+async def _sync_loop(hub: Hub, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await to_thread.run_sync(lambda: sync_all(hub, respect_backoff=True))
+        except Exception:
+            log.exception("background sync failed")
+
+
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
     """A hub app. The database is opened (and migrated) when the app starts, unless ``hub``
     is given."""
@@ -122,13 +133,17 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         opened = app.state.hub is None
         if opened:
             app.state.hub = await to_thread.run_sync(open_hub, settings)
-        task = asyncio.create_task(_purge_loop(app.state.hub))
+        tasks = [asyncio.create_task(_purge_loop(app.state.hub))]
+        if settings.sync_interval_seconds > 0:
+            interval = settings.sync_interval_seconds
+            tasks.append(asyncio.create_task(_sync_loop(app.state.hub, interval)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if opened:
                 app.state.hub.close()
 
@@ -139,6 +154,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     install(app)
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))
+    install_federation(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -15,13 +15,15 @@ from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
 from tongxin.server._discovery import discovery
 from tongxin.server._errors import BadRequest
+from tongxin.server._federation import peer_feed
 from tongxin.server._hub import now_stamp
 from tongxin.server._reads import list_changes, sensitive_allowed
 from tongxin.server._settings import Settings
 from tongxin.server._writes import Uncheckable, check
 
 from ._deps import Caller, HubDep, limited_stream, require_type
-from ._pages import page_body
+from ._federation import FeedCaller, PeerCaller, signed_response
+from ._pages import next_url, page_body
 from ._records import JSON, _problems
 
 __all__ = ["misc_router"]
@@ -183,7 +185,7 @@ def misc_router(settings: Settings) -> APIRouter:
     def changes(
         request: Request,
         hub: HubDep,
-        caller: Caller,
+        caller: FeedCaller,
         after: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=10 * settings.max_page_size)] = (
             10 * settings.page_size
@@ -193,7 +195,6 @@ def misc_router(settings: Settings) -> APIRouter:
         ] = None,
         include: Annotated[str | None, Query(pattern="^sensitive$")] = None,
     ) -> Response:
-        caller.require("records:read")
         wanted = [t for t in (types or "").split(",") if t]
         unknown = sorted(set(wanted) - set(Collection))
         if unknown:
@@ -202,6 +203,19 @@ def misc_router(settings: Settings) -> APIRouter:
                 f"未知类型 {', '.join(unknown)}",
                 code="invalid-parameter",
             )
+        if isinstance(caller, PeerCaller):
+            items, cursor, more = peer_feed(
+                hub, caller.peer, after=after, limit=limit, collections=wanted or None
+            )
+            body = orjson.dumps(
+                {
+                    "items": items,
+                    "next": next_url(request, cursor) if more else None,
+                    "cursor": cursor,
+                }
+            )
+            return signed_response(hub, 200, body, caller.request)
+        caller.require("records:read")
         page = list_changes(
             hub,
             caller,

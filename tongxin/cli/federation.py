@@ -1,5 +1,4 @@
-"""Commands of the federation: ``keys``, ``verify-letter`` (``peer`` and ``sync`` come with the
-hub's database).
+"""Commands of the federation: ``keys``, ``verify-letter``, ``peer add|list`` and ``sync``.
 
 The key store file is ``--keys-file``, else ``TONGXIN_KEYS_FILE``, else beside a SQLite
 database (``hub.db`` → ``hub.keys.json``), else ``./tongxin.keys.json``
@@ -227,7 +226,120 @@ def verify_letter_command(
     )
 
 
+peer_app = typer.Typer(help="Manage the hubs this hub trusts.", no_args_is_help=True)
+
+
+def _hub(database: str | None) -> Any:
+    from tongxin.server import Settings, open_hub
+
+    settings = Settings(database_url=database) if database else Settings()
+    return open_hub(settings)
+
+
+@peer_app.command("add")
+def peer_add(
+    url: Annotated[str, typer.Argument(help="The peer hub's base URL.")],
+    relation: Annotated[
+        str, typer.Option("--relation", help="parent, child or sibling (what the peer is to us).")
+    ],
+    fingerprint: Annotated[
+        str, typer.Option("--fingerprint", help="The peer's key fingerprint (`tongxin keys show`).")
+    ],
+    link_key: Annotated[
+        str | None,
+        typer.Option(
+            "--link-key",
+            help="Toward a parent: the hex key of keyed citizen-ID hashes the parent handed out.",
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", help="What may flow to the peer, JSON (spec/federation.md §5)."),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Fetch the peer's key set, check it against the fingerprint, and trust the peer."""
+    import httpx
+
+    from tongxin.federation import FederationError
+    from tongxin.server import ConfigurationError
+    from tongxin.server._federation import add_peer
+
+    try:
+        hub = _hub(database)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+    try:
+        peer = add_peer(
+            hub,
+            url,
+            relation,
+            fingerprint,
+            link_key=link_key,
+            policy=orjson.loads(policy) if policy else None,
+        )
+    except FederationError as error:
+        raise _fail(f"{error.code}: {error.detail_en} / {error.detail_zh}") from None
+    except (httpx.HTTPError, ValueError) as error:
+        raise _fail(f"cannot add {url}: {error}") from None
+    finally:
+        hub.close()
+    typer.echo(f"peer {peer.hub_id} ({peer.relation}) at {peer.url}: trusted")
+
+
+@peer_app.command("list")
+def peer_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database: Database = None,
+) -> None:
+    """The peers with relation, sync lag and last error."""
+    from tongxin.server._federation import list_peers
+
+    hub = _hub(database)
+    try:
+        listed = [p.to_json() for p in list_peers(hub)]
+    finally:
+        hub.close()
+    if as_json:
+        typer.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode())
+        return
+    for p in listed:
+        lag = "never synced" if p["lagSeconds"] is None else f"lag {p['lagSeconds']} s"
+        error = f"; last error: {p['lastError']}" if p["lastError"] else ""
+        typer.echo(
+            f"{p['hubId']}\t{p['relation']}\t{p['url']}\t{lag}\t{p['applied']} applied{error}"
+        )
+
+
+def sync_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="One full round with every child, then exit.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 5.0,
+    database: Database = None,
+) -> None:
+    """Pull every child's change feed into read-only replicas."""
+    from tongxin.server._federation import sync_all
+
+    hub = _hub(database)
+    try:
+        while True:
+            results = sync_all(hub, respect_backoff=not once)
+            failed = {k: v for k, v in results.items() if v}
+            for peer_id in results:
+                typer.echo(f"{peer_id}: {failed.get(peer_id) or 'ok'}", err=True)
+            if once:
+                if failed:
+                    raise typer.Exit(1)
+                return
+            time.sleep(interval)
+    finally:
+        hub.close()
+
+
 def register(app: typer.Typer) -> None:
     """Add the federation's commands to ``app``."""
     app.add_typer(keys_app, name="keys")
+    app.add_typer(peer_app, name="peer")
+    app.command("sync")(sync_command)
     app.command("verify-letter")(verify_letter_command)

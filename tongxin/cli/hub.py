@@ -62,8 +62,10 @@ def init(
     name: Annotated[str | None, typer.Option(help="This hub's name.")] = None,
     key_file: Annotated[Path | None, typer.Option(help="Where to keep the encryption key.")] = None,
 ) -> None:
-    """Create the hub's database, identity and field-encryption key."""
+    """Create the hub's database, identity, field-encryption key and signing keys."""
+    from tongxin.federation import KeyStoreError
     from tongxin.server import ConfigurationError, open_hub
+    from tongxin.server._federation import init_keys
 
     try:
         settings = _settings(database_url=database, hub_id=hub_id, hub_name=name, key_file=key_file)
@@ -72,6 +74,12 @@ def init(
         raise _fail(error) from None
     if name is not None and hub.identity.name != name:
         hub.db.rename(name)
+    try:
+        store = init_keys(hub)
+    except KeyStoreError as error:
+        hub.close()
+        raise _fail(error) from None
+    typer.echo(f"signing key fingerprint: {store.current.fingerprint}", err=True)
     typer.echo(
         f"hub {hub.hub_id} ready; key: "
         f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",

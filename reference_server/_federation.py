@@ -1,0 +1,527 @@
+"""The hub's side of federation: its signing keys, the peers it trusts, the shared replay cache,
+the change feed served to peers under their policy, and pulling children's feeds into read-only
+replicas (``spec/federation.md`` §1, §2, §4, §5).
+
+Every applied page and the peer's new cursor are written in one transaction: a crash at any
+point resumes from the last saved cursor, and a page read twice applies as a no-op (§4.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tongxin.federation import (
+    Change,
+    Decision,
+    Entry,
+    FederationError,
+    FeedPage,
+    KeySet,
+    KeyStore,
+    PeerPolicy,
+    PublicKey,
+    SignatureError,
+    SigningAuth,
+    canonical,
+    decide,
+    from_problem,
+    hub_of_kid,
+    key_store_path,
+    minimise,
+    parse_key_set,
+    verify_key_set,
+)
+
+from ._crypto import SENSITIVE_FIELDS
+from ._errors import Conflict, HubError, NotFound
+from ._hub import Hub
+from ._reads import list_changes
+from ._security import Principal
+from ._tables import hub_state, nonces, peers, records
+
+__all__ = [
+    "HASHED",
+    "RELATIONS",
+    "DbNonceCache",
+    "PeerResolver",
+    "SyncError",
+    "add_peer",
+    "hub_keys",
+    "init_keys",
+    "list_peers",
+    "peer_feed",
+    "sync_all",
+    "sync_peer",
+]
+
+log = logging.getLogger("tongxin.server")
+RELATIONS = ("parent", "child", "sibling")
+#: Key inside a replica's sealed fields holding the keyed hashes it arrived with.
+HASHED = "$hashed"
+_REFETCH_SECONDS = 60
+_BACKOFF_CAP = 3600
+_PAGE = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def keys_path(hub: Hub) -> Path:
+    return key_store_path(hub.settings.database_url)
+
+
+def init_keys(hub: Hub) -> KeyStore:
+    """The hub's key store, created (a current and a next key) when it does not exist."""
+    path = keys_path(hub)
+    if path.exists():
+        return KeyStore.load(path)
+    return KeyStore.create(path, hub.hub_id)
+
+
+_STORES: dict[Path, tuple[float, KeyStore]] = {}
+
+
+def hub_keys(hub: Hub) -> KeyStore:
+    """The hub's key store, reloaded when the file changes (``tongxin keys rotate``)."""
+    path = keys_path(hub)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise Conflict(
+            "this hub has no signing keys: run `tongxin init --hub-id ID --name NAME`",
+            "本枢纽尚无签名密钥：请运行 tongxin init --hub-id ID --name NAME",
+            code="keys-missing",
+        ) from None
+    cached = _STORES.get(path)
+    if cached is None or cached[0] != mtime:
+        store = KeyStore.load(path)
+        store.rotate_if_due()
+        cached = (path.stat().st_mtime, store)
+        _STORES[path] = cached
+    return cached[1]
+
+
+class DbNonceCache:
+    """The replay cache in the hub database: one INSERT per nonce, unique on (keyid, nonce)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._db = hub.db
+
+    def seen(self, keyid: str, nonce: str, expires: int) -> bool:
+        try:
+            with self._db.writer.begin() as conn:
+                conn.execute(delete(nonces).where(nonces.c.expires < int(time.time())))
+                conn.execute(insert(nonces).values(keyid=keyid, nonce=nonce, expires=expires))
+        except IntegrityError:
+            return True
+        return False
+
+
+# -- peers -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Peer:
+    hub_id: str
+    url: str
+    relation: str
+    pins: list[str]
+    key_set: dict[str, Any]
+    policy: dict[str, Any]
+    link_key: str | None
+    cursor: str | None
+    last_success_at: datetime | None
+    last_attempt_at: datetime | None
+    last_error: str | None
+    failures: int
+    applied: int
+
+    @classmethod
+    def of(cls, row: Any) -> Peer:
+        return cls(
+            row.hub_id,
+            row.url,
+            row.relation,
+            orjson.loads(row.pins),
+            orjson.loads(row.key_set),
+            orjson.loads(row.policy),
+            row.link_key,
+            row.cursor,
+            _aware(row.last_success_at),
+            _aware(row.last_attempt_at),
+            row.last_error,
+            row.failures,
+            row.applied,
+        )
+
+    def keys(self) -> KeySet:
+        return parse_key_set(self.key_set)
+
+    def feed_policy(self) -> PeerPolicy:
+        key = bytes.fromhex(self.link_key) if self.link_key else None
+        return PeerPolicy.from_wire(self.policy, key)
+
+    def to_json(self) -> dict[str, Any]:
+        lag = None
+        if self.last_success_at is not None:
+            lag = round((_now() - self.last_success_at).total_seconds(), 1)
+        return {
+            "hubId": self.hub_id,
+            "url": self.url,
+            "relation": self.relation,
+            "fingerprints": self.pins,
+            "policy": self.policy,
+            "cursor": self.cursor,
+            "lastSuccessAt": _stamp(self.last_success_at),
+            "lastAttemptAt": _stamp(self.last_attempt_at),
+            "lagSeconds": lag,
+            "lastError": self.last_error,
+            "failures": self.failures,
+            "applied": self.applied,
+        }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def get_peer(hub: Hub, hub_id: str) -> Peer | None:
+    with hub.db.read() as conn:
+        row = conn.execute(select(peers).where(peers.c.hub_id == hub_id)).first()
+    return None if row is None else Peer.of(row)
+
+
+def list_peers(hub: Hub) -> list[Peer]:
+    with hub.db.read() as conn:
+        rows = conn.execute(select(peers).order_by(peers.c.hub_id)).all()
+    return [Peer.of(r) for r in rows]
+
+
+def _fetch_key_set(url: str, client: httpx.Client | None = None) -> dict[str, Any]:
+    own = client is None
+    client = client or httpx.Client(timeout=30)
+    try:
+        response = client.get(url.rstrip("/") + "/.well-known/tongxin/keys")
+        response.raise_for_status()
+        doc: dict[str, Any] = response.json()
+        return doc
+    finally:
+        if own:
+            client.close()
+
+
+def add_peer(
+    hub: Hub,
+    url: str,
+    relation: str,
+    fingerprint: str,
+    *,
+    link_key: str | None = None,
+    policy: dict[str, Any] | None = None,
+) -> Peer:
+    """Fetch the peer's key set, verify it against ``fingerprint`` and store the peer.
+
+    Toward a parent the default policy drops phone numbers and hashes citizen IDs (§5) with
+    ``link_key`` (hex; the parent hands the same one to all its children; random otherwise).
+    """
+    if relation not in RELATIONS:
+        raise ValueError(f"relation must be one of {', '.join(RELATIONS)}")
+    doc = _fetch_key_set(url)
+    key_set = verify_key_set(doc, [fingerprint], int(time.time()))
+    if key_set.hub_id == hub.hub_id:
+        raise ValueError("this is the hub's own key set")
+    if policy is None:
+        policy = PeerPolicy.upward(b"").to_wire() if relation == "parent" else {"types": None}
+    if link_key is None and relation == "parent":
+        link_key = secrets.token_hex(32)
+    values = {
+        "url": url.rstrip("/"),
+        "relation": relation,
+        "pins": orjson.dumps(sorted(key_set.fingerprints())).decode(),
+        "key_set": orjson.dumps(doc).decode(),
+        "policy": orjson.dumps(policy).decode(),
+        "link_key": link_key,
+    }
+    with hub.db.write() as conn:
+        exists = conn.execute(select(peers.c.hub_id).where(peers.c.hub_id == key_set.hub_id))
+        if exists.first() is None:
+            conn.execute(insert(peers).values(hub_id=key_set.hub_id, created_at=_now(), **values))
+        else:
+            conn.execute(update(peers).where(peers.c.hub_id == key_set.hub_id).values(**values))
+    peer = get_peer(hub, key_set.hub_id)
+    assert peer is not None
+    return peer
+
+
+class PeerResolver:
+    """Trusted keys of all peers: ``kid`` → the pinned key set of the hub it names. An unknown
+    key triggers one refetch of that peer's key set (at most once a minute, §1.3)."""
+
+    def __init__(self, hub: Hub, only: str | None = None) -> None:
+        self._hub, self._only = hub, only
+        self._fetched: dict[str, float] = {}
+
+    def key(self, kid: str) -> PublicKey | None:
+        hub_id = hub_of_kid(kid)
+        if self._only is not None and hub_id != self._only:
+            return None
+        peer = get_peer(self._hub, hub_id)
+        if peer is None:
+            return None
+        found = peer.keys().key(kid)
+        if found is None and time.monotonic() - self._fetched.get(hub_id, -1e9) > _REFETCH_SECONDS:
+            self._fetched[hub_id] = time.monotonic()
+            found = self._refresh(peer).key(kid)
+        return found
+
+    def _refresh(self, peer: Peer) -> KeySet:
+        try:
+            doc = _fetch_key_set(peer.url)
+            key_set = verify_key_set(doc, peer.pins, int(time.time()))
+        except (httpx.HTTPError, FederationError, ValueError) as error:
+            log.warning("refetching the key set of %s failed: %s", peer.hub_id, error)
+            return peer.keys()
+        with self._hub.db.write() as conn:
+            conn.execute(
+                update(peers)
+                .where(peers.c.hub_id == peer.hub_id)
+                .values(
+                    key_set=orjson.dumps(doc).decode(),
+                    pins=orjson.dumps(sorted(key_set.fingerprints())).decode(),
+                )
+            )
+        return key_set
+
+
+# -- serving the feed to a peer ----------------------------------------------------------------
+def peer_feed(
+    hub: Hub, peer: Peer, *, after: str | None, limit: int, collections: list[str] | None
+) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """A page of the change feed as ``peer`` may see it (its policy applied, §5)."""
+    principal = Principal(f"peer:{peer.hub_id}", frozenset({"records:read-sensitive"}))
+    page = list_changes(
+        hub,
+        principal,
+        after=after,
+        limit=limit,
+        collections=collections,
+        sensitive=True,
+        keep_hashed=True,
+    )
+    policy = peer.feed_policy()
+    items: list[dict[str, Any]] = []
+    for raw in page.items:
+        wire = orjson.loads(raw)
+        record = wire.get("record")
+        hashed = record.pop(HASHED, None) if isinstance(record, dict) else None
+        if hashed:
+            wire["hashed"] = hashed
+        out = minimise(Change.from_wire(wire), policy)
+        if out is not None:
+            items.append(out.to_wire())
+    return items, page.cursor, page.more
+
+
+# -- pulling a child's feed --------------------------------------------------------------------
+class SyncError(Exception):
+    """One peer's round failed; the message is what ``peer list`` shows as its last error."""
+
+
+def _below(hub: Hub, peer: Peer) -> Callable[[str], bool]:
+    """Whom ``peer`` may speak for: itself and hubs that are not our own direct peers."""
+    others = {p.hub_id for p in list_peers(hub)} - {peer.hub_id}
+
+    def may_speak_for(owner: str) -> bool:
+        return owner == peer.hub_id or (owner != hub.hub_id and owner not in others)
+
+    return may_speak_for
+
+
+def _current(hub: Hub, conn: Connection, change: Change) -> tuple[Entry | None, Any]:
+    c = records.c
+    row = conn.execute(
+        select(c.version, c.owner, c.deleted, c.doc, c.sealed, c.scope_org).where(
+            c.collection == change.type, c.id == change.id
+        )
+    ).first()
+    if row is None:
+        return None, None
+    record: dict[str, Any] | None = None
+    hashed: dict[str, str] = {}
+    if not row.deleted and row.doc is not None:
+        record = orjson.loads(row.doc)
+        if row.sealed:
+            opened = hub.cipher.open(change.id, row.sealed)
+            hashed = opened.pop(HASHED, {})
+            record.update(opened)
+    return Entry(row.version, row.owner, row.deleted, record, hashed), row
+
+
+def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> None:
+    doc: str | None = None
+    sealed: bytes | None = None
+    scope = None if old is None else old.scope_org
+    digest = ""
+    if change.record is not None:
+        record = dict(change.record)
+        sensitive = {k: record.pop(k) for k in SENSITIVE_FIELDS.get(change.type, ()) if k in record}
+        if change.hashed:
+            sensitive[HASHED] = dict(change.hashed)
+        doc = orjson.dumps(record).decode()
+        sealed = hub.cipher.seal(change.id, sensitive) if sensitive else None
+        scope = change.id if change.type == "organisations" else record.get("organisationId")
+        digest = hashlib.sha256(canonical(dict(change.record))).hexdigest()
+    values = {
+        "owner": change.owner,
+        "scope_org": scope,
+        "version": change.version,
+        "updated_us": int(time.time() * 1_000_000),
+        "seq": seq,
+        "deleted": change.deleted,
+        "doc": doc,
+        "sealed": sealed,
+        "citizen_hash": None,
+        "digest": digest,
+    }
+    if old is None:
+        conn.execute(insert(records).values(collection=change.type, id=change.id, **values))
+    else:
+        conn.execute(
+            update(records)
+            .where(records.c.collection == change.type, records.c.id == change.id)
+            .values(**values)
+        )
+
+
+def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
+    """Apply one page of ``peer``'s feed and save its cursor, in one transaction."""
+    may_speak_for = _below(hub, peer)
+    applied = 0
+    with hub.db.write() as conn:
+        saved = conn.execute(select(peers.c.cursor).where(peers.c.hub_id == peer.hub_id))
+        if saved.scalar_one() != peer.cursor:
+            raise SyncError("another process advanced this peer's cursor; retry")
+        for change in page.changes:
+            current, row = _current(hub, conn, change)
+            verdict = decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
+            if verdict is Decision.APPLY:
+                seq = conn.execute(
+                    update(hub_state)
+                    .where(hub_state.c.id == 1)
+                    .values(last_seq=hub_state.c.last_seq + 1)
+                    .returning(hub_state.c.last_seq)
+                ).scalar_one()
+                _store(hub, conn, change, row, seq)
+                applied += 1
+            elif verdict is not Decision.SKIP:
+                log.warning(
+                    "change %s/%s from %s refused: %s", change.type, change.id, peer.hub_id, verdict
+                )
+        conn.execute(
+            update(peers)
+            .where(peers.c.hub_id == peer.hub_id)
+            .values(cursor=page.cursor, applied=peers.c.applied + applied)
+        )
+    return applied
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        error = from_problem(body)
+        return f"{response.status_code} {error.code}: {error.detail_en}"
+    except (ValueError, TypeError, AttributeError):
+        return f"{response.status_code} {response.reason_phrase}"
+
+
+def sync_peer(
+    hub: Hub, peer: Peer, *, transport: httpx.BaseTransport | None = None, max_pages: int = 0
+) -> int:
+    """Pull ``peer``'s feed until it is exhausted; the number of changes applied."""
+    store = hub_keys(hub)
+    auth = SigningAuth(
+        store.signer(), verify_with=PeerResolver(hub, only=peer.hub_id), nonces=DbNonceCache(hub)
+    )
+    total = pages = 0
+    with httpx.Client(auth=auth, timeout=60, transport=transport) as client:
+        while True:
+            params: dict[str, Any] = {"limit": _PAGE}
+            if peer.cursor:
+                params["after"] = peer.cursor
+            try:
+                response = client.get(peer.url + "/v1/changes", params=params)
+            except SignatureError as error:
+                raise SyncError(f"response {error.code}: {error.detail_en}") from None
+            except httpx.HTTPError as error:
+                raise SyncError(f"unreachable: {error}") from None
+            if response.status_code != 200:
+                raise SyncError(_problem(response))
+            page = FeedPage.from_wire(response.json())
+            total += apply_page(hub, peer, page)
+            peer = get_peer(hub, peer.hub_id) or peer
+            pages += 1
+            if not page.more or (max_pages and pages >= max_pages):
+                return total
+
+
+def _record(hub: Hub, peer: Peer, error: str | None) -> None:
+    now = _now()
+    values: dict[str, Any] = {"last_attempt_at": now, "last_error": error}
+    if error is None:
+        values.update(last_success_at=now, failures=0)
+    else:
+        values["failures"] = peers.c.failures + 1
+    with hub.db.write() as conn:
+        conn.execute(update(peers).where(peers.c.hub_id == peer.hub_id).values(**values))
+
+
+def due(peer: Peer, now: datetime | None = None) -> bool:
+    """False while the peer is backing off after failures (2^failures s, capped at an hour)."""
+    if not peer.failures or peer.last_attempt_at is None:
+        return True
+    wait = min(_BACKOFF_CAP, 2**peer.failures)
+    return bool(((now or _now()) - peer.last_attempt_at).total_seconds() >= wait)
+
+
+def sync_all(hub: Hub, *, respect_backoff: bool = False) -> dict[str, str | None]:
+    """One round with every child peer: ``{hub id: None or the error}``."""
+    results: dict[str, str | None] = {}
+    for peer in list_peers(hub):
+        if peer.relation != "child" or (respect_backoff and not due(peer)):
+            continue
+        try:
+            sync_peer(hub, peer)
+            error = None
+        except (SyncError, HubError, FederationError) as failure:
+            error = str(failure)
+        except Exception as failure:  # keep the other peers going
+            log.exception("sync with %s failed", peer.hub_id)
+            error = f"internal error: {failure}"
+        _record(hub, peer, error)
+        results[peer.hub_id] = error
+    return results
+
+
+def require_peer(hub: Hub, hub_id: str) -> Peer:
+    peer = get_peer(hub, hub_id)
+    if peer is None:
+        raise NotFound(f"no peer {hub_id}", f"没有对等枢纽 {hub_id}")
+    return peer

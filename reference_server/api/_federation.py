@@ -1,0 +1,137 @@
+"""Federation over HTTP: the published key set, verifying signed hub-to-hub requests, signing
+responses to them, and the peers' status (``spec/federation.md``, ``spec/api.md``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from tongxin.federation import (
+    FederationError,
+    HttpMessage,
+    hub_of_kid,
+    signature_headers,
+    verify_message,
+)
+from tongxin.server._federation import (
+    DbNonceCache,
+    Peer,
+    PeerResolver,
+    get_peer,
+    hub_keys,
+    list_peers,
+)
+from tongxin.server._hub import Hub
+from tongxin.server._security import Principal
+
+from ._deps import Caller, HubDep, _bearer, get_caller
+from ._records import JSON, _problems
+
+__all__ = ["FeedCaller", "PeerCaller", "federation_router", "signed_response"]
+
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCaller:
+    """A peer hub whose signed request verified."""
+
+    peer: Peer
+    request: HttpMessage
+
+
+class SignatureRefusedError(Exception):
+    def __init__(self, error: FederationError, request: HttpMessage | None) -> None:
+        super().__init__(str(error))
+        self.error, self.request = error, request
+
+
+def target_uri(hub: Hub, request: Request) -> str:
+    """The URL the peer signed: the public URL when set, else the one received."""
+    if hub.settings.public_url:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return hub.settings.public_url.rstrip("/") + request.url.path + query
+    return str(request.url)
+
+
+def _verify(hub: Hub, message: HttpMessage) -> PeerCaller:
+    verified = verify_message(message, PeerResolver(hub), nonces=DbNonceCache(hub))
+    peer = get_peer(hub, hub_of_kid(verified.keyid))
+    assert peer is not None  # the resolver only knows peers' keys
+    return PeerCaller(peer, message)
+
+
+async def get_feed_caller(
+    request: Request,
+    hub: HubDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | PeerCaller:
+    """A token holder, or a peer hub that signed its request (no ``Authorization``)."""
+    if "authorization" in request.headers or "signature-input" not in request.headers:
+        return await get_caller(request, hub, credentials)
+    body = await request.body()
+    message = HttpMessage.for_request(
+        request.method, target_uri(hub, request), request.headers.items(), body
+    )
+    try:
+        return await to_thread.run_sync(_verify, hub, message)
+    except FederationError as error:
+        raise SignatureRefusedError(error, message) from None
+
+
+FeedCaller = Annotated[Principal | PeerCaller, Depends(get_feed_caller)]
+
+
+def signed_response(
+    hub: Hub, status: int, body: bytes, request: HttpMessage, media_type: str = JSON
+) -> Response:
+    """A response signed by this hub and bound to the peer's request (§2.1)."""
+    headers = {"content-type": media_type}
+    message = HttpMessage.for_response(status, headers, body, request)
+    headers.update(signature_headers(message, hub_keys(hub).signer()))
+    return Response(body, status_code=status, headers=headers)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignatureRefusedError)
+    body = orjson.dumps(exc.error.to_problem(request.url.path))
+    return Response(body, status_code=exc.error.status, media_type=PROBLEM)
+
+
+def federation_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/.well-known/tongxin/keys",
+        tags=["federation"],
+        operation_id="keys",
+        summary="This hub's signed key set (no authentication)",
+        responses=_problems(409),
+    )
+    def keys(hub: HubDep) -> Response:
+        return Response(orjson.dumps(hub_keys(hub).document()), media_type=JSON)
+
+    @router.get(
+        "/v1/peers",
+        tags=["federation"],
+        operation_id="peers",
+        summary="The peers of this hub with their sync lag and last error (admin)",
+        responses=_problems(401, 403, 429),
+    )
+    def peers(hub: HubDep, caller: Caller) -> Response:
+        caller.require("admin")
+        items: list[dict[str, Any]] = [p.to_json() for p in list_peers(hub)]
+        return Response(orjson.dumps({"items": items, "next": None}), media_type=JSON)
+
+    return router
+
+
+def install_federation(app: Any) -> None:
+    app.add_exception_handler(SignatureRefusedError, _refused)
+    app.include_router(federation_router())

@@ -1,0 +1,230 @@
+"""Three hub processes on loopback: a parent (city) and two children (counties), each with its
+own SQLite database, peered by fingerprint; children's records replicate to the parent through
+signed change-feed pulls."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server.conftest import free_port, numbered_person
+from tongxin.federation import HttpMessage, KeyStore, SigningAuth, signature_headers
+
+TONGXIN = str(Path(sys.executable).parent / "tongxin")
+
+
+@dataclass
+class Node:
+    """One hub: its directory, database, port and process."""
+
+    hub_id: str
+    workdir: Path
+    sync_interval: float = 0
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    token: str = ""
+
+    @property
+    def db(self) -> str:
+        return f"sqlite:///{self.workdir / 'hub.db'}"
+
+    @property
+    def db_args(self) -> list[str]:
+        return ["--database", self.db]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN_")}
+        env.update(
+            TONGXIN_RATE_LIMIT_PER_SECOND="0",
+            TONGXIN_SYNC_INTERVAL_SECONDS=str(self.sync_interval),
+        )
+        return env
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [TONGXIN, *args, "--database", self.db],
+            env=self.env(),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def init(self) -> str:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.cli("init", "--hub-id", self.hub_id, "--name", f"hub {self.hub_id}")
+        self.token = self.cli("token", "create", "--scope", "admin").stdout.strip()
+        return self.cli("keys", "show").stdout.splitlines()[0].strip()
+
+    def start(self) -> None:
+        with (self.workdir / "serve.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [TONGXIN, "serve", "--port", str(self.port), "--no-access-log", *self.db_args],
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.workdir / "serve.log").read_text()
+            try:
+                if httpx.get(self.url + "/.well-known/tongxin/keys", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("hub did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(15)
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
+    root = tmp_path_factory.mktemp("net")
+    nodes = {
+        "city": Node("cd-city", root / "city"),
+        "a": Node("cd-wuhou", root / "wuhou"),
+        "b": Node("cd-jinjiang", root / "jinjiang"),
+    }
+    prints = {name: node.init() for name, node in nodes.items()}
+    for node in nodes.values():
+        node.start()
+    try:
+        city = nodes["city"]
+        for child in ("a", "b"):
+            node = nodes[child]
+            city.cli("peer", "add", node.url, "--relation", "child", "--fingerprint", prints[child])
+            node.cli(
+                "peer", "add", city.url, "--relation", "parent", "--fingerprint", prints["city"]
+            )
+        yield nodes
+    finally:
+        for node in nodes.values():
+            node.stop()
+
+
+def _org(hub_id: str) -> dict[str, Any]:
+    return {"id": f"{hub_id}:o{secrets.token_hex(4)}", "name": "第一党支部", "type": "branch"}
+
+
+def _member(hub_id: str, org: str, n: int) -> dict[str, Any]:
+    record = numbered_person(org, n)
+    record["id"] = f"{hub_id}:m{secrets.token_hex(4)}"
+    return record
+
+
+def _seed(node: Node, members: int, base: int) -> tuple[str, list[str]]:
+    with node.api() as api:
+        org = _org(node.hub_id)
+        assert api.post("/v1/organisations", json=org).status_code == 201, api
+        ids = []
+        for n in range(members):
+            record = _member(node.hub_id, org["id"], base + n)
+            response = api.post("/v1/members", json=record)
+            assert response.status_code == 201, response.text
+            ids.append(record["id"])
+    return org["id"], ids
+
+
+def test_keys_are_published_and_peering_needs_the_right_fingerprint(net: dict[str, Node]) -> None:
+    city, a = net["city"], net["a"]
+    doc = httpx.get(a.url + "/.well-known/tongxin/keys").json()
+    assert doc["hubId"] == "cd-wuhou"
+    assert doc["format"] == "tongxin-keys/1"
+    wrong = "a" * 52
+    done = city.cli(
+        "peer", "add", a.url, "--relation", "child", "--fingerprint", wrong, check=False
+    )
+    assert done.returncode == 1
+    assert "fingerprint-mismatch" in done.stderr
+
+
+def test_unsigned_or_tampered_feed_requests_are_refused_naming_the_check(
+    net: dict[str, Node],
+) -> None:
+    a, city = net["a"], net["city"]
+
+    def code(response: httpx.Response) -> str:
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        return str(response.json()["code"])
+
+    response = httpx.get(a.url + "/v1/changes", headers={"Signature-Input": "tongxin=()"})
+    assert code(response) == "signature-missing"
+    stranger = KeyStore.create(city.workdir / "stranger.keys.json", "sc-stranger")
+    with httpx.Client(auth=SigningAuth(stranger.signer())) as client:
+        assert code(client.get(a.url + "/v1/changes")) == "unknown-key"
+    signer = KeyStore.load(city.workdir / "hub.keys.json").signer()
+    request = httpx.Request("GET", a.url + "/v1/changes?limit=1")
+    request.headers.update(signature_headers(HttpMessage.from_httpx(request), signer))
+    with httpx.Client() as client:
+        assert client.send(request).status_code == 200
+        assert code(client.send(request)) == "replayed-nonce"
+        tampered = httpx.Request("GET", a.url + "/v1/changes?limit=2", headers=request.headers)
+        assert code(client.send(tampered)) == "bad-signature"
+
+
+def test_child_records_reach_the_parent_as_read_only_replicas(net: dict[str, Node]) -> None:
+    city, a, b = net["city"], net["a"], net["b"]
+    _org_a, members_a = _seed(a, 5, 1000)
+    _org_b, members_b = _seed(b, 3, 2000)
+    with a.api() as api:
+        response = api.delete(f"/v1/members/{members_a[0]}", headers={"If-Match": '"1"'})
+        assert response.status_code in (200, 204), response.text
+    done = city.cli("sync", "--once")
+    assert "cd-wuhou: ok" in done.stderr
+    assert "cd-jinjiang: ok" in done.stderr
+    with city.api() as api:
+        for rid in [*members_a[1:], *members_b]:
+            response = api.get(f"/v1/members/{rid}", params={"include": "sensitive"})
+            assert response.status_code == 200, response.text
+            record = response.json()
+            assert "phone" not in record
+            assert "citizenId" not in record
+        assert api.get(f"/v1/members/{members_a[0]}").status_code in (404, 410)
+        # a write to a replica goes back to its owner
+        record = api.get(f"/v1/members/{members_a[1]}").json()
+        response = api.put(
+            f"/v1/members/{members_a[1]}",
+            json={**record, "name": "改名"},
+            headers={"If-Match": '"1"'},
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "replica-read-only"
+        assert response.json()["owner"] == "cd-wuhou"
+        peers = api.get("/v1/peers").json()["items"]
+    assert {p["hubId"]: p["lastError"] for p in peers} == {"cd-jinjiang": None, "cd-wuhou": None}
+    # a second round applies nothing new (no duplicate)
+    city.cli("sync", "--once")
+    listed = {p["hubId"]: p for p in json.loads(city.cli("peer", "list", "--json").stdout)}
+    # the feed holds each record's latest state: A's organisation, 4 members and 1 tombstone
+    assert listed["cd-wuhou"]["applied"] == 6
+    assert listed["cd-jinjiang"]["applied"] == 4
