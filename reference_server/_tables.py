@@ -38,6 +38,7 @@ __all__ = [
     "peers",
     "records",
     "tokens",
+    "transfer_letters",
 ]
 
 metadata = MetaData(
@@ -202,4 +203,34 @@ nonces = Table(
     Column("nonce", String(128), primary_key=True),
     Column("expires", BigInteger, nullable=False),
     Index("ix_nonces_expires", "expires"),
+)
+
+#: Electronic transfers this hub sent or received (``spec/federation.md`` §3.5): the signed
+#: letter, its digest, the state and the whole history, the receipt, and the member snapshot
+#: (sealed) that moves with an accepted transfer.
+transfer_letters = Table(
+    "transfer_letters",
+    metadata,
+    Column("transfer_id", String(96), primary_key=True),
+    #: ``sender`` or ``receiver``.
+    Column("role", String(8), nullable=False),
+    #: The other hub.
+    Column("peer_hub", String(32), nullable=False),
+    Column("member_id", String(96), nullable=False),
+    #: The signed letter envelope (JSON) and the digest of its body.
+    Column("letter", Text, nullable=False),
+    Column("letter_digest", String(80), nullable=False),
+    Column("state", String(16), nullable=False),
+    #: JSON list of steps ``{"state", "message", "at"}``.
+    Column("history", Text, nullable=False),
+    #: The signed receipt envelope (JSON), once decided.
+    Column("receipt", Text),
+    #: The member record at issue (all fields, encrypted) and its version.
+    Column("member_sealed", LargeBinary, nullable=False),
+    Column("member_version", Integer, nullable=False),
+    #: Sender: the letter reached the receiving hub; receiver: the receipt reached the sender.
+    Column("delivered", Boolean, nullable=False, server_default=text("false")),
+    Column("last_error", Text),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
 )

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from tongxin.federation import (
     FederationError,
     HttpMessage,
+    LetterError,
     hub_of_kid,
     signature_headers,
     verify_message,
@@ -29,6 +30,13 @@ from tongxin.server._federation import (
 )
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal
+from tongxin.server._transfers import (
+    decide_transfer,
+    read_letter,
+    read_status,
+    receive_letter,
+    receive_receipt,
+)
 
 from ._deps import Caller, HubDep, _bearer, get_caller
 from ._records import JSON, _problems
@@ -98,6 +106,34 @@ def signed_response(
     return Response(body, status_code=status, headers=headers)
 
 
+async def require_peer_caller(request: Request, hub: HubDep) -> PeerCaller:
+    """A peer hub whose signed request verified (hub-to-hub endpoints only)."""
+    body = await request.body()
+    message = HttpMessage.for_request(
+        request.method, target_uri(hub, request), request.headers.items(), body
+    )
+    try:
+        return await to_thread.run_sync(_verify, hub, message)
+    except FederationError as error:
+        raise SignatureRefusedError(error, message) from None
+
+
+PeerOnly = Annotated[PeerCaller, Depends(require_peer_caller)]
+
+
+def _peer_problem(
+    hub: Hub, error: FederationError, request: Request, caller: PeerCaller
+) -> Response:
+    body = orjson.dumps(error.to_problem(request.url.path))
+    return signed_response(hub, error.status, body, caller.request, PROBLEM)
+
+
+async def _federation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FederationError)
+    body = orjson.dumps(exc.to_problem(request.url.path))
+    return Response(body, status_code=exc.status, media_type=PROBLEM)
+
+
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignatureRefusedError)
     body = orjson.dumps(exc.error.to_problem(request.url.path))
@@ -129,9 +165,107 @@ def federation_router() -> APIRouter:
         items: list[dict[str, Any]] = [p.to_json() for p in list_peers(hub)]
         return Response(orjson.dumps({"items": items, "next": None}), media_type=JSON)
 
+    @router.post(
+        "/v1/federation/letters",
+        tags=["federation"],
+        operation_id="deliverLetter",
+        summary="Deliver a signed transfer letter to its receiving hub (signed peer request)",
+        responses=_problems(401, 409, 422),
+    )
+    async def deliver_letter(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            out = await to_thread.run_sync(receive_letter, hub, caller.peer, body)
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return _peer_problem(
+                hub,
+                LetterError(
+                    "letter-malformed", "the body is not a letter delivery", "正文不是介绍信投递"
+                ),
+                request,
+                caller,
+            )
+        except FederationError as error:
+            return _peer_problem(hub, error, request, caller)
+        return signed_response(hub, 200, orjson.dumps(out), caller.request)
+
+    @router.post(
+        "/v1/federation/receipts",
+        tags=["federation"],
+        operation_id="deliverReceipt",
+        summary="Deliver the signed receipt to the sending hub (signed peer request)",
+        responses=_problems(401, 404, 409, 422),
+    )
+    async def deliver_receipt(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            out = await to_thread.run_sync(receive_receipt, hub, caller.peer, body)
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return _peer_problem(
+                hub,
+                LetterError("receipt-malformed", "the body is not a receipt", "正文不是回执"),
+                request,
+                caller,
+            )
+        except FederationError as error:
+            return _peer_problem(hub, error, request, caller)
+        return signed_response(hub, 200, orjson.dumps(out), caller.request)
+
+    @router.get(
+        "/v1/transfers/{id}/letter",
+        tags=["transfers"],
+        operation_id="getTransferLetter",
+        summary="The signed letter of an electronic transfer, as a file (both hubs)",
+        responses=_problems(401, 403, 404, 429),
+    )
+    def letter_file(id: str, hub: HubDep, caller: Caller) -> Response:
+        caller.require("records:read")
+        body = read_letter(hub, id)
+        name = id.replace(":", "_")
+        headers = {"Content-Disposition": f'attachment; filename="{name}.letter.json"'}
+        return Response(body, media_type=JSON, headers=headers)
+
+    @router.get(
+        "/v1/transfers/{id}/history",
+        tags=["transfers"],
+        operation_id="getTransferHistory",
+        summary="State, every step, and the receipt of an electronic transfer (both hubs)",
+        responses=_problems(401, 403, 404, 429),
+    )
+    def history(id: str, hub: HubDep, caller: Caller) -> Response:
+        caller.require("records:read")
+        return Response(orjson.dumps(read_status(hub, id)), media_type=JSON)
+
+    for verb, decision in (("accept", "accepted"), ("reject", "rejected")):
+        _decision_route(router, verb, decision)
+
     return router
+
+
+def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:
+    @router.post(
+        f"/v1/transfers/{{id}}/{verb}",
+        tags=["transfers"],
+        operation_id=f"{verb}Transfer",
+        summary=f"{verb.capitalize()} a received letter; sends the signed receipt (receiving hub)",
+        responses=_problems(401, 403, 404, 409, 422, 429),
+    )
+    async def decide(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
+        caller.require("records:write")
+        raw = await request.body()
+        reason = None
+        if raw.strip():
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                parsed = {}
+            if isinstance(parsed, dict) and isinstance(parsed.get("reason"), str):
+                reason = parsed["reason"]
+        out = await to_thread.run_sync(decide_transfer, hub, id, decision, reason)
+        return Response(orjson.dumps(out), media_type=JSON)
 
 
 def install_federation(app: Any) -> None:
     app.add_exception_handler(SignatureRefusedError, _refused)
+    app.add_exception_handler(FederationError, _federation_error)
     app.include_router(federation_router())

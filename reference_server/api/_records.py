@@ -14,6 +14,7 @@ from tongxin.server._hub import Hub
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
 from tongxin.server._settings import Settings
+from tongxin.server._transfers import issue_transfer, plan_transfer
 from tongxin.server._writes import Action, Outcome, apply_batch, prepare
 
 from ._deps import Caller, HubDep, json_body
@@ -126,8 +127,17 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
     )
     async def create(request: Request, hub: HubDep, caller: Caller) -> Response:
         body = await json_body(request, hub)
+        peer = None
+        if coll == "transfers":
+            caller.require("records:write")
+            peer = await to_thread.run_sync(plan_transfer, hub, body)
         outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
-        return _written(hub, caller, outcome, coll, request)
+        response = _written(hub, caller, outcome, coll, request)
+        if peer is not None and outcome.id is not None:
+            # an electronic transfer to a peer hub: issue the signed letter and deliver it
+            await to_thread.run_sync(issue_transfer, hub, peer, outcome.id)
+            response.headers["Link"] = f'</v1/transfers/{outcome.id}/letter>; rel="letter"'
+        return response
 
     @router.get(
         f"/v1/{coll}/{{id}}",

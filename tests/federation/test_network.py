@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ import httpx
 import pytest
 
 from tests.server.conftest import free_port, numbered_person
-from tongxin.federation import HttpMessage, KeyStore, SigningAuth, signature_headers
+from tongxin.federation import (
+    CHINA,
+    HttpMessage,
+    KeyStore,
+    SigningAuth,
+    china_today,
+    issue_letter,
+    signature_headers,
+)
+from tongxin.schemas import Member, Transfer
 
 TONGXIN = str(Path(sys.executable).parent / "tongxin")
 
@@ -228,3 +238,157 @@ def test_child_records_reach_the_parent_as_read_only_replicas(net: dict[str, Nod
     # the feed holds each record's latest state: A's organisation, 4 members and 1 tombstone
     assert listed["cd-wuhou"]["applied"] == 6
     assert listed["cd-jinjiang"]["applied"] == 4
+
+
+def _peer_siblings(net: dict[str, Node]) -> None:
+    """County A and county B peer with each other directly (letters travel between them)."""
+    a, b = net["a"], net["b"]
+    prints = {n: net[n].cli("keys", "show").stdout.splitlines()[0].strip() for n in ("a", "b")}
+    a.cli("peer", "add", b.url, "--relation", "sibling", "--fingerprint", prints["b"])
+    b.cli("peer", "add", a.url, "--relation", "sibling", "--fingerprint", prints["a"])
+
+
+def test_a_member_transferred_between_counties_ends_owned_by_the_receiver_once(
+    net: dict[str, Node],
+) -> None:
+    city, a, b = net["city"], net["a"], net["b"]
+    _peer_siblings(net)
+    org_a, (member_id,) = _seed(a, 1, 3000)
+    org_b, _ = _seed(b, 0, 0)
+    transfer_id = f"cd-wuhou:t{secrets.token_hex(4)}"
+    transfer = {
+        "id": transfer_id,
+        "memberId": member_id,
+        "fromOrganisationId": org_a,
+        "toOrganisationId": org_b,
+        "reason": "work-unit-change",
+        "duesPaidUntil": "2026-10",
+        "issuedDate": china_today().isoformat(),
+        "validDays": 90,
+        "state": "issued",
+        "letterNumber": f"武组转〔2026〕{secrets.randbelow(10_000):04d}",
+    }
+    with a.api() as api_a, b.api() as api_b:
+        created = api_a.post("/v1/transfers", json=transfer)
+        assert created.status_code == 201, created.text
+        assert "letter" in created.headers["link"]
+        sent = api_a.get(f"/v1/transfers/{transfer_id}/history").json()
+        assert (sent["role"], sent["state"], sent["delivered"]) == ("sender", "issued", True)
+        # the letter fetched from A verifies offline against A's published keys
+        letter = api_a.get(f"/v1/transfers/{transfer_id}/letter")
+        assert letter.status_code == 200
+        path = a.workdir / "letter.json"
+        path.write_bytes(letter.content)
+        keys = a.workdir / "keys.json"
+        keys.write_bytes(httpx.get(a.url + "/.well-known/tongxin/keys").content)
+        done = subprocess.run(
+            [TONGXIN, "verify-letter", str(path), "--keys", str(keys)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        # the receiving hub holds the same letter and a replica of the transfer
+        assert api_b.get(f"/v1/transfers/{transfer_id}/letter").content == letter.content
+        assert api_b.get(f"/v1/transfers/{transfer_id}").json()["state"] == "issued"
+        assert api_b.get(f"/v1/members/{member_id}").status_code == 404
+        # only the receiving hub decides
+        assert api_a.post(f"/v1/transfers/{transfer_id}/accept").status_code == 409
+        first = api_b.post(f"/v1/transfers/{transfer_id}/accept")
+        assert first.status_code == 200, first.text
+        again = api_b.post(f"/v1/transfers/{transfer_id}/accept")
+        assert again.json() == first.json()
+        assert first.json()["state"] == "accepted"
+        assert first.json()["delivered"] is True
+        assert [s["state"] for s in first.json()["history"]] == ["issued", "accepted"]
+        refused = api_b.post(f"/v1/transfers/{transfer_id}/reject")
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "transfer-final"
+        # B owns the member at version 2 in its organisation; A keeps a read-only replica
+        at_b = api_b.get(f"/v1/members/{member_id}")
+        assert at_b.status_code == 200, at_b.text
+        assert at_b.headers["etag"] == '"2"'
+        assert at_b.json()["organisationId"] == org_b
+        at_a = api_a.get(f"/v1/members/{member_id}")
+        assert at_a.headers["etag"] == '"2"'
+        assert at_a.json()["organisationId"] == org_b
+        write = api_a.put(f"/v1/members/{member_id}", json=at_a.json(), headers={"If-Match": '"2"'})
+        assert write.status_code == 409
+        assert write.json()["owner"] == "cd-jinjiang"
+        renamed = {**at_b.json(), "name": "李梅"}
+        assert (
+            api_b.put(
+                f"/v1/members/{member_id}", json=renamed, headers={"If-Match": '"2"'}
+            ).status_code
+            == 200
+        )
+        # A keeps the signed receipt and the whole history; both see the transfer accepted
+        sent = api_a.get(f"/v1/transfers/{transfer_id}/history").json()
+        assert sent["state"] == "accepted"
+        assert [s["state"] for s in sent["history"]] == ["issued", "accepted"]
+        assert sent["receipt"]["receipt"]["decision"] == "accepted"
+        assert sent["receipt"]["signature"]["kid"].startswith("cd-jinjiang:")
+        assert api_a.get(f"/v1/transfers/{transfer_id}").json()["state"] == "accepted"
+        assert api_b.get(f"/v1/transfers/{transfer_id}").json()["state"] == "accepted"
+    # the city ends with the member once, owned by B
+    city.cli("sync", "--once", check=False)
+    with city.api() as api:
+        response = api.get(f"/v1/members/{member_id}")
+        assert response.status_code == 200
+        assert response.json()["organisationId"] == org_b
+        assert response.json()["name"] == "李梅"
+
+
+def test_a_tampered_letter_is_refused_with_the_reason(net: dict[str, Node]) -> None:
+    a, b = net["a"], net["b"]
+    with a.api() as api:
+        letters = [
+            i["id"] for i in api.get("/v1/transfers").json()["items"] if i["id"].startswith("cd-")
+        ]
+        envelope = api.get(f"/v1/transfers/{letters[0]}/letter").json()
+    envelope["letter"]["transferId"] = "cd-wuhou:t-forged"
+    envelope["letter"]["validDays"] = 180
+    body = {
+        "letter": envelope,
+        "member": {"version": 1, "record": {"id": envelope["letter"]["member"]["id"]}},
+    }
+    signer = KeyStore.load(a.workdir / "hub.keys.json").signer()
+    with httpx.Client(auth=SigningAuth(signer)) as client:
+        response = client.post(b.url + "/v1/federation/letters", json=body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "letter-tampered"
+    with b.api() as api:
+        assert api.get("/v1/transfers/cd-wuhou:t-forged/history").status_code == 404
+
+
+def test_an_expired_letter_is_refused_with_the_reason(net: dict[str, Node]) -> None:
+    a, b = net["a"], net["b"]
+    with b.api() as api:
+        items = api.get("/v1/organisations").json()["items"]
+        org_b = next(i["id"] for i in items if i["id"].startswith(b.hub_id + ":"))
+    stamp = {"version": 1, "updatedAt": datetime.now(CHINA).isoformat()}
+    member = {**_member(a.hub_id, f"{a.hub_id}:o0001", 4000), **stamp}
+    issued = china_today() - timedelta(days=100)
+    transfer = Transfer.model_validate(
+        {
+            "id": f"{a.hub_id}:t-old",
+            "memberId": member["id"],
+            "fromOrganisationId": member["organisationId"],
+            "toOrganisationId": org_b,
+            "reason": "work-unit-change",
+            "issuedDate": issued.isoformat(),
+            "validDays": 90,
+            "state": "issued",
+            **stamp,
+        }
+    )
+    signer = KeyStore.load(a.workdir / "hub.keys.json").signer()
+    envelope = issue_letter(
+        transfer, Member.model_validate(member), signer, issued_at=datetime.now(CHINA)
+    )
+    body = {"letter": envelope, "member": {"version": 1, "record": member}}
+    with httpx.Client(auth=SigningAuth(signer)) as client:
+        response = client.post(b.url + "/v1/federation/letters", json=body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "letter-expired"
+    assert "expired" in response.json()["detail"]
