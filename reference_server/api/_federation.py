@@ -3,6 +3,7 @@ responses to them, and the peers' status (``spec/federation.md``, ``spec/api.md`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -121,6 +122,24 @@ async def require_peer_caller(request: Request, hub: HubDep) -> PeerCaller:
 PeerOnly = Annotated[PeerCaller, Depends(require_peer_caller)]
 
 
+async def _deliver(
+    request: Request,
+    hub: Hub,
+    caller: PeerCaller,
+    receive: Callable[[Hub, Any, Any], dict[str, Any]],
+    malformed: LetterError,
+) -> Response:
+    """Hand a signed peer delivery to ``receive``; answer with a signed response or problem."""
+    try:
+        body = orjson.loads(await request.body())
+        out = await to_thread.run_sync(receive, hub, caller.peer, body)
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return _peer_problem(hub, malformed, request, caller)
+    except FederationError as error:
+        return _peer_problem(hub, error, request, caller)
+    return signed_response(hub, 200, orjson.dumps(out), caller.request)
+
+
 def _peer_problem(
     hub: Hub, error: FederationError, request: Request, caller: PeerCaller
 ) -> Response:
@@ -173,21 +192,10 @@ def federation_router() -> APIRouter:
         responses=_problems(401, 409, 422),
     )
     async def deliver_letter(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
-        try:
-            body = orjson.loads(await request.body())
-            out = await to_thread.run_sync(receive_letter, hub, caller.peer, body)
-        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-            return _peer_problem(
-                hub,
-                LetterError(
-                    "letter-malformed", "the body is not a letter delivery", "正文不是介绍信投递"
-                ),
-                request,
-                caller,
-            )
-        except FederationError as error:
-            return _peer_problem(hub, error, request, caller)
-        return signed_response(hub, 200, orjson.dumps(out), caller.request)
+        malformed = LetterError(
+            "letter-malformed", "the body is not a letter delivery", "正文不是介绍信投递"
+        )
+        return await _deliver(request, hub, caller, receive_letter, malformed)
 
     @router.post(
         "/v1/federation/receipts",
@@ -197,19 +205,8 @@ def federation_router() -> APIRouter:
         responses=_problems(401, 404, 409, 422),
     )
     async def deliver_receipt(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
-        try:
-            body = orjson.loads(await request.body())
-            out = await to_thread.run_sync(receive_receipt, hub, caller.peer, body)
-        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-            return _peer_problem(
-                hub,
-                LetterError("receipt-malformed", "the body is not a receipt", "正文不是回执"),
-                request,
-                caller,
-            )
-        except FederationError as error:
-            return _peer_problem(hub, error, request, caller)
-        return signed_response(hub, 200, orjson.dumps(out), caller.request)
+        malformed = LetterError("receipt-malformed", "the body is not a receipt", "正文不是回执")
+        return await _deliver(request, hub, caller, receive_receipt, malformed)
 
     @router.get(
         "/v1/transfers/{id}/letter",
