@@ -3,6 +3,7 @@ synthetic members. Not a benchmark itself."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import secrets
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -151,3 +152,13 @@ def post_bulk(base: str, token: str, path: Path) -> tuple[float, dict[str, int]]
             outcome = orjson.loads(line)["outcome"]
             counts[outcome] = counts.get(outcome, 0) + 1
     return time.perf_counter() - start, counts
+
+
+def main_over_backends(run: Callable[[str, int], None], doc: str) -> None:
+    """The command line shared by the hub benchmarks: ``--members N --backends a,b``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=200_000)
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    args = parser.parse_args()
+    for kind in args.backends.split(","):
+        run(kind, args.members)

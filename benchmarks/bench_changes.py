@@ -9,12 +9,11 @@ parsed). Prints both times and the ratio (goal: catch-up within 2x of the ingest
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import httpx
 import orjson
-from _hubbench import database, ndjson_file, post_bulk, server
+from _hubbench import database, main_over_backends, ndjson_file, post_bulk, server
 
 
 def catch_up(base: str, token: str) -> tuple[float, int]:
@@ -42,14 +41,5 @@ def run(kind: str, members: int) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=200_000)
-    parser.add_argument("--backends", default="postgresql,sqlite")
-    args = parser.parse_args()
-    for kind in args.backends.split(","):
-        run(kind, args.members)
-
-
 if __name__ == "__main__":
-    main()
+    main_over_backends(run, __doc__)

@@ -12,12 +12,11 @@ of the same definition (same columns and indexes): with ``COPY`` on PostgreSQL, 
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import time
 
 import psycopg
-from _hubbench import database, ndjson_file, post_bulk, server
+from _hubbench import database, main_over_backends, ndjson_file, post_bulk, server
 
 COLUMNS = (
     "collection, id, owner, scope_org, scope_org2, version, updated_us, seq, deleted, doc,"
@@ -97,14 +96,5 @@ def run(kind: str, members: int) -> None:
     print(f"{kind}: ratio {hub_rate / raw_rate:.1%} of raw (goal >= 50 %)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=200_000)
-    parser.add_argument("--backends", default="postgresql,sqlite")
-    args = parser.parse_args()
-    for kind in args.backends.split(","):
-        run(kind, args.members)
-
-
 if __name__ == "__main__":
-    main()
+    main_over_backends(run, __doc__)

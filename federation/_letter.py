@@ -21,7 +21,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -29,7 +29,7 @@ from pydantic.alias_generators import to_camel
 from tongxin.schemas import Member, Transfer
 
 from ._errors import LetterError
-from ._keys import KeyResolver, Signer
+from ._keys import KeyResolver, PublicKey, Signer
 from ._keystore import hub_of_kid
 from ._signed import document_digest, open_document, sign_document
 
@@ -219,19 +219,28 @@ def _malformed(kind: str, error: ValidationError | str) -> LetterError:
     )
 
 
+_Doc = TypeVar("_Doc", bound=BaseModel)
+
+
+def _open(
+    envelope: Any, kind: str, keys: KeyResolver, stamp: str, model: type[_Doc]
+) -> tuple[_Doc, PublicKey]:
+    """Check a signed document of ``kind`` and parse its body; ``stamp`` names the field that
+    holds its signing time."""
+    body, key = open_document(envelope, kind, keys, lambda b: _unix(b.get(stamp)), LetterError)
+    try:
+        return model.model_validate(body), key
+    except ValidationError as error:
+        raise _malformed(kind, error) from None
+
+
 def verify_letter(envelope: Any, keys: KeyResolver, *, today: date | None = None) -> Letter:
     """The letter, when it is authentic, untampered and (given ``today``) unexpired.
 
     Raises :class:`LetterError`: ``letter-malformed``, ``letter-unknown-key``,
     ``letter-revoked-key``, ``letter-tampered``, ``letter-key-inactive`` or ``letter-expired``.
     """
-    body, key = open_document(
-        envelope, "letter", keys, lambda b: _unix(b.get("issuedAt")), LetterError
-    )
-    try:
-        letter = Letter.model_validate(body)
-    except ValidationError as error:
-        raise _malformed("letter", error) from None
+    letter, key = _open(envelope, "letter", keys, "issuedAt", Letter)
     if not (
         letter.issuer.kid == key.kid
         and hub_of_kid(key.kid) == letter.issuer.hub_id == letter.from_.hub_id
@@ -279,13 +288,7 @@ def make_receipt(
 
 def verify_receipt(envelope: Any, letter: Mapping[str, Any], keys: KeyResolver) -> Receipt:
     """The receipt, when the receiving hub of ``letter`` signed it for exactly that letter."""
-    body, key = open_document(
-        envelope, "receipt", keys, lambda b: _unix(b.get("decidedAt")), LetterError
-    )
-    try:
-        receipt = Receipt.model_validate(body)
-    except ValidationError as error:
-        raise _malformed("receipt", error) from None
+    receipt, key = _open(envelope, "receipt", keys, "decidedAt", Receipt)
     letter_body = _letter_body(letter)
     to_hub = (
         letter_body.get("to", {}).get("hubId")
@@ -320,13 +323,7 @@ def make_withdrawal(
 
 def verify_withdrawal(envelope: Any, letter: Mapping[str, Any], keys: KeyResolver) -> Withdrawal:
     """The withdrawal, when the issuer of ``letter`` signed it for exactly that letter."""
-    body, key = open_document(
-        envelope, "withdrawal", keys, lambda b: _unix(b.get("withdrawnAt")), LetterError
-    )
-    try:
-        notice = Withdrawal.model_validate(body)
-    except ValidationError as error:
-        raise _malformed("withdrawal", error) from None
+    notice, key = _open(envelope, "withdrawal", keys, "withdrawnAt", Withdrawal)
     letter_body = _letter_body(letter)
     issuer = letter_body.get("issuer")
     issuer_hub = issuer.get("hubId") if isinstance(issuer, Mapping) else None
