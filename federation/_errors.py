@@ -13,7 +13,8 @@ the same class again from a problem body (:func:`from_problem`).
     │                                         keyset-unsigned, certificate-malformed,
     │                                         certificate-unknown-key, certificate-revoked-key,
     │                                         certificate-tampered, certificate-key-inactive,
-    │                                         certificate-invalid, certificate-expired
+    │                                         certificate-invalid, certificate-expired,
+    │                                         certificate-missing
     ├── LetterError                   422     {letter,receipt,withdrawal}-malformed, -unknown-key,
     │                                         -revoked-key, -tampered, -key-inactive;
     │                                         letter-expired, receipt-mismatch,

@@ -35,13 +35,16 @@ from tongxin.federation import (
     PublicKey,
     SignatureError,
     SigningAuth,
+    TrustError,
     canonical,
+    certify_child,
     decide,
     from_problem,
     hub_of_kid,
     key_store_path,
     minimise,
     parse_key_set,
+    trust_sibling,
     verify_key_set,
 )
 
@@ -59,10 +62,12 @@ __all__ = [
     "PeerResolver",
     "SyncError",
     "add_peer",
+    "certify",
     "hub_keys",
     "init_keys",
     "list_peers",
     "peer_feed",
+    "refresh_key_sets",
     "sync_all",
     "sync_peer",
 ]
@@ -74,6 +79,7 @@ HASHED = "$hashed"
 _REFETCH_SECONDS = 60
 _BACKOFF_CAP = 3600
 _PAGE = 1000
+_CERTIFICATE_SECONDS = 30 * 86_400
 
 
 def _now() -> datetime:
@@ -232,20 +238,31 @@ def add_peer(
     hub: Hub,
     url: str,
     relation: str,
-    fingerprint: str,
+    fingerprint: str | None,
     *,
+    via: str | None = None,
     link_key: str | None = None,
     policy: dict[str, Any] | None = None,
 ) -> Peer:
-    """Fetch the peer's key set, verify it against ``fingerprint`` and store the peer.
+    """Fetch the peer's key set, verify it and store the peer.
 
-    Toward a parent the default policy drops phone numbers and hashes citizen IDs (§5) with
-    ``link_key`` (hex; the parent hands the same one to all its children; random otherwise).
+    The key set is trusted when a key with ``fingerprint`` signed it, or (a sibling, ``via``
+    names our parent peer) when the parent's certificate for the peer vouches for the keys
+    that signed it (§1.6). Toward a parent the default policy drops phone numbers and hashes
+    citizen IDs (§5) with ``link_key`` (hex; the parent hands the same one to all its children;
+    random otherwise).
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {', '.join(RELATIONS)}")
+    if (fingerprint is None) == (via is None):
+        raise ValueError("give either a fingerprint or the parent that certifies the peer")
     doc = _fetch_key_set(url)
-    key_set = verify_key_set(doc, [fingerprint], int(time.time()))
+    now = int(time.time())
+    if via is not None:
+        key_set = _certified(hub, via, relation, doc, now)
+    else:
+        assert fingerprint is not None
+        key_set = verify_key_set(doc, [fingerprint], now)
     if key_set.hub_id == hub.hub_id:
         raise ValueError("this is the hub's own key set")
     if policy is None:
@@ -259,6 +276,7 @@ def add_peer(
         "key_set": orjson.dumps(doc).decode(),
         "policy": orjson.dumps(policy).decode(),
         "link_key": link_key,
+        "keys_fetched_at": _now(),
     }
     with hub.db.write() as conn:
         exists = conn.execute(select(peers.c.hub_id).where(peers.c.hub_id == key_set.hub_id))
@@ -269,6 +287,35 @@ def add_peer(
     peer = get_peer(hub, key_set.hub_id)
     assert peer is not None
     return peer
+
+
+def _certified(hub: Hub, via: str, relation: str, doc: dict[str, Any], now: int) -> KeySet:
+    """A sibling's key set trusted through the certificate of our parent peer ``via``."""
+    parent = get_peer(hub, via)
+    if parent is None or parent.relation != "parent" or relation != "sibling":
+        raise ValueError(f"only a sibling is trusted through a parent, and {via} is not our parent")
+    subject = str(doc.get("hubId", ""))
+    response = httpx.get(f"{parent.url}/.well-known/tongxin/certificates/{subject}", timeout=30)
+    if response.status_code == 404:
+        raise TrustError(
+            "certificate-missing",
+            f"{via} has not certified a hub {subject}",
+            f"上级枢纽 {via} 未对 {subject} 出具证书",
+        )
+    response.raise_for_status()
+    return trust_sibling(response.json(), parent.keys(), doc, now)
+
+
+def certify(hub: Hub, child: str) -> dict[str, Any] | None:
+    """This hub's certificate for its child peer ``child`` (§1.6), valid 30 days, vouching for
+    the child's currently pinned fingerprints; None when ``child`` is not a child peer."""
+    peer = get_peer(hub, child)
+    if peer is None or peer.relation != "child":
+        return None
+    signer = hub_keys(hub).signer()
+    return certify_child(
+        signer, hub.hub_id, child, peer.pins, int(time.time()), valid_for=_CERTIFICATE_SECONDS
+    )
 
 
 class PeerResolver:
@@ -289,10 +336,11 @@ class PeerResolver:
         found = peer.keys().key(kid)
         if found is None and time.monotonic() - self._fetched.get(hub_id, -1e9) > _REFETCH_SECONDS:
             self._fetched[hub_id] = time.monotonic()
-            found = self._refresh(peer).key(kid)
+            found = self.refresh(peer).key(kid)
         return found
 
-    def _refresh(self, peer: Peer) -> KeySet:
+    def refresh(self, peer: Peer) -> KeySet:
+        """Fetch ``peer``'s key set again and keep it when it verifies against the pins."""
         try:
             doc = _fetch_key_set(peer.url)
             key_set = verify_key_set(doc, peer.pins, int(time.time()))
@@ -306,6 +354,7 @@ class PeerResolver:
                 .values(
                     key_set=orjson.dumps(doc).decode(),
                     pins=orjson.dumps(sorted(key_set.fingerprints())).decode(),
+                    keys_fetched_at=_now(),
                 )
             )
         return key_set
@@ -518,6 +567,20 @@ def sync_all(hub: Hub, *, respect_backoff: bool = False) -> dict[str, str | None
         _record(hub, peer, error)
         results[peer.hub_id] = error
     return results
+
+
+def refresh_key_sets(hub: Hub, older_than: float) -> None:
+    """Fetch again every peer key set older than ``older_than`` seconds (§1.3): rotations are
+    followed and revocations take effect without waiting for an unknown key."""
+    resolver = PeerResolver(hub)
+    with hub.db.read() as conn:
+        rows = conn.execute(select(peers.c.hub_id, peers.c.keys_fetched_at)).all()
+    for row in rows:
+        fetched = _aware(row.keys_fetched_at)
+        if fetched is None or (_now() - fetched).total_seconds() >= older_than:
+            peer = get_peer(hub, row.hub_id)
+            if peer is not None:
+                resolver.refresh(peer)
 
 
 def require_peer(hub: Hub, hub_id: str) -> Peer:

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     #: Seconds between background pulls of the children's change feeds (0 = off); failing
     #: peers back off exponentially on their own (``spec/federation.md`` §6).
     sync_interval_seconds: float = Field(5, ge=0)
+    #: Seconds after which a peer's key set is fetched again in a sync round, so that a
+    #: rotation or a revocation takes effect (§1.3, §1.4).
+    key_refresh_seconds: float = Field(600, ge=0)
     #: Database connection pool size per worker (PostgreSQL).
     pool_size: int = Field(8, ge=1, le=200)
 

@@ -193,6 +193,9 @@ peers = Table(
     #: Changes applied from this peer so far.
     Column("applied", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at", Stamp, nullable=False),
+    #: When the peer's key set was last fetched and verified (refreshed periodically, so a
+    #: revocation takes effect).
+    Column("keys_fetched_at", Stamp),
 )
 
 #: The replay cache of hub-to-hub signatures, shared by all worker processes.
@@ -231,6 +234,11 @@ transfer_letters = Table(
     #: Sender: the letter reached the receiving hub; receiver: the receipt reached the sender.
     Column("delivered", Boolean, nullable=False, server_default=text("false")),
     Column("last_error", Text),
+    #: The sender's signed withdrawal envelope (JSON), once requested.
+    Column("withdrawal", Text),
+    #: Failed deliveries of the pending message so far, and when to try again (backoff).
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Stamp),
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
 )

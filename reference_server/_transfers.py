@@ -10,7 +10,7 @@ idempotent (a repeated message or request answers as the first time).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -32,6 +32,9 @@ from tongxin.federation import (
     Step,
     TransferState,
     TransferStatus,
+    TransitionError,
+    Withdrawal,
+    WithdrawalArrived,
     advance,
     china_today,
     decide,
@@ -39,8 +42,10 @@ from tongxin.federation import (
     from_problem,
     issue_letter,
     make_receipt,
+    make_withdrawal,
     verify_letter,
     verify_receipt,
+    verify_withdrawal,
 )
 from tongxin.schemas import Member, Transfer
 
@@ -55,21 +60,27 @@ from ._federation import (
     hub_keys,
 )
 from ._hub import Hub
-from ._tables import audit, hub_state, records, transfer_letters
+from ._tables import audit, hub_state, peers, records, transfer_letters
 from ._writes import _digest
 
 __all__ = [
+    "DeliveryError",
     "decide_transfer",
+    "deliver_pending",
     "issue_transfer",
     "plan_transfer",
     "read_letter",
     "read_status",
     "receive_letter",
     "receive_receipt",
+    "receive_withdrawal",
+    "withdraw_transfer",
 ]
 
 log = logging.getLogger("tongxin.server")
 T = transfer_letters.c
+#: Longest wait between two delivery attempts of one message (seconds).
+_BACKOFF_CAP = 3600
 
 
 def _now() -> datetime:
@@ -111,8 +122,11 @@ def status_json(row: Any) -> dict[str, Any]:
         "state": row.state,
         "history": _loads(row.history),
         "receipt": None if row.receipt is None else _loads(row.receipt),
+        "withdrawal": None if row.withdrawal is None else _loads(row.withdrawal),
         "delivered": bool(row.delivered),
         "lastError": row.last_error,
+        "attempts": row.attempts,
+        "nextAttemptAt": None if row.next_attempt_at is None else _aware(row.next_attempt_at),
     }
 
 
@@ -218,10 +232,16 @@ def _client(hub: Hub, peer: Peer) -> httpx.Client:
     return httpx.Client(auth=auth, timeout=30)
 
 
-def _post(
-    hub: Hub, peer: Peer, path: str, body: dict[str, Any]
-) -> tuple[dict[str, Any] | None, str | None]:
-    """POST a signed message to a peer: (response body, None) or (None, the error)."""
+class DeliveryError(Exception):
+    """A message did not reach the peer, or the peer refused it (``problem``)."""
+
+    def __init__(self, message: str, problem: FederationError | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def _post(hub: Hub, peer: Peer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST a signed message to a peer and return its verified answer."""
     try:
         with _client(hub, peer) as client:
             response = client.post(
@@ -230,17 +250,42 @@ def _post(
                 headers={"content-type": "application/json"},
             )
     except FederationError as error:
-        return None, f"response {error.code}: {error.detail_en}"
+        raise DeliveryError(f"response {error.code}: {error.detail_en}") from None
     except httpx.HTTPError as error:
-        return None, f"unreachable: {error}"
+        raise DeliveryError(f"unreachable: {error}") from None
     if response.status_code != 200:
         try:
             problem = from_problem(response.json())
-            return None, f"{response.status_code} {problem.code}: {problem.detail_en}"
         except (ValueError, TypeError, AttributeError):
-            return None, f"{response.status_code} {response.reason_phrase}"
+            raise DeliveryError(f"{response.status_code} {response.reason_phrase}") from None
+        message = f"{response.status_code} {problem.code}: {problem.detail_en}"
+        raise DeliveryError(message, problem)
     answer: dict[str, Any] = response.json()
-    return answer, None
+    return answer
+
+
+def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
+    """Record a delivery attempt: delivered, or the error and when to try again (§6)."""
+    if error is None:
+        values: dict[str, Any] = {
+            "delivered": True,
+            "last_error": None,
+            "attempts": 0,
+            "next_attempt_at": None,
+        }
+    else:
+        attempts = int(
+            conn.execute(select(T.attempts).where(T.transfer_id == transfer_id)).scalar_one()
+        )
+        wait = min(_BACKOFF_CAP, 2 ** (attempts + 1))
+        values = {
+            "delivered": False,
+            "last_error": error,
+            "attempts": attempts + 1,
+            "next_attempt_at": _now() + timedelta(seconds=wait),
+        }
+    values["updated_at"] = _now()
+    conn.execute(update(transfer_letters).where(T.transfer_id == transfer_id).values(**values))
 
 
 def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
@@ -285,23 +330,27 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
             )
             row = _row(conn, transfer_id)
     if not row.delivered:
-        with hub.db.read() as conn:
-            trow, transfer = _record(hub, conn, "transfers", transfer_id)
-        member = hub.cipher.open(transfer_id, row.member_sealed)
-        body = {
-            "letter": _loads(row.letter),
-            "transfer": {"version": trow.version, "record": transfer},
-            "member": {"version": row.member_version, "record": member},
-        }
-        _, error = _post(hub, peer, "/v1/federation/letters", body)
-        with hub.db.write() as conn:
-            conn.execute(
-                update(transfer_letters)
-                .where(T.transfer_id == transfer_id)
-                .values(delivered=error is None, last_error=error, updated_at=_now())
-            )
-            row = _row(conn, transfer_id)
+        row = _send_letter(hub, peer, row)
     return status_json(row)
+
+
+def _send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
+    with hub.db.read() as conn:
+        trow, transfer = _record(hub, conn, "transfers", row.transfer_id)
+    member = hub.cipher.open(row.transfer_id, row.member_sealed)
+    body = {
+        "letter": _loads(row.letter),
+        "transfer": {"version": trow.version, "record": transfer},
+        "member": {"version": row.member_version, "record": member},
+    }
+    error: str | None = None
+    try:
+        _post(hub, peer, "/v1/federation/letters", body)
+    except DeliveryError as failure:
+        error = str(failure)
+    with hub.db.write() as conn:
+        _attempted(conn, row.transfer_id, error)
+        return _row(conn, row.transfer_id)
 
 
 def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
@@ -314,7 +363,12 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
             "this hub did not send that letter to the hub that signed the receipt",
             "本枢纽并未向签发回执的枢纽发出该介绍信",
         )
-    envelope = body["receipt"]
+    return _apply_receipt(hub, row, body["receipt"])
+
+
+def _apply_receipt(hub: Hub, row: Any, envelope: Any) -> dict[str, Any]:
+    """Verify a receipt against the stored letter and apply it (once, §3.6 Receipt)."""
+    transfer_id = row.transfer_id
     receipt = verify_receipt(envelope, _loads(row.letter), PeerResolver(hub))
     digest = document_digest(envelope["receipt"])
     with hub.db.write() as conn:
@@ -331,20 +385,16 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
                     updated_at=_now(),
                 )
             )
+            # a receipt proves the letter arrived, and answers any pending withdrawal
+            _attempted(conn, transfer_id, None)
             if receipt.decision == "accepted":
                 member = hub.cipher.open(transfer_id, row.member_sealed)
                 member["organisationId"] = receipt.receiver.organisation_id
                 change = Change(
-                    "members", row.member_id, row.member_version + 1, peer.hub_id, False, member
+                    "members", row.member_id, row.member_version + 1, row.peer_hub, False, member
                 )
                 _put(hub, conn, change, "transfer")
-            trow, transfer = _record(hub, conn, "transfers", transfer_id)
-            if trow is not None and trow.owner == hub.hub_id and transfer:
-                transfer["state"] = receipt.decision
-                change = Change(
-                    "transfers", transfer_id, trow.version + 1, hub.hub_id, False, transfer
-                )
-                _put(hub, conn, change, "replace")
+            _conclude(hub, conn, transfer_id, receipt.decision)
         row = _row(conn, transfer_id)
         trow, transfer = _record(hub, conn, "transfers", transfer_id)
     out = status_json(row)
@@ -353,13 +403,113 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     return out
 
 
+def _conclude(hub: Hub, conn: Connection, transfer_id: str, state: str) -> None:
+    """Move the sender's own transfer record to its final ``state`` at the next version."""
+    trow, transfer = _record(hub, conn, "transfers", transfer_id)
+    if trow is not None and trow.owner == hub.hub_id and transfer and transfer["state"] != state:
+        transfer["state"] = state
+        change = Change("transfers", transfer_id, trow.version + 1, hub.hub_id, False, transfer)
+        _put(hub, conn, change, "replace")
+
+
+def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[str, Any]:
+    """Withdraw an issued letter (sending hub): sign the withdrawal once, then deliver it until
+    the receiving hub answers. The receiving hub decides the order (§3.5 rule 6): the transfer
+    ends ``withdrawn``, or in the decision it had already taken (its receipt is applied)."""
+    row = _required(hub, transfer_id)
+    if row.role != "sender":
+        raise Conflict(
+            "only the sending hub withdraws a letter",
+            "只有转出枢纽可以撤回介绍信",
+            code="not-sending-hub",
+        )
+    if row.withdrawal is None:
+        if row.state not in (TransferState.ISSUED.value, TransferState.EXPIRED.value):
+            raise _final(row)
+        envelope = make_withdrawal(
+            _loads(row.letter),
+            hub_keys(hub).signer(),
+            withdrawn_at=_now().astimezone(CHINA).replace(microsecond=0),
+            reason=reason,
+        )
+        with hub.db.write() as conn:
+            if _row(conn, transfer_id).withdrawal is None:
+                conn.execute(
+                    update(transfer_letters)
+                    .where(T.transfer_id == transfer_id)
+                    .values(
+                        withdrawal=orjson.dumps(envelope).decode(),
+                        delivered=False,
+                        attempts=0,
+                        next_attempt_at=None,
+                        updated_at=_now(),
+                    )
+                )
+            row = _row(conn, transfer_id)
+    if not row.delivered:
+        row = _send_withdrawal(hub, row)
+    if row.state not in (
+        TransferState.WITHDRAWN.value,
+        TransferState.ISSUED.value,
+        TransferState.EXPIRED.value,
+    ):
+        raise _final(row)
+    return status_json(row)
+
+
+def _final(row: Any) -> Conflict:
+    return Conflict(
+        f"the transfer was already {row.state}",
+        f"该转接已为 {row.state} 状态",
+        code="transfer-final",
+        extra={"state": row.state},
+    )
+
+
+def _send_withdrawal(hub: Hub, row: Any) -> Any:
+    """Deliver the withdrawal with the letter (so it also stops a letter still in flight) and
+    the transfer record as it will be once withdrawn."""
+    transfer_id = row.transfer_id
+    peer = get_peer(hub, row.peer_hub)
+    with hub.db.read() as conn:
+        trow, transfer = _record(hub, conn, "transfers", transfer_id)
+    body: dict[str, Any] = {"withdrawal": _loads(row.withdrawal), "letter": _loads(row.letter)}
+    if trow is not None and transfer:
+        body["transfer"] = {
+            "version": trow.version + 1,
+            "record": {**transfer, "state": TransferState.WITHDRAWN.value},
+        }
+    error: str | None = None
+    answer: dict[str, Any] | None = None
+    try:
+        if peer is None:
+            raise DeliveryError(f"{row.peer_hub} is no longer a peer")
+        answer = _post(hub, peer, "/v1/federation/withdrawals", body)
+    except DeliveryError as failure:
+        receipt = failure.problem.extra.get("receipt") if failure.problem else None
+        if failure.problem is not None and failure.problem.code == "transfer-final" and receipt:
+            _apply_receipt(hub, row, receipt)  # the receiver decided first
+            with hub.db.read() as conn:
+                return _row(conn, transfer_id)
+        error = str(failure)
+    with hub.db.write() as conn:
+        if answer is not None:
+            notice = Withdrawal.model_validate(body["withdrawal"]["withdrawal"])
+            digest = document_digest(body["withdrawal"]["withdrawal"])
+            outcome = advance(_status(_row(conn, transfer_id)), WithdrawalArrived(notice, digest))
+            if outcome.changed:
+                _save(conn, transfer_id, outcome.status, None)
+                _conclude(hub, conn, transfer_id, TransferState.WITHDRAWN.value)
+        _attempted(conn, transfer_id, error)
+        return _row(conn, transfer_id)
+
+
 # -- receiving hub ----------------------------------------------------------------------------
-def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
-    """A letter delivered by ``peer``: verified, unexpired, for this hub; stored once."""
-    if not isinstance(body, dict) or not isinstance(body.get("letter"), dict):
+def _verified_letter(hub: Hub, peer: Peer, envelope: Any, today: date | None) -> Letter:
+    """A letter sent by its issuer ``peer`` to this hub (§3.3, §3.6 Receive)."""
+    if not isinstance(envelope, dict):
         raise LetterError("letter-malformed", "the body has no letter", "正文中没有介绍信")
-    envelope = body["letter"]
-    letter = verify_letter(envelope, PeerResolver(hub), today=china_today())
+    letter = verify_letter(envelope, PeerResolver(hub), today=today)
     if letter.from_.hub_id != peer.hub_id or letter.to.hub_id != hub.hub_id:
         raise LetterError(
             "letter-misdirected",
@@ -368,6 +518,44 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
             f"介绍信由 {letter.from_.hub_id} 开往 {letter.to.hub_id}，却由 {peer.hub_id} 送达 "
             f"{hub.hub_id}",
         )
+    return letter
+
+
+def _insert_received(
+    hub: Hub,
+    conn: Connection,
+    peer: Peer,
+    envelope: dict[str, Any],
+    status: TransferStatus,
+    member: dict[str, Any],
+    version: int,
+) -> None:
+    now = _now()
+    conn.execute(
+        insert(transfer_letters).values(
+            transfer_id=status.transfer_id,
+            role="receiver",
+            peer_hub=peer.hub_id,
+            member_id=envelope["letter"]["member"]["id"],
+            letter=orjson.dumps(envelope).decode(),
+            letter_digest=status.letter_digest,
+            state=status.state.value,
+            history=_history(status),
+            member_sealed=hub.cipher.seal(status.transfer_id, member),
+            member_version=version,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
+    """A letter delivered by ``peer``: verified, unexpired, for this hub; stored once."""
+    if not isinstance(body, dict):
+        raise LetterError("letter-malformed", "the body has no letter", "正文中没有介绍信")
+    envelope = body.get("letter")
+    letter = _verified_letter(hub, peer, envelope, china_today())
+    assert isinstance(envelope, dict)
     member = (body.get("member") or {}).get("record") or {}
     version = int((body.get("member") or {}).get("version") or 0)
     if member.get("id") != letter.member.id or version < 1:
@@ -388,24 +576,53 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
         row = _row(conn, letter.transfer_id)
         outcome = advance(None if row is None else _status(row), Issue(letter, digest))
         if row is None:
-            now = _now()
-            conn.execute(
-                insert(transfer_letters).values(
-                    transfer_id=letter.transfer_id,
-                    role="receiver",
-                    peer_hub=peer.hub_id,
-                    member_id=letter.member.id,
-                    letter=orjson.dumps(envelope).decode(),
-                    letter_digest=digest,
-                    state=outcome.status.state.value,
-                    history=_history(outcome.status),
-                    member_sealed=hub.cipher.seal(letter.transfer_id, member),
-                    member_version=version,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            _insert_received(hub, conn, peer, envelope, outcome.status, member, version)
         _replicate(hub, conn, peer, body.get("transfer"))
+        row = _row(conn, letter.transfer_id)
+    return status_json(row)
+
+
+def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
+    """The sender's withdrawal: applied while the transfer is not decided here (§3.5 rule 6);
+    else 409 ``transfer-final`` carrying this hub's receipt. A withdrawal that arrives before
+    its letter records the letter as withdrawn, so the letter can no longer be accepted."""
+    if not isinstance(body, dict) or not isinstance(body.get("withdrawal"), dict):
+        raise LetterError(
+            "withdrawal-malformed", "the body has no withdrawal", "正文中没有撤回通知"
+        )
+    envelope = body.get("letter")
+    letter = _verified_letter(hub, peer, envelope, None)
+    assert isinstance(envelope, dict)
+    notice = verify_withdrawal(body["withdrawal"], envelope, PeerResolver(hub))
+    digest = document_digest(body["withdrawal"]["withdrawal"])
+    with hub.db.write() as conn:
+        row = _row(conn, letter.transfer_id)
+        if row is not None and (row.role != "receiver" or row.peer_hub != peer.hub_id):
+            raise LetterError(
+                "withdrawal-mismatch",
+                "this hub did not receive that letter from the hub that withdrew it",
+                "本枢纽并未从撤回方收到该介绍信",
+            )
+        status = None if row is None else _status(row)
+        if status is None:
+            started = advance(None, Issue(letter, document_digest(envelope["letter"])))
+            status = started.status
+            _insert_received(hub, conn, peer, envelope, status, {}, 0)
+            row = _row(conn, letter.transfer_id)
+        try:
+            outcome = advance(status, WithdrawalArrived(notice, digest))
+        except TransitionError as refused:
+            if refused.code == "transfer-final" and row.receipt is not None:
+                refused.extra["receipt"] = _loads(row.receipt)
+            raise
+        if outcome.changed:
+            _save(conn, letter.transfer_id, outcome.status, None)
+            conn.execute(
+                update(transfer_letters)
+                .where(T.transfer_id == letter.transfer_id)
+                .values(withdrawal=orjson.dumps(body["withdrawal"]).decode())
+            )
+            _replicate(hub, conn, peer, body.get("transfer"))
         row = _row(conn, letter.transfer_id)
     return status_json(row)
 
@@ -465,30 +682,27 @@ def decide_transfer(
                     _put(hub, conn, change, "transfer")
             row = _row(conn, transfer_id)
     if _loads(row.receipt)["receipt"]["decision"] != decision:
-        raise Conflict(
-            f"the transfer was already {row.state}",
-            f"该转接已为 {row.state} 状态",
-            code="transfer-final",
-            extra={"state": row.state},
-        )
+        raise _final(row)
     if not row.delivered:
-        peer = get_peer(hub, row.peer_hub)
-        error: str | None = f"{row.peer_hub} is no longer a peer"
-        answer = None
-        if peer is not None:
-            answer, error = _post(
-                hub, peer, "/v1/federation/receipts", {"receipt": _loads(row.receipt)}
-            )
-        with hub.db.write() as conn:
-            if answer is not None and peer is not None:
-                _replicate(hub, conn, peer, answer.get("transfer"))
-            conn.execute(
-                update(transfer_letters)
-                .where(T.transfer_id == transfer_id)
-                .values(delivered=error is None, last_error=error, updated_at=_now())
-            )
-            row = _row(conn, transfer_id)
+        row = _send_receipt(hub, row)
     return status_json(row)
+
+
+def _send_receipt(hub: Hub, row: Any) -> Any:
+    peer = get_peer(hub, row.peer_hub)
+    answer: dict[str, Any] | None = None
+    error: str | None = None
+    try:
+        if peer is None:
+            raise DeliveryError(f"{row.peer_hub} is no longer a peer")
+        answer = _post(hub, peer, "/v1/federation/receipts", {"receipt": _loads(row.receipt)})
+    except DeliveryError as failure:
+        error = str(failure)
+    with hub.db.write() as conn:
+        if answer is not None and peer is not None:
+            _replicate(hub, conn, peer, answer.get("transfer"))
+        _attempted(conn, row.transfer_id, error)
+        return _row(conn, row.transfer_id)
 
 
 def _save(
@@ -502,6 +716,74 @@ def _save(
     if receipt is not None:
         values["receipt"] = orjson.dumps(receipt).decode()
     conn.execute(update(transfer_letters).where(T.transfer_id == transfer_id).values(**values))
+
+
+# -- the outbox --------------------------------------------------------------------------------
+def deliver_pending(hub: Hub, *, respect_backoff: bool = True) -> dict[str, str | None]:
+    """One redelivery round (§6): letters, withdrawals and receipts that have not reached their
+    peer yet, and letters of electronic transfers stored before a crash let them be signed.
+    ``{transfer id: None or the error}``."""
+    _issue_orphans(hub)
+    query = select(transfer_letters).where(
+        T.delivered.is_(False), (T.role == "sender") | T.receipt.is_not(None)
+    )
+    if respect_backoff:
+        query = query.where(T.next_attempt_at.is_(None) | (T.next_attempt_at <= _now()))
+    with hub.db.read() as conn:
+        rows = conn.execute(query.order_by(T.created_at)).all()
+    results: dict[str, str | None] = {}
+    for row in rows:
+        if row.role == "sender" and row.withdrawal is not None:
+            row = _send_withdrawal(hub, row)
+        elif row.role == "sender":
+            if row.state != TransferState.ISSUED.value:
+                continue  # decided, withdrawn or expired: the letter is moot
+            peer = get_peer(hub, row.peer_hub)
+            if peer is None:
+                results[row.transfer_id] = f"{row.peer_hub} is no longer a peer"
+                continue
+            row = _send_letter(hub, peer, row)
+        else:
+            row = _send_receipt(hub, row)
+        results[row.transfer_id] = None if row.delivered else row.last_error
+    return results
+
+
+def _issue_orphans(hub: Hub) -> None:
+    """Sign and deliver letters for this hub's issued transfers to peers that have none yet."""
+    c = records.c
+    with hub.db.read() as conn:
+        orphans = conn.execute(
+            select(c.id, c.doc, c.updated_us).where(
+                c.collection == "transfers",
+                c.owner == hub.hub_id,
+                c.deleted.is_(False),
+                c.id.not_in(select(T.transfer_id)),
+            )
+        ).all()
+        peered = {r.hub_id: r.created_at for r in conn.execute(select(peers)).all()}
+    for orphan in orphans:
+        record = _loads(orphan.doc)
+        record["id"] = orphan.id
+        try:
+            peer = plan_transfer(hub, record)
+        except Conflict:
+            continue
+        since = peered.get(peer.hub_id) if peer is not None else None
+        if since is None or orphan.updated_us < _micros(since):
+            continue  # a paper transfer, written before the hubs were peers
+        assert peer is not None
+        issue_transfer(hub, peer, orphan.id)
+
+
+def _aware(stamp: datetime) -> str:
+    aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+    return aware.isoformat(timespec="seconds")
+
+
+def _micros(stamp: datetime) -> int:
+    aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+    return int(aware.timestamp() * 1_000_000)
 
 
 # -- both sides -------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from pydantic import TypeAdapter
 
 from tongxin.schemas import Package
 from tongxin.server._discovery import API_VERSION
-from tongxin.server._federation import sync_all
 from tongxin.server._hub import Hub, open_hub
 from tongxin.server._maintenance import purge
+from tongxin.server._rounds import federation_round
 from tongxin.server._settings import Settings
 
 from ._fastread import FastReads
@@ -118,9 +118,9 @@ async def _sync_loop(hub: Hub, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await to_thread.run_sync(lambda: sync_all(hub, respect_backoff=True))
+            await to_thread.run_sync(lambda: federation_round(hub, respect_backoff=True))
         except Exception:
-            log.exception("background sync failed")
+            log.exception("background federation round failed")
 
 
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:

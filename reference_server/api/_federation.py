@@ -21,10 +21,12 @@ from tongxin.federation import (
     signature_headers,
     verify_message,
 )
+from tongxin.server._errors import NotFound
 from tongxin.server._federation import (
     DbNonceCache,
     Peer,
     PeerResolver,
+    certify,
     get_peer,
     hub_keys,
     list_peers,
@@ -37,6 +39,8 @@ from tongxin.server._transfers import (
     read_status,
     receive_letter,
     receive_receipt,
+    receive_withdrawal,
+    withdraw_transfer,
 )
 
 from ._deps import Caller, HubDep, _bearer, get_caller
@@ -173,6 +177,23 @@ def federation_router() -> APIRouter:
         return Response(orjson.dumps(hub_keys(hub).document()), media_type=JSON)
 
     @router.get(
+        "/.well-known/tongxin/certificates/{hub_id}",
+        tags=["federation"],
+        operation_id="certificate",
+        summary="This hub's signed certificate for one of its child hubs (no authentication)",
+        responses=_problems(404, 409),
+    )
+    def certificate(hub_id: str, hub: HubDep) -> Response:
+        document = certify(hub, hub_id)
+        if document is None:
+            raise NotFound(
+                f"{hub_id} is not a child of this hub",
+                f"{hub_id} 不是本枢纽的下级枢纽",
+                code="certificate-missing",
+            )
+        return Response(orjson.dumps(document), media_type=JSON)
+
+    @router.get(
         "/v1/peers",
         tags=["federation"],
         operation_id="peers",
@@ -207,6 +228,38 @@ def federation_router() -> APIRouter:
     async def deliver_receipt(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
         malformed = LetterError("receipt-malformed", "the body is not a receipt", "正文不是回执")
         return await _deliver(request, hub, caller, receive_receipt, malformed)
+
+    @router.post(
+        "/v1/federation/withdrawals",
+        tags=["federation"],
+        operation_id="deliverWithdrawal",
+        summary="Deliver the signed withdrawal of a letter to its receiving hub (signed peer "
+        "request)",
+        responses=_problems(401, 409, 422),
+    )
+    async def deliver_withdrawal(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
+        malformed = LetterError(
+            "withdrawal-malformed", "the body is not a withdrawal", "正文不是撤回通知"
+        )
+        return await _deliver(request, hub, caller, receive_withdrawal, malformed)
+
+    @router.post(
+        "/v1/transfers/{id}/withdraw",
+        tags=["transfers"],
+        operation_id="withdrawTransfer",
+        summary="Withdraw an issued letter; sends the signed withdrawal (sending hub). 200 once "
+        "withdrawn, 202 while the receiving hub has not answered",
+        responses={
+            202: {"description": "Withdrawal signed, not yet delivered"},
+            **_problems(401, 403, 404, 409, 429),
+        },
+    )
+    async def withdraw(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
+        caller.require("records:write")
+        reason = _reason(await request.body())
+        out = await to_thread.run_sync(withdraw_transfer, hub, id, reason)
+        status = 200 if out["state"] == "withdrawn" else 202
+        return Response(orjson.dumps(out), status_code=status, media_type=JSON)
 
     @router.get(
         "/v1/transfers/{id}/letter",
@@ -249,17 +302,21 @@ def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:
     )
     async def decide(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:write")
-        raw = await request.body()
-        reason = None
-        if raw.strip():
-            try:
-                parsed = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                parsed = {}
-            if isinstance(parsed, dict) and isinstance(parsed.get("reason"), str):
-                reason = parsed["reason"]
+        reason = _reason(await request.body())
         out = await to_thread.run_sync(decide_transfer, hub, id, decision, reason)
         return Response(orjson.dumps(out), media_type=JSON)
+
+
+def _reason(raw: bytes) -> str | None:
+    """The optional ``{"reason": "…"}`` of a decision or withdrawal."""
+    if not raw.strip():
+        return None
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    reason = parsed.get("reason") if isinstance(parsed, dict) else None
+    return reason if isinstance(reason, str) else None
 
 
 def install_federation(app: Any) -> None:

@@ -5,22 +5,14 @@ signed change-feed pulls."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.conftest import free_port, numbered_person
+from tests.federation._network import TONGXIN, Node, new_member, seed, transfer_body
 from tongxin.federation import (
     CHINA,
     HttpMessage,
@@ -31,89 +23,6 @@ from tongxin.federation import (
     signature_headers,
 )
 from tongxin.schemas import Member, Transfer
-
-TONGXIN = str(Path(sys.executable).parent / "tongxin")
-
-
-@dataclass
-class Node:
-    """One hub: its directory, database, port and process."""
-
-    hub_id: str
-    workdir: Path
-    sync_interval: float = 0
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    token: str = ""
-
-    @property
-    def db(self) -> str:
-        return f"sqlite:///{self.workdir / 'hub.db'}"
-
-    @property
-    def db_args(self) -> list[str]:
-        return ["--database", self.db]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN_")}
-        env.update(
-            TONGXIN_RATE_LIMIT_PER_SECOND="0",
-            TONGXIN_SYNC_INTERVAL_SECONDS=str(self.sync_interval),
-        )
-        return env
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [TONGXIN, *args, "--database", self.db],
-            env=self.env(),
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if check:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    def init(self) -> str:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.cli("init", "--hub-id", self.hub_id, "--name", f"hub {self.hub_id}")
-        self.token = self.cli("token", "create", "--scope", "admin").stdout.strip()
-        return self.cli("keys", "show").stdout.splitlines()[0].strip()
-
-    def start(self) -> None:
-        with (self.workdir / "serve.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [TONGXIN, "serve", "--port", str(self.port), "--no-access-log", *self.db_args],
-                env=self.env(),
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.workdir / "serve.log").read_text()
-            try:
-                if httpx.get(self.url + "/.well-known/tongxin/keys", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("hub did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(15)
-
-    def api(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
-        )
 
 
 @pytest.fixture(scope="module")
@@ -139,29 +48,6 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
     finally:
         for node in nodes.values():
             node.stop()
-
-
-def _org(hub_id: str) -> dict[str, Any]:
-    return {"id": f"{hub_id}:o{secrets.token_hex(4)}", "name": "第一党支部", "type": "branch"}
-
-
-def _member(hub_id: str, org: str, n: int) -> dict[str, Any]:
-    record = numbered_person(org, n)
-    record["id"] = f"{hub_id}:m{secrets.token_hex(4)}"
-    return record
-
-
-def _seed(node: Node, members: int, base: int) -> tuple[str, list[str]]:
-    with node.api() as api:
-        org = _org(node.hub_id)
-        assert api.post("/v1/organisations", json=org).status_code == 201, api
-        ids = []
-        for n in range(members):
-            record = _member(node.hub_id, org["id"], base + n)
-            response = api.post("/v1/members", json=record)
-            assert response.status_code == 201, response.text
-            ids.append(record["id"])
-    return org["id"], ids
 
 
 def test_keys_are_published_and_peering_needs_the_right_fingerprint(net: dict[str, Node]) -> None:
@@ -204,8 +90,8 @@ def test_unsigned_or_tampered_feed_requests_are_refused_naming_the_check(
 
 def test_child_records_reach_the_parent_as_read_only_replicas(net: dict[str, Node]) -> None:
     city, a, b = net["city"], net["a"], net["b"]
-    _org_a, members_a = _seed(a, 5, 1000)
-    _org_b, members_b = _seed(b, 3, 2000)
+    _org_a, members_a = seed(a, 5, 1000)
+    _org_b, members_b = seed(b, 3, 2000)
     with a.api() as api:
         response = api.delete(f"/v1/members/{members_a[0]}", headers={"If-Match": '"1"'})
         assert response.status_code in (200, 204), response.text
@@ -241,11 +127,41 @@ def test_child_records_reach_the_parent_as_read_only_replicas(net: dict[str, Nod
 
 
 def _peer_siblings(net: dict[str, Node]) -> None:
-    """County A and county B peer with each other directly (letters travel between them)."""
+    """County A and county B peer with each other directly (letters travel between them),
+    trusting each other through the city's certificates instead of exchanging fingerprints."""
     a, b = net["a"], net["b"]
-    prints = {n: net[n].cli("keys", "show").stdout.splitlines()[0].strip() for n in ("a", "b")}
-    a.cli("peer", "add", b.url, "--relation", "sibling", "--fingerprint", prints["b"])
-    b.cli("peer", "add", a.url, "--relation", "sibling", "--fingerprint", prints["a"])
+    a.peer(b, "sibling", "cd-city")
+    b.peer(a, "sibling", "cd-city")
+
+
+def test_siblings_trust_each_other_only_through_the_parents_certificate(
+    net: dict[str, Node],
+) -> None:
+    city, a = net["city"], net["a"]
+    cert = httpx.get(city.url + "/.well-known/tongxin/certificates/cd-wuhou").json()
+    assert cert["certificate"]["subject"] == "cd-wuhou"
+    assert cert["certificate"]["fingerprints"] == sorted(
+        json.loads(city.cli("peer", "list", "--json").stdout)[1]["fingerprints"]
+    )
+    missing = httpx.get(city.url + "/.well-known/tongxin/certificates/sc-stranger")
+    assert (missing.status_code, missing.json()["code"]) == (404, "certificate-missing")
+    # a hub the city has not certified is not trusted through it
+    stranger = Node("sc-stranger", city.workdir.parent / "stranger")
+    stranger.init()
+    stranger.start()
+    try:
+        done = a.cli(
+            "peer", "add", stranger.url, "--relation", "sibling", "--via", "cd-city", check=False
+        )
+        assert done.returncode == 1
+        assert "certificate-missing" in done.stderr
+    finally:
+        stranger.close()
+    # only through a parent
+    done = a.cli(
+        "peer", "add", city.url, "--relation", "sibling", "--via", "cd-jinjiang", check=False
+    )
+    assert done.returncode == 1
 
 
 def test_a_member_transferred_between_counties_ends_owned_by_the_receiver_once(
@@ -253,21 +169,10 @@ def test_a_member_transferred_between_counties_ends_owned_by_the_receiver_once(
 ) -> None:
     city, a, b = net["city"], net["a"], net["b"]
     _peer_siblings(net)
-    org_a, (member_id,) = _seed(a, 1, 3000)
-    org_b, _ = _seed(b, 0, 0)
-    transfer_id = f"cd-wuhou:t{secrets.token_hex(4)}"
-    transfer = {
-        "id": transfer_id,
-        "memberId": member_id,
-        "fromOrganisationId": org_a,
-        "toOrganisationId": org_b,
-        "reason": "work-unit-change",
-        "duesPaidUntil": "2026-10",
-        "issuedDate": china_today().isoformat(),
-        "validDays": 90,
-        "state": "issued",
-        "letterNumber": f"武组转〔2026〕{secrets.randbelow(10_000):04d}",
-    }
+    org_a, (member_id,) = seed(a, 1, 3000)
+    org_b, _ = seed(b, 0, 0)
+    transfer = transfer_body(member_id, org_a, org_b)
+    transfer_id = transfer["id"]
     with a.api() as api_a, b.api() as api_b:
         created = api_a.post("/v1/transfers", json=transfer)
         assert created.status_code == 201, created.text
@@ -367,7 +272,7 @@ def test_an_expired_letter_is_refused_with_the_reason(net: dict[str, Node]) -> N
         items = api.get("/v1/organisations").json()["items"]
         org_b = next(i["id"] for i in items if i["id"].startswith(b.hub_id + ":"))
     stamp = {"version": 1, "updatedAt": datetime.now(CHINA).isoformat()}
-    member = {**_member(a.hub_id, f"{a.hub_id}:o0001", 4000), **stamp}
+    member = {**new_member(a.hub_id, f"{a.hub_id}:o0001", 4000), **stamp}
     issued = china_today() - timedelta(days=100)
     transfer = Transfer.model_validate(
         {

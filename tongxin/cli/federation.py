@@ -243,8 +243,17 @@ def peer_add(
         str, typer.Option("--relation", help="parent, child or sibling (what the peer is to us).")
     ],
     fingerprint: Annotated[
-        str, typer.Option("--fingerprint", help="The peer's key fingerprint (`tongxin keys show`).")
-    ],
+        str | None,
+        typer.Option("--fingerprint", help="The peer's key fingerprint (`tongxin keys show`)."),
+    ] = None,
+    via: Annotated[
+        str | None,
+        typer.Option(
+            "--via",
+            help="Instead of a fingerprint, for a sibling: the hub id of our parent peer whose "
+            "certificate vouches for the sibling's keys.",
+        ),
+    ] = None,
     link_key: Annotated[
         str | None,
         typer.Option(
@@ -258,7 +267,8 @@ def peer_add(
     ] = None,
     database: Database = None,
 ) -> None:
-    """Fetch the peer's key set, check it against the fingerprint, and trust the peer."""
+    """Fetch the peer's key set, check it against the fingerprint (or the parent's certificate),
+    and trust the peer."""
     import httpx
 
     from tongxin.federation import FederationError
@@ -275,6 +285,7 @@ def peer_add(
             url,
             relation,
             fingerprint,
+            via=via,
             link_key=link_key,
             policy=orjson.loads(policy) if policy else None,
         )
@@ -318,13 +329,14 @@ def sync_command(
     interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 5.0,
     database: Database = None,
 ) -> None:
-    """Pull every child's change feed into read-only replicas."""
-    from tongxin.server._federation import sync_all
+    """Pull every child's change feed into read-only replicas and redeliver pending letters,
+    withdrawals and receipts."""
+    from tongxin.server._rounds import federation_round
 
     hub = _hub(database)
     try:
         while True:
-            results = sync_all(hub, respect_backoff=not once)
+            results = federation_round(hub, respect_backoff=not once)
             failed = {k: v for k, v in results.items() if v}
             for peer_id in results:
                 typer.echo(f"{peer_id}: {failed.get(peer_id) or 'ok'}", err=True)
