@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tongxin.federation import (
@@ -53,7 +53,7 @@ from ._errors import Conflict, HubError, NotFound
 from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
-from ._tables import hub_state, nonces, peers, records
+from ._tables import hub_state, nonces, org_tree, peers, records
 
 __all__ = [
     "HASHED",
@@ -457,6 +457,44 @@ def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> No
             update(records)
             .where(records.c.collection == change.type, records.c.id == change.id)
             .values(**values)
+        )
+    if change.type == "organisations":
+        _place(conn, change)
+
+
+def _place(conn: Connection, change: Change) -> None:
+    """Keep a replicated organisation in the tree (so subtree tokens reach replicas): under its
+    parent when the parent is known, else as a root until the parent arrives."""
+    t = org_tree.c
+    old = conn.execute(select(t.path).where(t.id == change.id)).scalar()
+    if change.record is None:
+        conn.execute(delete(org_tree).where(t.id == change.id))
+        return
+    parent = change.record.get("parentId")
+    parent = parent if isinstance(parent, str) else None
+    base = conn.execute(select(t.path).where(t.id == parent)).scalar() if parent else None
+    if old is not None and base is not None and base.startswith(old):
+        base = None  # never below itself, whatever a peer sends
+    new = (base or "") + change.id + "/"
+    if old is None:
+        conn.execute(insert(org_tree).values(id=change.id, parent_id=parent, path=new))
+    else:
+        conn.execute(update(org_tree).where(t.id == change.id).values(parent_id=parent))
+        _move(conn, old, new)
+    # children that arrived first, placed as roots, now go under this organisation
+    for child_id, child_path in conn.execute(
+        select(t.id, t.path).where(t.parent_id == change.id, t.path == t.id + "/")
+    ).all():
+        _move(conn, child_path, new + child_id + "/")
+
+
+def _move(conn: Connection, old: str, new: str) -> None:
+    if old != new:
+        t = org_tree.c
+        conn.execute(
+            update(org_tree)
+            .where(t.path.startswith(old, autoescape=True))
+            .values(path=literal(new) + func.substr(t.path, len(old) + 1))
         )
 
 

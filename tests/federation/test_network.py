@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from tests.federation._network import TONGXIN, Node, new_member, seed, transfer_body
+from tests.federation._network import TONGXIN, Node, new_member, new_org, seed, transfer_body
 from tongxin.federation import (
     CHINA,
     HttpMessage,
@@ -124,6 +124,28 @@ def test_child_records_reach_the_parent_as_read_only_replicas(net: dict[str, Nod
     # the feed holds each record's latest state: A's organisation, 4 members and 1 tombstone
     assert listed["cd-wuhou"]["applied"] == 6
     assert listed["cd-jinjiang"]["applied"] == 4
+
+
+def test_a_token_for_a_county_subtree_at_the_city_sees_only_its_replicas(
+    net: dict[str, Node],
+) -> None:
+    city, a, b = net["city"], net["a"], net["b"]
+    with a.api() as api:
+        root = {**new_org(a.hub_id), "name": "武侯区委"}
+        assert api.post("/v1/organisations", json=root).status_code == 201
+        branch = {**new_org(a.hub_id), "parentId": root["id"]}
+        assert api.post("/v1/organisations", json=branch).status_code == 201
+        member = new_member(a.hub_id, branch["id"], 6000)
+        assert api.post("/v1/members", json=member).status_code == 201
+    _, (other,) = seed(b, 1, 6100)
+    city.cli("sync", "--once")
+    token = city.cli(
+        "token", "create", "--organisation", root["id"], "--scope", "records:read"
+    ).stdout.strip()
+    with httpx.Client(base_url=city.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        listed = {m["id"] for m in api.get("/v1/members", params={"limit": 1000}).json()["items"]}
+        assert listed == {member["id"]}
+        assert api.get(f"/v1/members/{other}").status_code in (403, 404)
 
 
 def _peer_siblings(net: dict[str, Node]) -> None:

@@ -1,0 +1,70 @@
+"""Replicas applied from a child's feed, on SQLite and PostgreSQL: replicated organisations
+join the organisation tree whatever order they arrive in, so subtree tokens reach them; a page
+applied twice changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+
+from tongxin.federation import Change, FeedPage
+from tongxin.server import Hub
+from tongxin.server._federation import apply_page, get_peer
+from tongxin.server._security import org_path
+from tongxin.server._tables import peers, records
+
+CHILD = "cd-kid"
+
+
+def _peer(hub: Hub) -> None:
+    with hub.db.write() as conn:
+        conn.execute(
+            insert(peers).values(
+                hub_id=CHILD,
+                url="http://127.0.0.1:9",
+                relation="child",
+                pins="[]",
+                key_set="{}",
+                policy=orjson.dumps({"types": None}).decode(),
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def _org(n: int, parent: int | None = None) -> Change:
+    record: dict[str, Any] = {"id": f"{CHILD}:o{n}", "name": f"支部{n}", "type": "branch"}
+    if parent is not None:
+        record["parentId"] = f"{CHILD}:o{parent}"
+    return Change("organisations", record["id"], 1, CHILD, False, record)
+
+
+def test_replicated_organisations_form_the_tree_in_any_order(hub: Hub) -> None:
+    _peer(hub)
+    peer = get_peer(hub, CHILD)
+    assert peer is not None
+    # a grandchild and a child arrive before their root
+    first = FeedPage((_org(3, parent=2), _org(2, parent=1)), "c1", True)
+    assert apply_page(hub, peer, first) == 2
+    with hub.db.read() as conn:
+        assert org_path(conn, f"{CHILD}:o3") == f"{CHILD}:o2/{CHILD}:o3/"
+    peer = get_peer(hub, CHILD)
+    assert peer is not None
+    assert apply_page(hub, peer, FeedPage((_org(1),), "c2", False)) == 1
+    with hub.db.read() as conn:
+        assert org_path(conn, f"{CHILD}:o3") == f"{CHILD}:o1/{CHILD}:o2/{CHILD}:o3/"
+        owners = conn.execute(select(records.c.owner).where(records.c.id.like(f"{CHILD}:%")))
+        assert set(owners.scalars()) == {CHILD}
+    # the same page again (a retried pull): nothing applied, the cursor moves on
+    peer = get_peer(hub, CHILD)
+    assert peer is not None
+    assert apply_page(hub, peer, FeedPage((_org(1), _org(2, parent=1)), "c3", False)) == 0
+    # a tombstone leaves the tree
+    tombstone = Change("organisations", f"{CHILD}:o3", 2, CHILD, True, None)
+    peer = get_peer(hub, CHILD)
+    assert peer is not None
+    assert apply_page(hub, peer, FeedPage((tombstone,), "c4", False)) == 1
+    with hub.db.read() as conn:
+        assert org_path(conn, f"{CHILD}:o3") is None
