@@ -59,7 +59,7 @@ from ._federation import (
     get_peer,
     hub_keys,
 )
-from ._hub import Hub
+from ._hub import Hub, now_stamp
 from ._tables import audit, hub_state, peers, records, transfer_letters
 from ._writes import _digest
 
@@ -194,6 +194,17 @@ def _record(hub: Hub, conn: Connection, collection: str, rid: str) -> tuple[Any,
         opened.pop("$hashed", None)
         record.update(opened)
     return row, record
+
+
+def _stamped(record: dict[str, Any], version: int, at: str | None = None) -> dict[str, Any]:
+    """``record`` as written at ``version``: the server fields match the stored row."""
+    return {**record, "version": version, "updatedAt": at or now_stamp()[0]}
+
+
+def _item(hub: Hub, conn: Connection, collection: str, rid: str) -> dict[str, Any] | None:
+    """``{"version", "record"}`` of a stored record (all fields), for a peer to replicate."""
+    row, record = _record(hub, conn, collection, rid)
+    return None if row is None or not record else {"version": row.version, "record": record}
 
 
 # -- sending hub ------------------------------------------------------------------------------
@@ -363,11 +374,13 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
             "this hub did not send that letter to the hub that signed the receipt",
             "本枢纽并未向签发回执的枢纽发出该介绍信",
         )
-    return _apply_receipt(hub, row, body["receipt"])
+    return _apply_receipt(hub, row, body["receipt"], body.get("member"))
 
 
-def _apply_receipt(hub: Hub, row: Any, envelope: Any) -> dict[str, Any]:
-    """Verify a receipt against the stored letter and apply it (once, §3.6 Receipt)."""
+def _apply_receipt(hub: Hub, row: Any, envelope: Any, member_item: Any = None) -> dict[str, Any]:
+    """Verify a receipt against the stored letter and apply it (once, §3.6 Receipt). On
+    acceptance the member becomes a replica of the record the receiving hub now owns
+    (``member_item``, as it sent it)."""
     transfer_id = row.transfer_id
     receipt = verify_receipt(envelope, _loads(row.letter), PeerResolver(hub))
     digest = document_digest(envelope["receipt"])
@@ -388,12 +401,7 @@ def _apply_receipt(hub: Hub, row: Any, envelope: Any) -> dict[str, Any]:
             # a receipt proves the letter arrived, and answers any pending withdrawal
             _attempted(conn, transfer_id, None)
             if receipt.decision == "accepted":
-                member = hub.cipher.open(transfer_id, row.member_sealed)
-                member["organisationId"] = receipt.receiver.organisation_id
-                change = Change(
-                    "members", row.member_id, row.member_version + 1, row.peer_hub, False, member
-                )
-                _put(hub, conn, change, "transfer")
+                _hand_over(hub, conn, row, receipt, member_item)
             _conclude(hub, conn, transfer_id, receipt.decision)
         row = _row(conn, transfer_id)
         trow, transfer = _record(hub, conn, "transfers", transfer_id)
@@ -403,12 +411,31 @@ def _apply_receipt(hub: Hub, row: Any, envelope: Any) -> dict[str, Any]:
     return out
 
 
-def _conclude(hub: Hub, conn: Connection, transfer_id: str, state: str) -> None:
+def _hand_over(hub: Hub, conn: Connection, row: Any, receipt: Receipt, item: Any) -> None:
+    """The member record becomes a replica owned by the receiving hub: the record it sent
+    with its receipt, else (an older peer) the snapshot at the next version."""
+    version = row.member_version + 1
+    record = item.get("record") if isinstance(item, dict) else None
+    if isinstance(record, dict) and record.get("id") == row.member_id:
+        version = max(version, int(item.get("version") or 0))
+    else:
+        snapshot = hub.cipher.open(row.transfer_id, row.member_sealed)
+        snapshot["organisationId"] = receipt.receiver.organisation_id
+        record = _stamped(snapshot, version, receipt.decided_at.isoformat())
+    change = Change("members", row.member_id, version, row.peer_hub, False, record)
+    current, _ = _current(hub, conn, change)
+    if current is None or current.owner == hub.hub_id or current.version < version:
+        _put(hub, conn, change, "transfer")
+
+
+def _conclude(
+    hub: Hub, conn: Connection, transfer_id: str, state: str, at: str | None = None
+) -> None:
     """Move the sender's own transfer record to its final ``state`` at the next version."""
     trow, transfer = _record(hub, conn, "transfers", transfer_id)
     if trow is not None and trow.owner == hub.hub_id and transfer and transfer["state"] != state:
-        transfer["state"] = state
-        change = Change("transfers", transfer_id, trow.version + 1, hub.hub_id, False, transfer)
+        record = _stamped({**transfer, "state": state}, trow.version + 1, at)
+        change = Change("transfers", transfer_id, trow.version + 1, hub.hub_id, False, record)
         _put(hub, conn, change, "replace")
 
 
@@ -474,10 +501,13 @@ def _send_withdrawal(hub: Hub, row: Any) -> Any:
     with hub.db.read() as conn:
         trow, transfer = _record(hub, conn, "transfers", transfer_id)
     body: dict[str, Any] = {"withdrawal": _loads(row.withdrawal), "letter": _loads(row.letter)}
-    if trow is not None and transfer:
+    withdrawn_at = str(body["withdrawal"]["withdrawal"]["withdrawnAt"])
+    if trow is not None and transfer and trow.owner == hub.hub_id:
+        # the record as _conclude will write it: the same bytes whichever attempt arrives
+        record = {**transfer, "state": TransferState.WITHDRAWN.value}
         body["transfer"] = {
             "version": trow.version + 1,
-            "record": {**transfer, "state": TransferState.WITHDRAWN.value},
+            "record": _stamped(record, trow.version + 1, withdrawn_at),
         }
     error: str | None = None
     answer: dict[str, Any] | None = None
@@ -488,7 +518,8 @@ def _send_withdrawal(hub: Hub, row: Any) -> Any:
     except DeliveryError as failure:
         receipt = failure.problem.extra.get("receipt") if failure.problem else None
         if failure.problem is not None and failure.problem.code == "transfer-final" and receipt:
-            _apply_receipt(hub, row, receipt)  # the receiver decided first
+            member = failure.problem.extra.get("member")
+            _apply_receipt(hub, row, receipt, member)  # the receiver decided first
             with hub.db.read() as conn:
                 return _row(conn, transfer_id)
         error = str(failure)
@@ -499,7 +530,7 @@ def _send_withdrawal(hub: Hub, row: Any) -> Any:
             outcome = advance(_status(_row(conn, transfer_id)), WithdrawalArrived(notice, digest))
             if outcome.changed:
                 _save(conn, transfer_id, outcome.status, None)
-                _conclude(hub, conn, transfer_id, TransferState.WITHDRAWN.value)
+                _conclude(hub, conn, transfer_id, TransferState.WITHDRAWN.value, withdrawn_at)
         _attempted(conn, transfer_id, error)
         return _row(conn, transfer_id)
 
@@ -614,6 +645,8 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
         except TransitionError as refused:
             if refused.code == "transfer-final" and row.receipt is not None:
                 refused.extra["receipt"] = _loads(row.receipt)
+                if row.state == TransferState.ACCEPTED.value:
+                    refused.extra["member"] = _item(hub, conn, "members", row.member_id)
             raise
         if outcome.changed:
             _save(conn, letter.transfer_id, outcome.status, None)
@@ -676,9 +709,9 @@ def decide_transfer(
                 if decision == "accepted":
                     member = hub.cipher.open(transfer_id, row.member_sealed)
                     member["organisationId"] = _loads(row.letter)["letter"]["to"]["organisationId"]
-                    change = Change(
-                        "members", row.member_id, row.member_version + 1, hub.hub_id, False, member
-                    )
+                    version = row.member_version + 1
+                    record = _stamped(member, version)
+                    change = Change("members", row.member_id, version, hub.hub_id, False, record)
                     _put(hub, conn, change, "transfer")
             row = _row(conn, transfer_id)
     if _loads(row.receipt)["receipt"]["decision"] != decision:
@@ -695,7 +728,11 @@ def _send_receipt(hub: Hub, row: Any) -> Any:
     try:
         if peer is None:
             raise DeliveryError(f"{row.peer_hub} is no longer a peer")
-        answer = _post(hub, peer, "/v1/federation/receipts", {"receipt": _loads(row.receipt)})
+        body: dict[str, Any] = {"receipt": _loads(row.receipt)}
+        if row.state == TransferState.ACCEPTED.value:
+            with hub.db.read() as conn:
+                body["member"] = _item(hub, conn, "members", row.member_id)
+        answer = _post(hub, peer, "/v1/federation/receipts", body)
     except DeliveryError as failure:
         error = str(failure)
     with hub.db.write() as conn:

@@ -152,7 +152,23 @@ def finished(net: dict[str, Node], ids: dict[str, str]) -> Outcome:
 
     wait_for("both hubs to agree on the transfer", delivered, 60)
     settle(net)
+    _same_records(net, ids)
     return outcome(net, ids)
+
+
+def _same_records(net: dict[str, Node], ids: dict[str, str]) -> None:
+    """Both counties hold the member and the transfer record as the same document; the city
+    holds the same minus what the upward policy drops."""
+    for path in (f"/v1/members/{ids['member']}", f"/v1/transfers/{ids['transfer']}"):
+        bodies = {}
+        for name, node in net.items():
+            with node.api() as api:
+                response = api.get(path, params={"include": "sensitive"})
+            if response.status_code != 404:  # a withdrawn member never reached B
+                assert response.headers["etag"] == f'"{response.json()["version"]}"'
+                bodies[name] = response.json()
+        assert bodies.get("b", bodies["a"]) == bodies["a"]
+        assert bodies["city"] == {k: v for k, v in bodies["a"].items() if k in bodies["city"]}
 
 
 @pytest.fixture(scope="module")

@@ -236,9 +236,16 @@ def test_a_member_transferred_between_counties_ends_owned_by_the_receiver_once(
         assert at_b.status_code == 200, at_b.text
         assert at_b.headers["etag"] == '"2"'
         assert at_b.json()["organisationId"] == org_b
+        assert at_b.json()["version"] == 2
         at_a = api_a.get(f"/v1/members/{member_id}")
         assert at_a.headers["etag"] == '"2"'
-        assert at_a.json()["organisationId"] == org_b
+        # the replica at A is the record B owns, byte for byte
+        assert at_a.json() == at_b.json()
+        sensitive = {"include": "sensitive"}
+        assert (
+            api_a.get(f"/v1/members/{member_id}", params=sensitive).json()
+            == api_b.get(f"/v1/members/{member_id}", params=sensitive).json()
+        )
         write = api_a.put(f"/v1/members/{member_id}", json=at_a.json(), headers={"If-Match": '"2"'})
         assert write.status_code == 409
         assert write.json()["owner"] == "cd-jinjiang"
@@ -255,8 +262,11 @@ def test_a_member_transferred_between_counties_ends_owned_by_the_receiver_once(
         assert [s["state"] for s in sent["history"]] == ["issued", "accepted"]
         assert sent["receipt"]["receipt"]["decision"] == "accepted"
         assert sent["receipt"]["signature"]["kid"].startswith("cd-jinjiang:")
-        assert api_a.get(f"/v1/transfers/{transfer_id}").json()["state"] == "accepted"
-        assert api_b.get(f"/v1/transfers/{transfer_id}").json()["state"] == "accepted"
+        record = api_a.get(f"/v1/transfers/{transfer_id}")
+        assert record.json()["state"] == "accepted"
+        assert record.json()["version"] == 2
+        assert record.headers["etag"] == '"2"'
+        assert api_b.get(f"/v1/transfers/{transfer_id}").json() == record.json()
     # the city ends with the member once, owned by B
     city.cli("sync", "--once", check=False)
     with city.api() as api:
