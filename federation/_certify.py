@@ -3,10 +3,10 @@
 A certificate is a signed document (:mod:`._signed`) by the parent hub binding a child hub id to
 the fingerprints of the child's keys::
 
-    {"certificate": {"format": "tongxin-certificate/1", "issuer": "cd", "subject": "cd-wuhou",
+    {"certificate": {"format": "tongxin-certificate/1", "issuer": "cd-city", "subject": "cd-wuhou",
                      "relation": "child", "fingerprints": ["…"], "issued": 1735689600,
                      "expires": 1767225600},
-     "signature": {"alg": "EdDSA", "kid": "cd:…", "value": "…"}}
+     "signature": {"alg": "EdDSA", "kid": "cd-city:…", "value": "…"}}
 
 A hub that pinned its parent's key accepts a sibling's key set when the parent's certificate for
 that sibling verifies and a certified key signed the sibling's key set (:func:`trust_sibling`).

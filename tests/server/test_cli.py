@@ -59,6 +59,13 @@ def test_init_then_token_create_prints_only_the_token(backend: Backend) -> None:
         hub.close()
 
 
+def test_an_invalid_hub_id_fails_naming_the_setting(backend: Backend) -> None:
+    done = tongxin("init", "--hub-id", "cd", "--database", backend.url, cwd=backend.workdir)
+    assert done.returncode == 1
+    assert "hub_id = 'cd'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_unknown_scope_and_organisation_fail_with_a_reason(backend: Backend) -> None:
     db = ["--database", backend.url]
     bad = tongxin("token", "create", "--scope", "everything", *db, cwd=backend.workdir)

@@ -230,10 +230,10 @@ peer_app = typer.Typer(help="Manage the hubs this hub trusts.", no_args_is_help=
 
 
 def _hub(database: str | None) -> Any:
-    from tongxin.server import Settings, open_hub
+    from tongxin.cli.hub import load_settings
+    from tongxin.server import open_hub
 
-    settings = Settings(database_url=database) if database else Settings()
-    return open_hub(settings)
+    return open_hub(load_settings(database_url=database))
 
 
 @peer_app.command("add")
@@ -315,7 +315,10 @@ def peer_list(
         typer.echo(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode())
         return
     for p in listed:
-        lag = "never synced" if p["lagSeconds"] is None else f"lag {p['lagSeconds']} s"
+        if p["relation"] != "child":
+            lag = "not pulled"  # only children's feeds are pulled (spec/federation.md §4.2)
+        else:
+            lag = "never synced" if p["lagSeconds"] is None else f"lag {p['lagSeconds']} s"
         error = f"; last error: {p['lastError']}" if p["lastError"] else ""
         typer.echo(
             f"{p['hubId']}\t{p['relation']}\t{p['url']}\t{lag}\t{p['applied']} applied{error}"

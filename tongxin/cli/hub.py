@@ -25,10 +25,19 @@ Database = Annotated[
 ]
 
 
-def _settings(**overrides: Any) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and the command line; a bad value exits 1 naming it."""
+    from pydantic import ValidationError
+
     from tongxin.server import Settings
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            typer.echo(f"error: {name} = {problem.get('input')!r}: {problem['msg']}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -48,7 +57,7 @@ def serve(
     from tongxin.server._serve import serve as run
 
     try:
-        settings = _settings(database_url=database, host=host, port=port, workers=workers)
+        settings = load_settings(database_url=database, host=host, port=port, workers=workers)
         run(settings, access_log=access_log)
     except ConfigurationError as error:
         raise _fail(error) from None
@@ -68,7 +77,9 @@ def init(
     from tongxin.server._federation import init_keys
 
     try:
-        settings = _settings(database_url=database, hub_id=hub_id, hub_name=name, key_file=key_file)
+        settings = load_settings(
+            database_url=database, hub_id=hub_id, hub_name=name, key_file=key_file
+        )
         hub = open_hub(settings, create_key=settings.secret_key is None)
     except ConfigurationError as error:
         raise _fail(error) from None
@@ -116,7 +127,7 @@ def token_create(
     from tongxin.server import ConfigurationError, HubError, create_token, open_hub
 
     try:
-        hub = open_hub(_settings(database_url=database))
+        hub = open_hub(load_settings(database_url=database))
         try:
             token = create_token(
                 hub.db,
