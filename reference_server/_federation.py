@@ -588,11 +588,15 @@ def due(peer: Peer, now: datetime | None = None) -> bool:
     return bool(((now or _now()) - peer.last_attempt_at).total_seconds() >= wait)
 
 
-def sync_all(hub: Hub, *, respect_backoff: bool = False) -> dict[str, str | None]:
-    """One round with every child peer: ``{hub id: None or the error}``."""
+def sync_all(
+    hub: Hub, *, respect_backoff: bool = False, hinted: frozenset[str] = frozenset()
+) -> dict[str, str | None]:
+    """One round with every child peer: ``{hub id: None or the error}``. A peer that has just
+    sent a hint (``hinted``) is up, so it is pulled even while backing off."""
     results: dict[str, str | None] = {}
     for peer in list_peers(hub):
-        if peer.relation != "child" or (respect_backoff and not due(peer)):
+        waiting = respect_backoff and not due(peer) and peer.hub_id not in hinted
+        if peer.relation != "child" or waiting:
             continue
         try:
             sync_peer(hub, peer)

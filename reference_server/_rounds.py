@@ -11,9 +11,11 @@ from ._transfers import deliver_pending
 __all__ = ["federation_round"]
 
 
-def federation_round(hub: Hub, *, respect_backoff: bool = True) -> dict[str, str | None]:
+def federation_round(
+    hub: Hub, *, respect_backoff: bool = True, hinted: frozenset[str] = frozenset()
+) -> dict[str, str | None]:
     """``{peer hub id or transfer id: None when it succeeded, else the error}``."""
     refresh_key_sets(hub, hub.settings.key_refresh_seconds)
-    results = sync_all(hub, respect_backoff=respect_backoff)
+    results = sync_all(hub, respect_backoff=respect_backoff, hinted=hinted)
     results.update(deliver_pending(hub, respect_backoff=respect_backoff))
     return results

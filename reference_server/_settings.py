@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     #: Seconds between background pulls of the children's change feeds (0 = off); failing
     #: peers back off exponentially on their own (``spec/federation.md`` §6).
     sync_interval_seconds: float = Field(5, ge=0)
+    #: Seconds between checks whether the feed has grown, to hint the parents "pull now"
+    #: (0 = never hint; the parents still pull at their interval).
+    hint_interval_seconds: float = Field(0.5, ge=0)
     #: Seconds after which a peer's key set is fetched again in a sync round, so that a
     #: rotation or a revocation takes effect (§1.3, §1.4).
     key_refresh_seconds: float = Field(600, ge=0)

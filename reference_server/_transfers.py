@@ -69,6 +69,7 @@ __all__ = [
     "deliver_pending",
     "issue_transfer",
     "plan_transfer",
+    "post_signed",
     "read_letter",
     "read_status",
     "receive_letter",
@@ -234,13 +235,13 @@ def plan_transfer(hub: Hub, body: Any) -> Peer | None:
     return peer
 
 
-def _client(hub: Hub, peer: Peer) -> httpx.Client:
+def _client(hub: Hub, peer: Peer, timeout: float) -> httpx.Client:
     auth = SigningAuth(
         hub_keys(hub).signer(),
         verify_with=PeerResolver(hub, only=peer.hub_id),
         nonces=DbNonceCache(hub),
     )
-    return httpx.Client(auth=auth, timeout=30)
+    return httpx.Client(auth=auth, timeout=timeout)
 
 
 class DeliveryError(Exception):
@@ -251,10 +252,12 @@ class DeliveryError(Exception):
         self.problem = problem
 
 
-def _post(hub: Hub, peer: Peer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def post_signed(
+    hub: Hub, peer: Peer, path: str, body: dict[str, Any], timeout: float = 30
+) -> dict[str, Any]:
     """POST a signed message to a peer and return its verified answer."""
     try:
-        with _client(hub, peer) as client:
+        with _client(hub, peer, timeout) as client:
             response = client.post(
                 peer.url + path,
                 content=orjson.dumps(body),
@@ -356,7 +359,7 @@ def _send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
     }
     error: str | None = None
     try:
-        _post(hub, peer, "/v1/federation/letters", body)
+        post_signed(hub, peer, "/v1/federation/letters", body)
     except DeliveryError as failure:
         error = str(failure)
     with hub.db.write() as conn:
@@ -514,7 +517,7 @@ def _send_withdrawal(hub: Hub, row: Any) -> Any:
     try:
         if peer is None:
             raise DeliveryError(f"{row.peer_hub} is no longer a peer")
-        answer = _post(hub, peer, "/v1/federation/withdrawals", body)
+        answer = post_signed(hub, peer, "/v1/federation/withdrawals", body)
     except DeliveryError as failure:
         receipt = failure.problem.extra.get("receipt") if failure.problem else None
         if failure.problem is not None and failure.problem.code == "transfer-final" and receipt:
@@ -732,7 +735,7 @@ def _send_receipt(hub: Hub, row: Any) -> Any:
         if row.state == TransferState.ACCEPTED.value:
             with hub.db.read() as conn:
                 body["member"] = _item(hub, conn, "members", row.member_id)
-        answer = _post(hub, peer, "/v1/federation/receipts", body)
+        answer = post_signed(hub, peer, "/v1/federation/receipts", body)
     except DeliveryError as failure:
         error = str(failure)
     with hub.db.write() as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter
 
 from tongxin.schemas import Package
 from tongxin.server._discovery import API_VERSION
+from tongxin.server._hints import PullNow, send_hints
 from tongxin.server._hub import Hub, open_hub
 from tongxin.server._maintenance import purge
 from tongxin.server._rounds import federation_round
@@ -114,13 +116,23 @@ async def _purge_loop(hub: Hub) -> None:
         await asyncio.sleep(_PURGE_SECONDS)
 
 
-async def _sync_loop(hub: Hub, interval: float) -> None:
+async def _sync_loop(hub: Hub, interval: float, wake: PullNow) -> None:
+    while True:
+        hinted = await wake.wait(interval)
+        try:
+            await to_thread.run_sync(functools.partial(federation_round, hub, hinted=hinted))
+        except Exception:
+            log.exception("background federation round failed")
+
+
+async def _hint_loop(hub: Hub, interval: float) -> None:
+    last = 0
     while True:
         await asyncio.sleep(interval)
         try:
-            await to_thread.run_sync(lambda: federation_round(hub, respect_backoff=True))
+            last = await to_thread.run_sync(send_hints, hub, last)
         except Exception:
-            log.exception("background federation round failed")
+            log.exception("hinting the parents failed")
 
 
 def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> FastAPI:
@@ -136,7 +148,11 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         tasks = [asyncio.create_task(_purge_loop(app.state.hub))]
         if settings.sync_interval_seconds > 0:
             interval = settings.sync_interval_seconds
-            tasks.append(asyncio.create_task(_sync_loop(app.state.hub, interval)))
+            wake = app.state.pull_now
+            tasks.append(asyncio.create_task(_sync_loop(app.state.hub, interval, wake)))
+        if settings.hint_interval_seconds > 0:
+            every = settings.hint_interval_seconds
+            tasks.append(asyncio.create_task(_hint_loop(app.state.hub, every)))
         try:
             yield
         finally:
@@ -151,6 +167,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         title="Tongxin hub", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.hub = hub
+    app.state.pull_now = PullNow()
     install(app)
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))

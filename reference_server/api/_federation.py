@@ -230,6 +230,25 @@ def federation_router() -> APIRouter:
         return await _deliver(request, hub, caller, receive_receipt, malformed)
 
     @router.post(
+        "/v1/federation/hints",
+        tags=["federation"],
+        operation_id="hint",
+        summary="A child's hint that its feed has grown: pull now (signed peer request)",
+        status_code=202,
+        responses=_problems(400, 401),
+    )
+    async def hint(request: Request, caller: PeerOnly, hub: HubDep) -> Response:
+        if caller.peer.relation != "child":
+            error = FederationError(
+                "not-a-child",
+                f"{caller.peer.hub_id} is not a child of this hub: only children are pulled",
+                f"{caller.peer.hub_id} 不是本枢纽的下级枢纽：只拉取下级的变更流",
+            )
+            return _peer_problem(hub, error, request, caller)
+        request.app.state.pull_now.hint(caller.peer.hub_id)
+        return signed_response(hub, 202, b'{"pulling":true}', caller.request)
+
+    @router.post(
         "/v1/federation/withdrawals",
         tags=["federation"],
         operation_id="deliverWithdrawal",
