@@ -8,7 +8,6 @@ point resumes from the last saved cursor, and a page read twice applies as a no-
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Connection, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tongxin.federation import (
@@ -36,7 +35,6 @@ from tongxin.federation import (
     SignatureError,
     SigningAuth,
     TrustError,
-    canonical,
     certify_child,
     decide,
     from_problem,
@@ -54,6 +52,7 @@ from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
 from ._tables import hub_state, nonces, org_tree, peers, records
+from ._writes import among, insert_many
 
 __all__ = [
     "HASHED",
@@ -424,11 +423,12 @@ def _current(hub: Hub, conn: Connection, change: Change) -> tuple[Entry | None, 
     return Entry(row.version, row.owner, row.deleted, record, hashed), row
 
 
-def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> None:
+def _values(hub: Hub, change: Change, scope: str | None, seq: int) -> dict[str, Any]:
+    """The ``records`` row of a replica: sensitive fields (and the keyed hashes it arrived
+    with) sealed, the rest in ``doc``. A replica's ``digest`` stays empty: it only serves the
+    owner's identical-write check, and replicas are never written locally."""
     doc: str | None = None
     sealed: bytes | None = None
-    scope = None if old is None else old.scope_org
-    digest = ""
     if change.record is not None:
         record = dict(change.record)
         sensitive = {k: record.pop(k) for k in SENSITIVE_FIELDS.get(change.type, ()) if k in record}
@@ -437,8 +437,9 @@ def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> No
         doc = orjson.dumps(record).decode()
         sealed = hub.cipher.seal(change.id, sensitive) if sensitive else None
         scope = change.id if change.type == "organisations" else record.get("organisationId")
-        digest = hashlib.sha256(canonical(dict(change.record))).hexdigest()
-    values = {
+    return {
+        "collection": change.type,
+        "id": change.id,
         "owner": change.owner,
         "scope_org": scope,
         "version": change.version,
@@ -448,44 +449,87 @@ def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> No
         "doc": doc,
         "sealed": sealed,
         "citizen_hash": None,
-        "digest": digest,
+        "digest": "",
     }
+
+
+def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> None:
+    """Write one replica row (``old``: its current row, or None)."""
+    values = _values(hub, change, None if old is None else old.scope_org, seq)
     if old is None:
-        conn.execute(insert(records).values(collection=change.type, id=change.id, **values))
+        conn.execute(insert(records).values(**values))
     else:
+        key = (values.pop("collection"), values.pop("id"))
         conn.execute(
             update(records)
-            .where(records.c.collection == change.type, records.c.id == change.id)
+            .where(records.c.collection == key[0], records.c.id == key[1])
             .values(**values)
         )
     if change.type == "organisations":
-        _place(conn, change)
+        _place(conn, [change])
 
 
-def _place(conn: Connection, change: Change) -> None:
-    """Keep a replicated organisation in the tree (so subtree tokens reach replicas): under its
-    parent when the parent is known, else as a root until the parent arrives."""
-    t = org_tree.c
-    old = conn.execute(select(t.path).where(t.id == change.id)).scalar()
-    if change.record is None:
-        conn.execute(delete(org_tree).where(t.id == change.id))
+def _parent(change: Change) -> str | None:
+    parent = (change.record or {}).get("parentId")
+    return parent if isinstance(parent, str) else None
+
+
+def _place(conn: Connection, changes: list[Change]) -> None:
+    """Keep replicated organisations in the tree (so subtree tokens reach replicas): under
+    their parent when it is known, else as roots until it arrives. A page's new organisations
+    are read in one query and inserted in one batch; moves (rare) run one by one."""
+    if not changes:
         return
-    parent = change.record.get("parentId")
-    parent = parent if isinstance(parent, str) else None
-    base = conn.execute(select(t.path).where(t.id == parent)).scalar() if parent else None
-    if old is not None and base is not None and base.startswith(old):
-        base = None  # never below itself, whatever a peer sends
-    new = (base or "") + change.id + "/"
-    if old is None:
-        conn.execute(insert(org_tree).values(id=change.id, parent_id=parent, path=new))
-    else:
-        conn.execute(update(org_tree).where(t.id == change.id).values(parent_id=parent))
-        _move(conn, old, new)
-    # children that arrived first, placed as roots, now go under this organisation
-    for child_id, child_path in conn.execute(
-        select(t.id, t.path).where(t.parent_id == change.id, t.path == t.id + "/")
-    ).all():
-        _move(conn, child_path, new + child_id + "/")
+    t = org_tree.c
+    wanted = {c.id for c in changes} | {p for c in changes if (p := _parent(c))}
+
+    def load() -> dict[str, str]:
+        rows = conn.execute(select(t.id, t.path).where(among(conn, t.id, list(wanted))))
+        return {row.id: row.path for row in rows}
+
+    paths = load()
+    stored = set(paths)
+    inserts: dict[str, dict[str, Any]] = {}
+
+    def flush() -> None:
+        if inserts:
+            insert_many(conn, org_tree, list(inserts.values()))
+            stored.update(inserts)
+            inserts.clear()
+
+    for change in changes:
+        old = paths.get(change.id)
+        if change.record is None:
+            flush()
+            conn.execute(delete(org_tree).where(t.id == change.id))
+            paths.pop(change.id, None)
+            stored.discard(change.id)
+            continue
+        parent = _parent(change)
+        base = paths.get(parent) if parent else None
+        if old is not None and base is not None and base.startswith(old):
+            base = None  # never below itself, whatever a peer sends
+        new = (base or "") + change.id + "/"
+        if change.id not in stored:
+            inserts[change.id] = {"id": change.id, "parent_id": parent, "path": new}
+            paths[change.id] = new
+        elif old is not None and old != new:
+            flush()
+            conn.execute(update(org_tree).where(t.id == change.id).values(parent_id=parent))
+            _move(conn, old, new)
+            paths = load()
+    flush()
+    # children that arrived first, placed as roots, now go under their organisation
+    placed = [c.id for c in changes if c.record is not None]
+    orphans = conn.execute(
+        select(t.id, t.path, t.parent_id).where(
+            among(conn, t.parent_id, placed), t.path == t.id + "/"
+        )
+    ).all()
+    for orphan in orphans:
+        base = conn.execute(select(t.path).where(t.id == orphan.parent_id)).scalar()
+        if base is not None and not base.startswith(orphan.path):
+            _move(conn, orphan.path, base + orphan.id + "/")
 
 
 def _move(conn: Connection, old: str, new: str) -> None:
@@ -498,36 +542,119 @@ def _move(conn: Connection, old: str, new: str) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What the decision needs of a local copy before its content (read only on a tie)."""
+
+    version: int
+    owner: str
+    deleted: bool
+    scope_org: str | None
+
+
+def _held(conn: Connection, changes: tuple[Change, ...]) -> dict[tuple[str, str], _Held]:
+    """The local copies of a page's records, one query per record type."""
+    c = records.c
+    ids: dict[str, list[str]] = {}
+    for change in changes:
+        ids.setdefault(change.type, []).append(change.id)
+    held: dict[tuple[str, str], _Held] = {}
+    for collection, keys in ids.items():
+        query = select(c.id, c.version, c.owner, c.deleted, c.scope_org).where(
+            c.collection == collection, among(conn, c.id, keys)
+        )
+        for row in conn.execute(query):
+            held[(collection, row.id)] = _Held(row.version, row.owner, row.deleted, row.scope_org)
+    return held
+
+
+def _verdict(
+    hub: Hub,
+    conn: Connection,
+    change: Change,
+    held: _Held | None,
+    may_speak_for: Callable[[str], bool],
+) -> Decision:
+    """:func:`decide` (§4.3), reading the local content only when the versions tie."""
+    if held is None or held.owner == hub.hub_id or change.owner == hub.hub_id:
+        current = None if held is None else Entry(held.version, held.owner, held.deleted, None)
+        return decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
+    if not may_speak_for(change.owner):
+        return Decision.NOT_AUTHORITATIVE
+    if (change.version, change.deleted) != (held.version, held.deleted):
+        newer = (change.version, change.deleted) > (held.version, held.deleted)
+        return Decision.APPLY if newer else Decision.SKIP
+    current, _ = _current(hub, conn, change)
+    return decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
+
+
 def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
-    """Apply one page of ``peer``'s feed and save its cursor, in one transaction."""
+    """Apply one page of ``peer``'s feed and save its cursor, in one transaction: one read of
+    the local copies, one block of feed sequence numbers, one batched insert and update."""
     may_speak_for = _below(hub, peer)
-    applied = 0
     with hub.db.write() as conn:
         saved = conn.execute(select(peers.c.cursor).where(peers.c.hub_id == peer.hub_id))
         if saved.scalar_one() != peer.cursor:
             raise SyncError("another process advanced this peer's cursor; retry")
+        held = _held(conn, page.changes)
+        before = dict(held)
+        chosen: dict[tuple[str, str], Change] = {}
         for change in page.changes:
-            current, row = _current(hub, conn, change)
-            verdict = decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
+            key = (change.type, change.id)
+            verdict = _verdict(hub, conn, change, held.get(key), may_speak_for)
             if verdict is Decision.APPLY:
-                seq = conn.execute(
-                    update(hub_state)
-                    .where(hub_state.c.id == 1)
-                    .values(last_seq=hub_state.c.last_seq + 1)
-                    .returning(hub_state.c.last_seq)
-                ).scalar_one()
-                _store(hub, conn, change, row, seq)
-                applied += 1
+                chosen[key] = change
+                old = held.get(key)
+                scope = None if old is None else old.scope_org
+                held[key] = _Held(change.version, change.owner, change.deleted, scope)
             elif verdict is not Decision.SKIP:
                 log.warning(
                     "change %s/%s from %s refused: %s", change.type, change.id, peer.hub_id, verdict
                 )
+        if chosen:
+            _write_replicas(hub, conn, list(chosen.values()), before)
         conn.execute(
             update(peers)
             .where(peers.c.hub_id == peer.hub_id)
-            .values(cursor=page.cursor, applied=peers.c.applied + applied)
+            .values(cursor=page.cursor, applied=peers.c.applied + len(chosen))
         )
-    return applied
+    return len(chosen)
+
+
+def _write_replicas(
+    hub: Hub, conn: Connection, changes: list[Change], existing: dict[tuple[str, str], _Held]
+) -> None:
+    """Store the chosen changes at a new block of feed sequence numbers."""
+    top = conn.execute(
+        update(hub_state)
+        .where(hub_state.c.id == 1)
+        .values(last_seq=hub_state.c.last_seq + len(changes))
+        .returning(hub_state.c.last_seq)
+    ).scalar_one()
+    new_rows: list[dict[str, Any]] = []
+    old_rows: list[dict[str, Any]] = []
+    for seq, change in enumerate(changes, start=top - len(changes) + 1):
+        old = existing.get((change.type, change.id))
+        values = _values(hub, change, None if old is None else old.scope_org, seq)
+        (new_rows if old is None else old_rows).append(values)
+    if new_rows:
+        insert_many(conn, records, new_rows)
+    if old_rows:
+        conn.execute(
+            update(records).where(
+                records.c.collection == bindparam("k_collection"),
+                records.c.id == bindparam("k_id"),
+            ),
+            [
+                {
+                    **{k: v for k, v in row.items() if k not in ("collection", "id")},
+                    "k_collection": row["collection"],
+                    "k_id": row["id"],
+                }
+                for row in old_rows
+            ],
+        )
+    _place(conn, [c for c in changes if c.type == "organisations"])
 
 
 def _problem(response: httpx.Response) -> str:

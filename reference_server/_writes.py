@@ -303,7 +303,7 @@ class _Batch:
         )
 
 
-def _among(conn: Connection, column: Any, values: list[str]) -> Any:
+def among(conn: Connection, column: Any, values: list[str]) -> Any:
     """``column IN values``; on PostgreSQL one array parameter (``= ANY``), which keeps a
     2,000-value lookup cheap to parse and plan."""
     if conn.dialect.name == "postgresql":
@@ -334,7 +334,7 @@ def _load_rows(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[
     for coll, ids in by_collection.items():
         for i in range(0, len(ids), _CHUNK):
             query = select(*cols).where(
-                c.collection == coll, _among(conn, c.id, ids[i : i + _CHUNK])
+                c.collection == coll, among(conn, c.id, ids[i : i + _CHUNK])
             )
             for r in conn.execute(query):
                 out[(r.collection, r.id)] = _Row(
@@ -357,7 +357,7 @@ def _load_paths(conn: Connection, ids: set[str]) -> dict[str, str | None]:
     listed = sorted(ids)
     for i in range(0, len(listed), _CHUNK):
         chunk = listed[i : i + _CHUNK]
-        query = select(org_tree.c.id, org_tree.c.path).where(_among(conn, org_tree.c.id, chunk))
+        query = select(org_tree.c.id, org_tree.c.path).where(among(conn, org_tree.c.id, chunk))
         out.update((r.id, r.path) for r in conn.execute(query))
     return out
 
@@ -367,7 +367,7 @@ def _load_hashes(conn: Connection, owner: str, hashes: set[str | None]) -> dict[
     out: dict[str, str] = {}
     for i in range(0, len(listed), _CHUNK):
         query = select(records.c.citizen_hash, records.c.id).where(
-            records.c.owner == owner, _among(conn, records.c.citizen_hash, listed[i : i + _CHUNK])
+            records.c.owner == owner, among(conn, records.c.citizen_hash, listed[i : i + _CHUNK])
         )
         out.update((r.citizen_hash, r.id) for r in conn.execute(query))
     return out
