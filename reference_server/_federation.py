@@ -51,7 +51,7 @@ from ._errors import Conflict, HubError, NotFound
 from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
-from ._tables import hub_state, nonces, org_tree, peers, records
+from ._tables import audit, hub_state, nonces, org_tree, peers, records
 from ._writes import among, insert_many
 
 __all__ = [
@@ -612,7 +612,7 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
                     "change %s/%s from %s refused: %s", change.type, change.id, peer.hub_id, verdict
                 )
         if chosen:
-            _write_replicas(hub, conn, list(chosen.values()), before)
+            _write_replicas(hub, conn, list(chosen.values()), before, peer.hub_id)
         conn.execute(
             update(peers)
             .where(peers.c.hub_id == peer.hub_id)
@@ -622,9 +622,14 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
 
 
 def _write_replicas(
-    hub: Hub, conn: Connection, changes: list[Change], existing: dict[tuple[str, str], _Held]
+    hub: Hub,
+    conn: Connection,
+    changes: list[Change],
+    existing: dict[tuple[str, str], _Held],
+    source: str,
 ) -> None:
-    """Store the chosen changes at a new block of feed sequence numbers."""
+    """Store the chosen changes at a new block of feed sequence numbers, each with an audit
+    entry (action ``replicate``, ``request_id`` ``sync:<peer>``)."""
     top = conn.execute(
         update(hub_state)
         .where(hub_state.c.id == 1)
@@ -655,6 +660,23 @@ def _write_replicas(
             ],
         )
     _place(conn, [c for c in changes if c.type == "organisations"])
+    now, request = _now(), f"sync:{source}"
+    entries = []
+    for change in changes:
+        old = existing.get((change.type, change.id))
+        entries.append(
+            {
+                "at": now,
+                "token_id": None,
+                "action": "replicate",
+                "collection": change.type,
+                "record_id": change.id,
+                "before_version": None if old is None else old.version,
+                "after_version": change.version,
+                "request_id": request,
+            }
+        )
+    insert_many(conn, audit, entries)
 
 
 def _problem(response: httpx.Response) -> str:

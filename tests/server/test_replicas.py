@@ -14,7 +14,7 @@ from tongxin.federation import Change, FeedPage
 from tongxin.server import Hub
 from tongxin.server._federation import apply_page, get_peer
 from tongxin.server._security import org_path
-from tongxin.server._tables import peers, records
+from tongxin.server._tables import audit, peers, records
 
 CHILD = "cd-kid"
 
@@ -57,6 +57,14 @@ def test_replicated_organisations_form_the_tree_in_any_order(hub: Hub) -> None:
         assert org_path(conn, f"{CHILD}:o3") == f"{CHILD}:o1/{CHILD}:o2/{CHILD}:o3/"
         owners = conn.execute(select(records.c.owner).where(records.c.id.like(f"{CHILD}:%")))
         assert set(owners.scalars()) == {CHILD}
+        audited = conn.execute(
+            select(audit.c.record_id, audit.c.action, audit.c.request_id).where(
+                audit.c.record_id.like(f"{CHILD}:%")
+            )
+        ).all()
+        assert sorted(audited) == [
+            (f"{CHILD}:o{n}", "replicate", f"sync:{CHILD}") for n in (1, 2, 3)
+        ]
     # the same page again (a retried pull): nothing applied, the cursor moves on
     peer = get_peer(hub, CHILD)
     assert peer is not None
