@@ -33,6 +33,7 @@ def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:
                 "id": r.record_id,
                 "beforeVersion": r.before_version,
                 "afterVersion": r.after_version,
+                "requestId": r.request_id,
             }
         )
         for r in rows
