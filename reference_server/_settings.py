@@ -36,58 +36,69 @@ def is_loopback(host: str) -> bool:
 class Settings(BaseSettings):
     """Every setting of a hub. Environment variables are ``TONGXIN_`` plus the upper-case name."""
 
-    model_config = SettingsConfigDict(env_prefix="TONGXIN_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TONGXIN_", extra="ignore", use_attribute_docstrings=True
+    )
 
-    #: ``development`` (default) or ``production``; production refuses unsafe settings.
     environment: Literal["development", "production"] = "development"
-    #: SQLAlchemy URL: ``sqlite:///path`` or ``postgresql+psycopg://user@host/db``.
+    """`development` or `production`; production refuses unsafe settings."""
     database_url: str = DEFAULT_DATABASE_URL
-    #: The field-encryption key (base64, 32 bytes); else the key file is used.
+    """SQLAlchemy URL: `sqlite:///path` or `postgresql+psycopg://user@host/db`."""
     secret_key: SecretStr | None = None
-    #: Where the key lives when ``secret_key`` is unset; default: next to a SQLite file, else
-    #: ``./tongxin.key``. Created by ``tongxin init`` (and on first start in development).
+    """The field-encryption key (base64 of 32 bytes); overrides the key file."""
     key_file: Path | None = None
-    #: This hub's id, used when the database has no identity yet (``tongxin init`` sets it).
+    """The field-encryption key file when `secret_key` is unset (next to a SQLite file, else
+    `./tongxin.key`); created by `tongxin init`, and on first start in development."""
     hub_id: str = Field("local-hub", pattern=r"^[a-z0-9][a-z0-9-]{2,31}$")
+    """This hub's id (3–32 of a–z, 0–9, -) when the database has none yet; `tongxin init`
+    sets it."""
     hub_name: str = "Tongxin hub"
+    """This hub's name when the database has none yet; `tongxin init` sets it."""
     host: str = "127.0.0.1"
+    """Address `tongxin serve` listens on."""
     port: int = Field(8000, ge=0, le=65535)
-    #: Uvicorn worker processes (``tongxin serve --workers``).
+    """Port `tongxin serve` listens on."""
     workers: int = Field(1, ge=1, le=64)
-    #: The URL clients use (``https://hub.example.cn``); links in responses use it when set.
+    """Worker processes of `tongxin serve`."""
     public_url: str | None = None
-    #: Set when TLS is terminated by a reverse proxy in front of the hub.
+    """The `https://` URL clients and peers use; links and signed URLs use it when set."""
     behind_tls_proxy: bool = False
+    """Set when TLS ends at a reverse proxy in front of the hub."""
     page_size: int = Field(100, ge=1, le=1000)
+    """Items per list page when `limit` is not given."""
     max_page_size: int = Field(1000, ge=1, le=10000)
-    #: Largest JSON request body (bytes) outside ``/v1/bulk`` and ``/v1/validate``.
+    """Largest `limit` of a list page."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
-    #: Largest package accepted by ``POST /v1/validate`` (bytes).
+    """Largest JSON request body (bytes) outside `/v1/bulk` and `/v1/validate`."""
     max_validate_bytes: int = Field(256 * 1_048_576, ge=1024)
-    #: Largest single NDJSON line of ``/v1/bulk`` (bytes) and most lines per request.
+    """Largest package accepted by `POST /v1/validate` (bytes)."""
     max_bulk_line_bytes: int = Field(1_048_576, ge=1024)
+    """Largest single NDJSON line of `/v1/bulk` (bytes)."""
     max_bulk_lines: int = Field(5_000_000, ge=1)
-    #: Lines written per database transaction by ``/v1/bulk``.
+    """Most lines in one `/v1/bulk` request."""
     bulk_batch_lines: int = Field(2000, ge=1, le=50_000)
-    #: Days an Idempotency-Key and its results are kept.
+    """Lines written per database transaction by `/v1/bulk`."""
     idempotency_retention_hours: int = Field(24, ge=1)
-    #: Days tombstones stay in the change feed; older cursors get 410 ``cursor-expired``.
+    """Hours an Idempotency-Key and its results are kept."""
     tombstone_retention_days: float = Field(90, ge=0)
-    #: Default requests per second per token (burst = 10 s worth); 0 = unlimited.
+    """Days tombstones stay in the change feed; older cursors get 410 `cursor-expired`."""
     rate_limit_per_second: float = Field(50, ge=0)
-    #: SQLite ``synchronous`` pragma; FULL survives power loss, NORMAL only process crashes.
+    """Default requests per second per token (burst: 10 s worth); 0 = unlimited. A token's
+    own limit: `tongxin token create --rate-limit N`."""
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    #: Seconds between background pulls of the children's change feeds (0 = off); failing
-    #: peers back off exponentially on their own (``spec/federation.md`` §6).
+    """SQLite `synchronous`: `FULL` survives power loss, `NORMAL` only process crashes."""
     sync_interval_seconds: float = Field(5, ge=0)
-    #: Seconds between checks whether the feed has grown, to hint the parents "pull now"
-    #: (0 = never hint; the parents still pull at their interval).
+    """Seconds between background federation rounds: pulls of the children's feeds and
+    redelivery of letters, receipts and withdrawals (0 = off); failing peers back off on
+    their own."""
     hint_interval_seconds: float = Field(0.5, ge=0)
-    #: Seconds after which a peer's key set is fetched again in a sync round, so that a
-    #: rotation or a revocation takes effect (§1.3, §1.4).
+    """Seconds between checks whether the feed has grown, to hint the parents "pull now"
+    (0 = never hint; parents still pull at their interval)."""
     key_refresh_seconds: float = Field(600, ge=0)
-    #: Database connection pool size per worker (PostgreSQL).
+    """Seconds after which a peer's key set is fetched again in a round, so that rotations
+    and revocations take effect."""
     pool_size: int = Field(8, ge=1, le=200)
+    """Database connections per worker process (PostgreSQL)."""
 
     @property
     def is_sqlite(self) -> bool:

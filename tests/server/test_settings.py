@@ -55,3 +55,13 @@ def test_development_on_a_public_interface_warns(tmp_path: Path) -> None:
     warnings = make(tmp_path, host="0.0.0.0").check()
     assert any("development mode" in w for w in warnings)
     assert any("TLS" in w for w in warnings)
+
+
+def test_the_settings_table_in_docs_is_generated_from_the_settings_class(root: Path) -> None:
+    from tongxin.server._settings_docs import render
+
+    text = (root / "docs" / "hub.md").read_text(encoding="utf-8")
+    assert text == render(text), (
+        "docs/hub.md is stale; run: python -m tongxin.server._settings_docs docs/hub.md"
+    )
+    assert "`TONGXIN_KEY_REFRESH_SECONDS` | `600` |" in text
