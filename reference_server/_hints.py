@@ -10,10 +10,10 @@ import logging
 
 from sqlalchemy import select
 
+from ._delivery import DeliveryError, post_signed
 from ._federation import list_peers
 from ._hub import Hub
 from ._tables import hub_state
-from ._transfers import DeliveryError, post_signed
 
 __all__ = ["PullNow", "send_hints"]
 

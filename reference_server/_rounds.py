@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._federation import refresh_key_sets, sync_all
 from ._hub import Hub
-from ._transfers import deliver_pending
+from ._outbox import deliver_pending
 
 __all__ = ["federation_round"]
 

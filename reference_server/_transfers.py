@@ -13,7 +13,6 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-import httpx
 import orjson
 from sqlalchemy import Connection, insert, select, update
 
@@ -22,13 +21,11 @@ from tongxin.federation import (
     Change,
     Decision,
     Expire,
-    FederationError,
     Issue,
     Letter,
     LetterError,
     Receipt,
     ReceiptArrived,
-    SigningAuth,
     Step,
     TransferState,
     TransferStatus,
@@ -39,7 +36,6 @@ from tongxin.federation import (
     china_today,
     decide,
     document_digest,
-    from_problem,
     issue_letter,
     make_receipt,
     make_withdrawal,
@@ -49,9 +45,9 @@ from tongxin.federation import (
 )
 from tongxin.schemas import Member, Transfer
 
+from ._delivery import DeliveryError, post_signed
 from ._errors import Conflict, NotFound
 from ._federation import (
-    DbNonceCache,
     Peer,
     PeerResolver,
     _current,
@@ -60,21 +56,22 @@ from ._federation import (
     hub_keys,
 )
 from ._hub import Hub, now_stamp
-from ._tables import audit, hub_state, peers, records, transfer_letters
+from ._tables import audit, hub_state, records, transfer_letters
 from ._writes import _digest
 
 __all__ = [
-    "DeliveryError",
     "decide_transfer",
-    "deliver_pending",
     "issue_transfer",
     "plan_transfer",
-    "post_signed",
     "read_letter",
     "read_status",
     "receive_letter",
     "receive_receipt",
     "receive_withdrawal",
+    "send_letter",
+    "send_receipt",
+    "send_withdrawal",
+    "utc_now",
     "withdraw_transfer",
 ]
 
@@ -84,7 +81,7 @@ T = transfer_letters.c
 _BACKOFF_CAP = 3600
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -169,7 +166,7 @@ def _put(hub: Hub, conn: Connection, change: Change, action: str) -> None:
         )
     conn.execute(
         insert(audit).values(
-            at=_now(),
+            at=utc_now(),
             token_id=None,
             action=action,
             collection=change.type,
@@ -235,49 +232,6 @@ def plan_transfer(hub: Hub, body: Any) -> Peer | None:
     return peer
 
 
-def _client(hub: Hub, peer: Peer, timeout: float) -> httpx.Client:
-    auth = SigningAuth(
-        hub_keys(hub).signer(),
-        verify_with=PeerResolver(hub, only=peer.hub_id),
-        nonces=DbNonceCache(hub),
-    )
-    return httpx.Client(auth=auth, timeout=timeout)
-
-
-class DeliveryError(Exception):
-    """A message did not reach the peer, or the peer refused it (``problem``)."""
-
-    def __init__(self, message: str, problem: FederationError | None = None) -> None:
-        super().__init__(message)
-        self.problem = problem
-
-
-def post_signed(
-    hub: Hub, peer: Peer, path: str, body: dict[str, Any], timeout: float = 30
-) -> dict[str, Any]:
-    """POST a signed message to a peer and return its verified answer."""
-    try:
-        with _client(hub, peer, timeout) as client:
-            response = client.post(
-                peer.url + path,
-                content=orjson.dumps(body),
-                headers={"content-type": "application/json"},
-            )
-    except FederationError as error:
-        raise DeliveryError(f"response {error.code}: {error.detail_en}") from None
-    except httpx.HTTPError as error:
-        raise DeliveryError(f"unreachable: {error}") from None
-    if response.status_code != 200:
-        try:
-            problem = from_problem(response.json())
-        except (ValueError, TypeError, AttributeError):
-            raise DeliveryError(f"{response.status_code} {response.reason_phrase}") from None
-        message = f"{response.status_code} {problem.code}: {problem.detail_en}"
-        raise DeliveryError(message, problem)
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
 def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
     """Record a delivery attempt: delivered, or the error and when to try again (§6)."""
     if error is None:
@@ -296,9 +250,9 @@ def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
             "delivered": False,
             "last_error": error,
             "attempts": attempts + 1,
-            "next_attempt_at": _now() + timedelta(seconds=wait),
+            "next_attempt_at": utc_now() + timedelta(seconds=wait),
         }
-    values["updated_at"] = _now()
+    values["updated_at"] = utc_now()
     conn.execute(update(transfer_letters).where(T.transfer_id == transfer_id).values(**values))
 
 
@@ -311,7 +265,7 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
             mrow, member = _record(hub, conn, "members", transfer["memberId"])
             assert trow is not None  # the write checked the references
             assert mrow is not None
-            stamp = _now().astimezone(CHINA).replace(microsecond=0)
+            stamp = utc_now().astimezone(CHINA).replace(microsecond=0)
             envelope = issue_letter(
                 Transfer.model_validate(transfer),
                 Member.model_validate(member),
@@ -325,7 +279,7 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
             letter = Letter.model_validate(envelope["letter"])
             digest = document_digest(envelope["letter"])
             status = advance(None, Issue(letter, digest)).status
-            now = _now()
+            now = utc_now()
             conn.execute(
                 insert(transfer_letters).values(
                     transfer_id=transfer_id,
@@ -344,11 +298,11 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
             )
             row = _row(conn, transfer_id)
     if not row.delivered:
-        row = _send_letter(hub, peer, row)
+        row = send_letter(hub, peer, row)
     return status_json(row)
 
 
-def _send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
+def send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
     with hub.db.read() as conn:
         trow, transfer = _record(hub, conn, "transfers", row.transfer_id)
     member = hub.cipher.open(row.transfer_id, row.member_sealed)
@@ -398,7 +352,7 @@ def _apply_receipt(hub: Hub, row: Any, envelope: Any, member_item: Any = None) -
                     state=outcome.status.state.value,
                     history=_history(outcome.status),
                     receipt=orjson.dumps(envelope).decode(),
-                    updated_at=_now(),
+                    updated_at=utc_now(),
                 )
             )
             # a receipt proves the letter arrived, and answers any pending withdrawal
@@ -459,7 +413,7 @@ def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[st
         envelope = make_withdrawal(
             _loads(row.letter),
             hub_keys(hub).signer(),
-            withdrawn_at=_now().astimezone(CHINA).replace(microsecond=0),
+            withdrawn_at=utc_now().astimezone(CHINA).replace(microsecond=0),
             reason=reason,
         )
         with hub.db.write() as conn:
@@ -472,12 +426,12 @@ def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[st
                         delivered=False,
                         attempts=0,
                         next_attempt_at=None,
-                        updated_at=_now(),
+                        updated_at=utc_now(),
                     )
                 )
             row = _row(conn, transfer_id)
     if not row.delivered:
-        row = _send_withdrawal(hub, row)
+        row = send_withdrawal(hub, row)
     if row.state not in (
         TransferState.WITHDRAWN.value,
         TransferState.ISSUED.value,
@@ -496,7 +450,7 @@ def _final(row: Any) -> Conflict:
     )
 
 
-def _send_withdrawal(hub: Hub, row: Any) -> Any:
+def send_withdrawal(hub: Hub, row: Any) -> Any:
     """Deliver the withdrawal with the letter (so it also stops a letter still in flight) and
     the transfer record as it will be once withdrawn."""
     transfer_id = row.transfer_id
@@ -564,7 +518,7 @@ def _insert_received(
     member: dict[str, Any],
     version: int,
 ) -> None:
-    now = _now()
+    now = utc_now()
     conn.execute(
         insert(transfer_letters).values(
             transfer_id=status.transfer_id,
@@ -696,7 +650,7 @@ def decide_transfer(
             envelope,
             decision,
             hub_keys(hub).signer(),
-            decided_at=_now().astimezone(CHINA).replace(microsecond=0),
+            decided_at=utc_now().astimezone(CHINA).replace(microsecond=0),
             reason=reason,
         )
         parsed = Receipt.model_validate(receipt["receipt"])
@@ -720,11 +674,11 @@ def decide_transfer(
     if _loads(row.receipt)["receipt"]["decision"] != decision:
         raise _final(row)
     if not row.delivered:
-        row = _send_receipt(hub, row)
+        row = send_receipt(hub, row)
     return status_json(row)
 
 
-def _send_receipt(hub: Hub, row: Any) -> Any:
+def send_receipt(hub: Hub, row: Any) -> Any:
     peer = get_peer(hub, row.peer_hub)
     answer: dict[str, Any] | None = None
     error: str | None = None
@@ -751,79 +705,16 @@ def _save(
     values: dict[str, Any] = {
         "state": status.state.value,
         "history": _history(status),
-        "updated_at": _now(),
+        "updated_at": utc_now(),
     }
     if receipt is not None:
         values["receipt"] = orjson.dumps(receipt).decode()
     conn.execute(update(transfer_letters).where(T.transfer_id == transfer_id).values(**values))
 
 
-# -- the outbox --------------------------------------------------------------------------------
-def deliver_pending(hub: Hub, *, respect_backoff: bool = True) -> dict[str, str | None]:
-    """One redelivery round (§6): letters, withdrawals and receipts that have not reached their
-    peer yet, and letters of electronic transfers stored before a crash let them be signed.
-    ``{transfer id: None or the error}``."""
-    _issue_orphans(hub)
-    query = select(transfer_letters).where(
-        T.delivered.is_(False), (T.role == "sender") | T.receipt.is_not(None)
-    )
-    if respect_backoff:
-        query = query.where(T.next_attempt_at.is_(None) | (T.next_attempt_at <= _now()))
-    with hub.db.read() as conn:
-        rows = conn.execute(query.order_by(T.created_at)).all()
-    results: dict[str, str | None] = {}
-    for row in rows:
-        if row.role == "sender" and row.withdrawal is not None:
-            row = _send_withdrawal(hub, row)
-        elif row.role == "sender":
-            if row.state != TransferState.ISSUED.value:
-                continue  # decided, withdrawn or expired: the letter is moot
-            peer = get_peer(hub, row.peer_hub)
-            if peer is None:
-                results[row.transfer_id] = f"{row.peer_hub} is no longer a peer"
-                continue
-            row = _send_letter(hub, peer, row)
-        else:
-            row = _send_receipt(hub, row)
-        results[row.transfer_id] = None if row.delivered else row.last_error
-    return results
-
-
-def _issue_orphans(hub: Hub) -> None:
-    """Sign and deliver letters for this hub's issued transfers to peers that have none yet."""
-    c = records.c
-    with hub.db.read() as conn:
-        orphans = conn.execute(
-            select(c.id, c.doc, c.updated_us).where(
-                c.collection == "transfers",
-                c.owner == hub.hub_id,
-                c.deleted.is_(False),
-                c.id.not_in(select(T.transfer_id)),
-            )
-        ).all()
-        peered = {r.hub_id: r.created_at for r in conn.execute(select(peers)).all()}
-    for orphan in orphans:
-        record = _loads(orphan.doc)
-        record["id"] = orphan.id
-        try:
-            peer = plan_transfer(hub, record)
-        except Conflict:
-            continue
-        since = peered.get(peer.hub_id) if peer is not None else None
-        if since is None or orphan.updated_us < _micros(since):
-            continue  # a paper transfer, written before the hubs were peers
-        assert peer is not None
-        issue_transfer(hub, peer, orphan.id)
-
-
 def _aware(stamp: datetime) -> str:
     aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
     return aware.isoformat(timespec="seconds")
-
-
-def _micros(stamp: datetime) -> int:
-    aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
-    return int(aware.timestamp() * 1_000_000)
 
 
 # -- both sides -------------------------------------------------------------------------------

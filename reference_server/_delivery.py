@@ -1,0 +1,60 @@
+"""Signed hub-to-hub POSTs (``spec/federation.md`` §2): the request is signed with this
+hub's key, the answer must be signed by the peer and bound to the request; any failure is a
+:class:`DeliveryError` (with the peer's problem when it refused)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from tongxin.federation import FederationError, SigningAuth, from_problem
+
+from ._federation import DbNonceCache, Peer, PeerResolver, hub_keys
+from ._hub import Hub
+
+__all__ = ["DeliveryError", "post_signed"]
+
+
+def _client(hub: Hub, peer: Peer, timeout: float) -> httpx.Client:
+    auth = SigningAuth(
+        hub_keys(hub).signer(),
+        verify_with=PeerResolver(hub, only=peer.hub_id),
+        nonces=DbNonceCache(hub),
+    )
+    return httpx.Client(auth=auth, timeout=timeout)
+
+
+class DeliveryError(Exception):
+    """A message did not reach the peer, or the peer refused it (``problem``)."""
+
+    def __init__(self, message: str, problem: FederationError | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def post_signed(
+    hub: Hub, peer: Peer, path: str, body: dict[str, Any], timeout: float = 30
+) -> dict[str, Any]:
+    """POST a signed message to a peer and return its verified answer."""
+    try:
+        with _client(hub, peer, timeout) as client:
+            response = client.post(
+                peer.url + path,
+                content=orjson.dumps(body),
+                headers={"content-type": "application/json"},
+            )
+    except FederationError as error:
+        raise DeliveryError(f"response {error.code}: {error.detail_en}") from None
+    except httpx.HTTPError as error:
+        raise DeliveryError(f"unreachable: {error}") from None
+    if response.status_code != 200:
+        try:
+            problem = from_problem(response.json())
+        except (ValueError, TypeError, AttributeError):
+            raise DeliveryError(f"{response.status_code} {response.reason_phrase}") from None
+        message = f"{response.status_code} {problem.code}: {problem.detail_en}"
+        raise DeliveryError(message, problem)
+    answer: dict[str, Any] = response.json()
+    return answer
