@@ -132,7 +132,18 @@ def _row(conn: Connection, transfer_id: str) -> Any:
     return conn.execute(select(transfer_letters).where(T.transfer_id == transfer_id)).first()
 
 
-def _required(hub: Hub, transfer_id: str) -> Any:
+_ONLY = {
+    "sender": ("only the sending hub withdraws a letter", "只有转出枢纽可以撤回介绍信"),
+    "receiver": (
+        "only the receiving hub accepts or rejects a letter",
+        "只有转入枢纽可以接收或退回介绍信",
+    ),
+}
+
+
+def _required(hub: Hub, transfer_id: str, role: str | None = None) -> Any:
+    """The transfer's row on this hub (404 ``letter-unknown``), in ``role`` when given (else
+    409 ``not-sending-hub`` / ``not-receiving-hub``)."""
     with hub.db.read() as conn:
         row = _row(conn, transfer_id)
     if row is None:
@@ -141,6 +152,10 @@ def _required(hub: Hub, transfer_id: str) -> Any:
             f"本枢纽没有转接 {transfer_id} 的电子介绍信",
             code="letter-unknown",
         )
+    if role is not None and row.role != role:
+        en, zh = _ONLY[role]
+        code = "not-sending-hub" if role == "sender" else "not-receiving-hub"
+        raise Conflict(en, zh, code=code)
     return row
 
 
@@ -317,7 +332,9 @@ def send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
     except DeliveryError as failure:
         error = str(failure)
     with hub.db.write() as conn:
-        _attempted(conn, row.transfer_id, error)
+        if _row(conn, row.transfer_id).withdrawal is None:
+            # once a withdrawal is pending, only its own delivery settles the outbox
+            _attempted(conn, row.transfer_id, error)
         return _row(conn, row.transfer_id)
 
 
@@ -400,13 +417,7 @@ def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[st
     """Withdraw an issued letter (sending hub): sign the withdrawal once, then deliver it until
     the receiving hub answers. The receiving hub decides the order (§3.5 rule 6): the transfer
     ends ``withdrawn``, or in the decision it had already taken (its receipt is applied)."""
-    row = _required(hub, transfer_id)
-    if row.role != "sender":
-        raise Conflict(
-            "only the sending hub withdraws a letter",
-            "只有转出枢纽可以撤回介绍信",
-            code="not-sending-hub",
-        )
+    row = _required(hub, transfer_id, "sender")
     if row.withdrawal is None:
         if row.state not in (TransferState.ISSUED.value, TransferState.EXPIRED.value):
             raise _final(row)
@@ -637,13 +648,7 @@ def decide_transfer(
     hub: Hub, transfer_id: str, decision: Literal["accepted", "rejected"], reason: str | None
 ) -> dict[str, Any]:
     """Accept or reject a received letter (once), then send the receipt (until it arrives)."""
-    row = _required(hub, transfer_id)
-    if row.role != "receiver":
-        raise Conflict(
-            "only the receiving hub accepts or rejects a letter",
-            "只有转入枢纽可以接收或退回介绍信",
-            code="not-receiving-hub",
-        )
+    row = _required(hub, transfer_id, "receiver")
     if row.receipt is None:
         envelope = _loads(row.letter)
         receipt = make_receipt(

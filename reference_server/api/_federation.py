@@ -206,30 +206,6 @@ def federation_router() -> APIRouter:
         return Response(orjson.dumps({"items": items, "next": None}), media_type=JSON)
 
     @router.post(
-        "/v1/federation/letters",
-        tags=["federation"],
-        operation_id="deliverLetter",
-        summary="Deliver a signed transfer letter to its receiving hub (signed peer request)",
-        responses=_problems(401, 409, 422),
-    )
-    async def deliver_letter(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
-        malformed = LetterError(
-            "letter-malformed", "the body is not a letter delivery", "正文不是介绍信投递"
-        )
-        return await _deliver(request, hub, caller, receive_letter, malformed)
-
-    @router.post(
-        "/v1/federation/receipts",
-        tags=["federation"],
-        operation_id="deliverReceipt",
-        summary="Deliver the signed receipt to the sending hub (signed peer request)",
-        responses=_problems(401, 404, 409, 422),
-    )
-    async def deliver_receipt(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
-        malformed = LetterError("receipt-malformed", "the body is not a receipt", "正文不是回执")
-        return await _deliver(request, hub, caller, receive_receipt, malformed)
-
-    @router.post(
         "/v1/federation/hints",
         tags=["federation"],
         operation_id="hint",
@@ -247,20 +223,6 @@ def federation_router() -> APIRouter:
             return _peer_problem(hub, error, request, caller)
         request.app.state.pull_now.hint(caller.peer.hub_id)
         return signed_response(hub, 202, b'{"pulling":true}', caller.request)
-
-    @router.post(
-        "/v1/federation/withdrawals",
-        tags=["federation"],
-        operation_id="deliverWithdrawal",
-        summary="Deliver the signed withdrawal of a letter to its receiving hub (signed peer "
-        "request)",
-        responses=_problems(401, 409, 422),
-    )
-    async def deliver_withdrawal(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
-        malformed = LetterError(
-            "withdrawal-malformed", "the body is not a withdrawal", "正文不是撤回通知"
-        )
-        return await _deliver(request, hub, caller, receive_withdrawal, malformed)
 
     @router.post(
         "/v1/transfers/{id}/withdraw",
@@ -307,8 +269,67 @@ def federation_router() -> APIRouter:
 
     for verb, decision in (("accept", "accepted"), ("reject", "rejected")):
         _decision_route(router, verb, decision)
+    for delivery in _DELIVERIES:
+        _delivery_route(router, delivery)
 
     return router
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """A signed peer-to-peer message endpoint of the transfer protocol (§3.6)."""
+
+    kind: str
+    operation_id: str
+    summary: str
+    receive: Callable[[Hub, Any, Any], dict[str, Any]]
+    malformed_zh: str
+    statuses: tuple[int, ...]
+
+
+_DELIVERIES = (
+    _Delivery(
+        "letters",
+        "deliverLetter",
+        "Deliver a signed transfer letter to its receiving hub (signed peer request)",
+        receive_letter,
+        "正文不是介绍信投递",
+        (401, 409, 422),
+    ),
+    _Delivery(
+        "receipts",
+        "deliverReceipt",
+        "Deliver the signed receipt to the sending hub (signed peer request)",
+        receive_receipt,
+        "正文不是回执",
+        (401, 404, 409, 422),
+    ),
+    _Delivery(
+        "withdrawals",
+        "deliverWithdrawal",
+        "Deliver the signed withdrawal of a letter to its receiving hub (signed peer request)",
+        receive_withdrawal,
+        "正文不是撤回通知",
+        (401, 409, 422),
+    ),
+)
+
+
+def _delivery_route(router: APIRouter, delivery: _Delivery) -> None:
+    singular = delivery.kind.removesuffix("s")
+
+    @router.post(
+        f"/v1/federation/{delivery.kind}",
+        tags=["federation"],
+        operation_id=delivery.operation_id,
+        summary=delivery.summary,
+        responses=_problems(*delivery.statuses),
+    )
+    async def deliver(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
+        malformed = LetterError(
+            f"{singular}-malformed", f"the body is not a {singular}", delivery.malformed_zh
+        )
+        return await _deliver(request, hub, caller, delivery.receive, malformed)
 
 
 def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:

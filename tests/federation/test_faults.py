@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -242,22 +243,30 @@ def test_sender_killed_while_delivering_its_letter_redelivers_after_restart(
     net: dict[str, Node], fault_free: Outcome
 ) -> None:
     a, b = net["a"], net["b"]
+    with _late_letter(net, 7000) as (ids, _):
+        a.kill()  # the letter is still on the wire
+    a.start()
+    wait_for("the letter at B", lambda: ids["transfer"] in b.letters())
+    with b.api() as api:
+        assert api.post(f"/v1/transfers/{ids['transfer']}/accept").status_code == 200
+    assert finished(net, ids) == fault_free
+
+
+@contextmanager
+def _late_letter(net: dict[str, Node], base: int) -> Iterator[tuple[dict[str, str], Fault]]:
+    """Issue a transfer at A whose letter the wire holds for 3 s; inside the block the letter
+    is signed and stored at A but not yet at B."""
+    a, b = net["a"], net["b"]
     assert b.proxy is not None
-    org_a, (member_id,) = seed(a, 1, 7000)
+    org_a, (member_id,) = seed(a, 1, base)
     org_b, _ = seed(b, 0, 0)
     body = transfer_body(member_id, org_a, org_b)
-    with b.proxy.fault(Fault("POST", LETTERS, "delay", seconds=3)):
+    with b.proxy.fault(Fault("POST", LETTERS, "delay", seconds=3)) as late:
         sending = threading.Thread(target=_post_quietly, args=(a, body))
         sending.start()
         wait_for("the signed letter at A", lambda: body["id"] in a.letters())
-        a.kill()  # the letter is still on the wire
+        yield {"member": member_id, "transfer": body["id"], "org_a": org_a, "org_b": org_b}, late
         sending.join()
-    a.start()
-    wait_for("the letter at B", lambda: body["id"] in b.letters())
-    with b.api() as api:
-        assert api.post(f"/v1/transfers/{body['id']}/accept").status_code == 200
-    ids = {"member": member_id, "transfer": body["id"], "org_a": org_a, "org_b": org_b}
-    assert finished(net, ids) == fault_free
 
 
 def _post_quietly(node: Node, body: dict[str, Any]) -> None:
@@ -331,23 +340,14 @@ def test_a_withdrawal_overtaking_its_letter_ends_withdrawn(
     net: dict[str, Node], withdrawn: Outcome
 ) -> None:
     a, b = net["a"], net["b"]
-    assert b.proxy is not None
-    org_a, (member_id,) = seed(a, 1, 8000)
-    org_b, _ = seed(b, 0, 0)
-    body = transfer_body(member_id, org_a, org_b)
-    with b.proxy.fault(Fault("POST", LETTERS, "delay", seconds=3)) as late:
-        sending = threading.Thread(target=_post_quietly, args=(a, body))
-        sending.start()
-        wait_for("the signed letter at A", lambda: body["id"] in a.letters())
-        response = _withdraw(a, body["id"])
+    with _late_letter(net, 8000) as (ids, late):
+        response = _withdraw(a, ids["transfer"])
         assert response.status_code == 200, response.text
-        assert b.letters()[body["id"]] == ("withdrawn", False)
-        sending.join()
-    assert late.hits == 1
+        assert b.letters()[ids["transfer"]] == ("withdrawn", False)
+    assert late.hits == 1  # the letter did arrive, after the withdrawal
     # the late letter changed nothing: it can no longer be accepted
     with b.api() as api:
-        assert api.post(f"/v1/transfers/{body['id']}/accept").status_code == 409
-    ids = {"member": member_id, "transfer": body["id"], "org_a": org_a, "org_b": org_b}
+        assert api.post(f"/v1/transfers/{ids['transfer']}/accept").status_code == 409
     assert finished(net, ids) == withdrawn
 
 
