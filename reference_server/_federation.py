@@ -393,6 +393,10 @@ class SyncError(Exception):
     """One peer's round failed; the message is what ``peer list`` shows as its last error."""
 
 
+class CursorMovedError(Exception):
+    """Another process (a second worker, a ``tongxin sync``) applied this page first."""
+
+
 def _below(hub: Hub, peer: Peer) -> Callable[[str], bool]:
     """Whom ``peer`` may speak for: itself and hubs that are not our own direct peers."""
     others = {p.hub_id for p in list_peers(hub)} - {peer.hub_id}
@@ -595,7 +599,7 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
     with hub.db.write() as conn:
         saved = conn.execute(select(peers.c.cursor).where(peers.c.hub_id == peer.hub_id))
         if saved.scalar_one() != peer.cursor:
-            raise SyncError("another process advanced this peer's cursor; retry")
+            raise CursorMovedError(peer.hub_id)
         held = _held(conn, page.changes)
         before = dict(held)
         chosen: dict[tuple[str, str], Change] = {}
@@ -711,7 +715,10 @@ def sync_peer(
             if response.status_code != 200:
                 raise SyncError(_problem(response))
             page = FeedPage.from_wire(response.json())
-            total += apply_page(hub, peer, page)
+            try:
+                total += apply_page(hub, peer, page)
+            except CursorMovedError:
+                return total  # the other puller carries on from its cursor
             peer = get_peer(hub, peer.hub_id) or peer
             pages += 1
             if not page.more or (max_pages and pages >= max_pages):

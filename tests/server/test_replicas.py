@@ -8,22 +8,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import insert, select
 
 from tongxin.federation import Change, FeedPage
 from tongxin.server import Hub
-from tongxin.server._federation import apply_page, get_peer
+from tongxin.server._federation import CursorMovedError, apply_page, get_peer
 from tongxin.server._security import org_path
 from tongxin.server._tables import audit, peers, records
 
 CHILD = "cd-kid"
 
 
-def _peer(hub: Hub) -> None:
+def _peer(hub: Hub, hub_id: str = CHILD) -> None:
     with hub.db.write() as conn:
         conn.execute(
             insert(peers).values(
-                hub_id=CHILD,
+                hub_id=hub_id,
                 url="http://127.0.0.1:9",
                 relation="child",
                 pins="[]",
@@ -34,11 +35,11 @@ def _peer(hub: Hub) -> None:
         )
 
 
-def _org(n: int, parent: int | None = None) -> Change:
-    record: dict[str, Any] = {"id": f"{CHILD}:o{n}", "name": f"支部{n}", "type": "branch"}
+def _org(n: int, parent: int | None = None, hub_id: str = CHILD) -> Change:
+    record: dict[str, Any] = {"id": f"{hub_id}:o{n}", "name": f"支部{n}", "type": "branch"}
     if parent is not None:
-        record["parentId"] = f"{CHILD}:o{parent}"
-    return Change("organisations", record["id"], 1, CHILD, False, record)
+        record["parentId"] = f"{hub_id}:o{parent}"
+    return Change("organisations", record["id"], 1, hub_id, False, record)
 
 
 def test_replicated_organisations_form_the_tree_in_any_order(hub: Hub) -> None:
@@ -76,3 +77,18 @@ def test_replicated_organisations_form_the_tree_in_any_order(hub: Hub) -> None:
     assert apply_page(hub, peer, FeedPage((tombstone,), "c4", False)) == 1
     with hub.db.read() as conn:
         assert org_path(conn, f"{CHILD}:o3") is None
+
+
+def test_a_page_read_by_two_pullers_is_applied_by_one(hub: Hub) -> None:
+    twin = "cd-twin"
+    _peer(hub, twin)
+    first, second = get_peer(hub, twin), get_peer(hub, twin)
+    assert first is not None
+    assert second is not None
+    page = FeedPage((_org(7, hub_id=twin),), "c1", False)
+    assert apply_page(hub, first, page) == 1
+    with pytest.raises(CursorMovedError):
+        apply_page(hub, second, page)  # requested with the old cursor: the other one won
+    with hub.db.read() as conn:
+        applied = select(peers.c.applied).where(peers.c.hub_id == twin)
+        assert conn.execute(applied).scalar_one() == 1
