@@ -43,6 +43,8 @@ class Node:
     proc: subprocess.Popen[bytes] | None = None
     token: str = ""
     fingerprint: str = ""
+    #: ``TONGXIN_HINT_INTERVAL_SECONDS`` of the server (None: the hub's default; 0: no hints)
+    hint_interval: float | None = None
 
     def __post_init__(self) -> None:
         if not self.db:
@@ -70,6 +72,8 @@ class Node:
             TONGXIN_RATE_LIMIT_PER_SECOND="0",
             TONGXIN_SYNC_INTERVAL_SECONDS=str(sync_interval),
         )
+        if self.hint_interval is not None:
+            env["TONGXIN_HINT_INTERVAL_SECONDS"] = str(self.hint_interval)
         return env
 
     @property

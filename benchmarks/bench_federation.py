@@ -1,8 +1,8 @@
 """A province's federation on loopback: county records reach the province by signed pulls.
 
     python benchmarks/bench_federation.py [--cities 4] [--counties 24] [--members 20000]
-        [--province-db sqlite|postgresql] [--drive once|background] [--sign-pages 10]
-        [--profile] [--keep]
+        [--province-db sqlite|postgresql] [--drive once|background] [--interval 1]
+        [--no-hints] [--sign-pages 10] [--profile] [--keep]
 
 One province hub, ``--cities`` city hubs and ``--counties`` county hubs spread evenly below
 them (default 1 + 4 + 24), each a real ``tongxin serve`` process with its own SQLite database
@@ -23,20 +23,34 @@ then ``tongxin sync --once`` on the province (pulls the cities, which pass their
 The time to the province holding every record is the sum of the two phases; it covers the CLI
 start, every signed request and response, serving the feeds with the upward data-minimisation
 policy, and applying and committing every page with its cursor. With ``--drive background``
-the cities and the province are restarted with ``TONGXIN_SYNC_INTERVAL_SECONDS=1`` and the
-clock runs from their start until the province holds every member (polled every second).
+the cities and the province are restarted with ``TONGXIN_SYNC_INTERVAL_SECONDS=--interval``
+and the clock runs from their start until the province holds every member (polled every
+second): each hub pulls in its own background round, and every hub's hint loop (on by
+default, ``spec/federation.md`` §4.2) tells its parent "pull now" as soon as its feed grows,
+so cities and province pull at the same time. ``--no-hints`` turns the hints off on every hub:
+the parents then only pull every ``--interval`` seconds.
 
 Then the province and the cities are counted straight from their databases: every record of
 every county exactly once, nothing else, no tombstone, and a change sequence as long as the
 records held (a change applied twice would have taken a second sequence number). Any
 difference fails the run.
 
+Two baselines and one fixed cost follow the checks: bulk ingest into the province's own
+database (a county's worth of records owned by the province, one ``POST /v1/bulk`` into the
+database the catch-up filled, so a PostgreSQL province is compared with PostgreSQL too), and
+(``--drive once``) ``tongxin sync --once`` at the province and at a city with nothing new to
+pull: the command's start, opening the hub and one empty signed page per child, which the
+"where the time goes" lines separate from the work on the pages.
+
 Signing and verifying are measured in process on real pages: the benchmark pulls
 ``--sign-pages`` pages of a city's feed as the province (and of a county's as its city) with a
 signed request and a verified response, then times signing and verifying those very requests
 and responses (RFC 9421 with Ed25519, Content-Digest over the body) and the replay-cache insert
 each side makes, and multiplies by the number of pages the catch-up pulled. ``--profile`` runs
-the province's sync under cProfile and prints where its time went (times are then inflated).
+the province's sync under cProfile and prints where its time went (times are then inflated):
+outside the pulls, waiting for the children's pages, verifying, decoding and parsing them, and
+inside ``apply_page`` the one read of the local copies, the decisions, building the rows
+(JSON, AES-GCM), writing them (COPY or ``executemany``) and placing organisations in the tree.
 """
 
 from __future__ import annotations
@@ -229,12 +243,38 @@ def sync_once(node: Node, profile: Path | None = None) -> float:
     return seconds
 
 
+def idle_rounds(net: Network) -> tuple[float, float]:
+    """Seconds for ``tongxin sync --once`` at the province and at a city when there is nothing
+    new to pull: the command's start, opening the hub and one empty signed page per child."""
+    return sync_once(net.province), sync_once(net.cities[0])
+
+
+def province_bulk(net: Network) -> float:
+    """Records/s of one ``POST /v1/bulk`` of a synthetic county owned by the province itself,
+    into the province's database as the catch-up left it: the bulk baseline on the same
+    database (PostgreSQL with ``--province-db postgresql``). Run after the checks."""
+    body = net.province.workdir / "bulk.ndjson"
+    write_bulk(body, county_shape(net.province.hub_id, net.members))
+    seconds, counts = post_bulk(net.province.url, net.province.token, body)
+    body.unlink()
+    if counts != {"created": net.per_county}:
+        raise SystemExit(f"{net.province.hub_id}: /v1/bulk answered {counts}")
+    log(f"{net.province.hub_id}: {net.per_county:,} own records by /v1/bulk in {seconds:.1f} s")
+    return net.per_county / seconds
+
+
 @dataclass
 class CatchUp:
     mode: str
+    #: ``once``: each city's ``sync --once``, one after the other; ``background``: each
+    #: city's applying time, from its first applied change to its last (concurrent)
     city_seconds: list[float]
     province_seconds: float
     total_seconds: float
+    #: ``background``: seconds from the restart to the first and the last change applied at
+    #: the cities (all of them) and at the province
+    cities_window: tuple[float, float] = (0.0, 0.0)
+    province_window: tuple[float, float] = (0.0, 0.0)
 
 
 def drive_once(net: Network, profile: Path | None) -> CatchUp:
@@ -253,7 +293,7 @@ def drive_background(net: Network, interval: float, stall: float = 600) -> Catch
     parents = [*net.cities, net.province]
     for node in parents:
         node.stop()
-    start = time.perf_counter()
+    start, epoch = time.perf_counter(), time.time()
     for node in parents:
         node.start(sync_interval=interval)
     for node in parents:
@@ -274,14 +314,22 @@ def drive_background(net: Network, interval: float, stall: float = 600) -> Catch
     log(f"province holds all {target:,} members after {total:.1f} s (background sync)")
     # the parents pull concurrently: each one's applying time is from its first applied
     # change to its last (``updated_us`` is stamped when a change is applied)
+    cities = [applied(c) for c in net.cities]
+    province = applied(net.province)
     return CatchUp(
-        "background", [apply_span(c) for c in net.cities], apply_span(net.province), total
+        "background",
+        [b - a for a, b in cities],
+        province[1] - province[0],
+        total,
+        (min(a for a, _ in cities) - epoch, max(b for _, b in cities) - epoch),
+        (province[0] - epoch, province[1] - epoch),
     )
 
 
-def apply_span(node: Node) -> float:
+def applied(node: Node) -> tuple[float, float]:
+    """Wall-clock times (s) of the first and the last change applied at ``node``."""
     first, last = query(node.db, "SELECT MIN(updated_us), MAX(updated_us) FROM records")[0]
-    return (int(str(last)) - int(str(first))) / 1e6
+    return int(str(first)) / 1e6, int(str(last)) / 1e6
 
 
 # -- verification ------------------------------------------------------------------------------
@@ -418,30 +466,84 @@ def sign_cost(parent: Node, child: Node, pages: int) -> SignCost:
 
 
 def profile_summary(path: Path) -> list[str]:
-    """Where the profiled sync spent its time: signatures against the whole."""
+    """Where the profiled ``tongxin sync --once`` spent its time: the command's start, waiting
+    for the children's pages, parsing and verifying them, and applying them (and inside
+    ``apply_page``: reading the local copies, deciding, building the rows, writing them,
+    placing organisations), against the whole."""
     stats = pstats.Stats(str(path), stream=io.StringIO())
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     total = float(max(ct for (_, _, _), (_, _, _, ct, _) in raw.items()))
 
-    def cum(file_part: str, name: str) -> float:
-        return float(
-            sum(ct for (f, _, n), (_, _, _, ct, _) in raw.items() if file_part in f and n == name)
+    def cum(file_part: str, name: str, outer: bool = False) -> float:
+        """Cumulative seconds of the functions called ``name`` in a file matching
+        ``file_part``: summed, or the largest one only (``outer``: a page's ``from_wire``
+        and not also each change's, which it calls)."""
+        times = [
+            float(ct) for (f, _, n), (_, _, _, ct, _) in raw.items() if file_part in f and n == name
+        ]
+        return (max(times) if outer else sum(times)) if times else 0.0
+
+    def calls(file_part: str, name: str) -> int:
+        return sum(
+            nc for (f, _, n), (_, nc, _, _, _) in raw.items() if file_part in f and n == name
         )
 
-    parts = {
-        "sync_peer (pull and apply, whole)": cum("_federation.py", "sync_peer"),
-        "apply_page (decide, encrypt, write, commit)": cum("_federation.py", "apply_page"),
-        "signature_headers (sign the requests)": cum("_signatures.py", "signature_headers"),
-        "verify_message (verify the responses)": cum("_signatures.py", "verify_message"),
-        "DbNonceCache.seen (replay cache, in verify)": cum("_federation.py", "seen"),
-        "FeedPage.from_wire (parse pages)": cum("_replication.py", "from_wire"),
-    }
+    pull = cum("_federation.py", "sync_peer")
+    commits = cum("~", "<method 'commit' of 'sqlite3.Connection' objects>") + cum(
+        "psycopg/connection.py", "commit"
+    )
+    parts = [
+        (
+            "the command outside the pulls (interpreter start, imports, opening the hub)",
+            total - pull,
+        ),
+        ("sync_peer (pull, verify, parse and apply every page)", pull),
+        (
+            "  waiting for the child's page (socket recv: the child reads, minimises, encodes "
+            "and signs it, then sends it)",
+            cum("~", "<method 'recv' of '_socket.socket' objects>"),
+        ),
+        ("  verify_message (verify the responses)", cum("_signatures.py", "verify_message")),
+        ("    DbNonceCache.seen (replay cache, in verify)", cum("_federation.py", "seen")),
+        ("  signature_headers (sign the requests)", cum("_signatures.py", "signature_headers")),
+        ("  Response.json (decode the page's JSON)", cum("httpx/_models.py", "json")),
+        (
+            "  FeedPage.from_wire (the page's changes as objects)",
+            cum("_replication.py", "from_wire", outer=True),
+        ),
+        (
+            "  apply_page (one transaction a page, with its cursor)",
+            cum("_federation.py", "apply_page"),
+        ),
+        ("    _held (one read of the local copies)", cum("_federation.py", "_held")),
+        ("    _verdict (the §4.3 decision, per change)", cum("_federation.py", "_verdict")),
+        (
+            "    _current (a local copy's content, on a version tie)",
+            cum("_federation.py", "_current"),
+        ),
+        (
+            "    _write_replicas (sequence block, rows, write, tree)",
+            cum("_federation.py", "_write_replicas"),
+        ),
+        (
+            "      _values (a row per change: JSON encode, AES-GCM seal)",
+            cum("_federation.py", "_values"),
+        ),
+        (
+            "      insert_many (COPY / executemany of the new rows)",
+            cum("_writes.py", "insert_many"),
+        ),
+        ("      _place (organisations into the tree)", cum("_federation.py", "_place")),
+        ("  commits (every transaction: the pages with their cursors, the replay cache)", commits),
+    ]
     lines = [f"profile of the province's sync --once ({total:.1f} s under cProfile):"]
-    lines += [f"    {name}: {t:.2f} s = {t / total:.1%}" for name, t in parts.items()]
+    lines += [f"    {name}: {t:.2f} s = {t / total:.1%}" for name, t in parts]
+    current = calls("_federation.py", "_current")
+    lines.append(f"    (_current called {current:,} times: a version tie reads the content)")
     out = io.StringIO()
-    pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(12)
+    pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(15)
     lines += ["    top functions by own time:"]
-    lines += ["    " + line for line in out.getvalue().splitlines() if line.strip()][-13:]
+    lines += ["    " + line for line in out.getvalue().splitlines() if line.strip()][-16:]
     return lines
 
 
@@ -454,6 +556,9 @@ def network(args: argparse.Namespace) -> Iterator[Network]:
         if args.province_db == "postgresql":
             province_db = stack.enter_context(postgres_database())
         net = layout(root, args.cities, args.counties, args.members, province_db)
+        if args.no_hints:
+            for node in net.nodes:
+                node.hint_interval = 0
         try:
             yield net
         finally:
@@ -482,6 +587,8 @@ def report(net: Network, args: argparse.Namespace) -> None:
         record_bytes(net.all_counties[0].db),
         record_bytes(net.province.db),
     )
+    idle = idle_rounds(net) if catch.mode == "once" else None
+    own_bulk = province_bulk(net)
 
     city_pages = counties * math.ceil(net.per_county / PAGE)
     per_city = net.per_county * (counties // len(net.cities))
@@ -496,19 +603,41 @@ def report(net: Network, args: argparse.Namespace) -> None:
         f"{total:,} records with organisations; catch-up driven by "
         + ("`tongxin sync --once` (cities one after the other, then the province)")
         * (catch.mode == "once")
-        + (f"background sync every {args.interval:g} s") * (catch.mode == "background")
+        + (
+            f"background sync every {args.interval:g} s, "
+            + ("no push hints" if args.no_hints else "push hints on")
+        )
+        * (catch.mode == "background")
     )
+    if catch.mode == "once":
+        phases = (
+            f"cities one after the other: {sum(catch.city_seconds):.1f} s, province: "
+            f"{catch.province_seconds:.1f} s"
+        )
+    else:
+        (c0, c1), (p0, p1) = catch.cities_window, catch.province_window
+        phases = (
+            f"from the restart; the cities applied from {c0:.1f} s to {c1:.1f} s, each in "
+            f"{min(catch.city_seconds):.1f}–{max(catch.city_seconds):.1f} s, the province from "
+            f"{p0:.1f} s to {p1:.1f} s, its first change {p0 - c0:.1f} s after the cities' first"
+        )
     print(
         f"time until the province holds all {net.members * counties:,} members: "
-        f"{catch.total_seconds:.1f} s (cities: {sum(catch.city_seconds):.1f} s, "
-        f"province: {catch.province_seconds:.1f} s); verified at the province and every city: "
+        f"{catch.total_seconds:.1f} s ({phases}); verified at the province and every city: "
         "each record exactly once, no tombstone, no change applied twice"
     )
+    together = ""
+    if catch.mode == "background":
+        span = catch.cities_window[1] - catch.cities_window[0]
+        together = (
+            f", pulling at the same time: {per_city * len(net.cities) / span:,.0f} records/s "
+            "together; the province's rate is bounded by what the cities have applied"
+        )
     print(
         f"catch-up at a parent: province {prov_rate:,.0f} records/s ({total:,} in "
         f"{catch.province_seconds:.1f} s from {len(net.cities)} cities); cities "
         f"{statistics.mean(city_rates):,.0f} records/s on average "
-        f"({min(city_rates):,.0f}–{max(city_rates):,.0f})"
+        f"({min(city_rates):,.0f}–{max(city_rates):,.0f}){together}"
     )
     print(
         f"bulk ingest on a fresh hub (POST /v1/bulk, {net.per_county:,} records): first county "
@@ -516,12 +645,24 @@ def report(net: Network, args: argparse.Namespace) -> None:
         f"({min(bulk.rates):,.0f}–{max(bulk.rates):,.0f})"
     )
     print(
-        f"ratio catch-up / bulk ingest (median): province {prov_rate / bulk_median:.0%}, "
-        f"cities {statistics.mean(city_rates) / bulk_median:.0%} (goal >= 50 %)"
+        f"bulk ingest into the province's own database ({kind}, after the catch-up, "
+        f"{net.per_county:,} records of its own): {own_bulk:,.0f} records/s"
     )
-    for label, cost, pages, seconds in (
-        ("province", prov_cost, province_pages, catch.province_seconds),
-        ("cities", city_cost, city_pages, sum(catch.city_seconds)),
+    print(
+        f"ratio catch-up / bulk ingest (median of the counties): province "
+        f"{prov_rate / bulk_median:.0%}, cities {statistics.mean(city_rates) / bulk_median:.0%} "
+        f"(goal >= 50 %); province against bulk ingest into its own database "
+        f"{prov_rate / own_bulk:.0%}"
+        + (
+            "; in background the parents pull at the same time on shared cores, so these "
+            "rates are not one parent's alone"
+        )
+        * (catch.mode == "background")
+    )
+    starts = (None, None) if idle is None else (idle[0], idle[1] * len(net.cities))
+    for label, cost, pages, seconds, start in (
+        ("province", prov_cost, province_pages, catch.province_seconds, starts[0]),
+        ("cities", city_cost, city_pages, sum(catch.city_seconds), starts[1]),
     ):
         per_page = cost.crypto + cost.nonces
         print(
@@ -532,13 +673,23 @@ def report(net: Network, args: argparse.Namespace) -> None:
             f"{pages * per_page / seconds:.2%} of the catch-up "
             f"(crypto alone {pages * cost.crypto / seconds:.2%})"
         )
+        if catch.mode == "background":
+            continue  # concurrent parents share the cores: a page's time says little
+        get = cost.exchange * pages / seconds
+        fixed = 0.0 if start is None else start / seconds
         print(
-            f"  where a page's time goes at the {label}: {seconds / pages * 1000:,.0f} ms a page "
-            f"in all; the signed GET (the child reads, minimises, encodes and signs the page; "
-            f"the parent verifies it) {cost.exchange * 1000:,.0f} ms = "
-            f"{cost.exchange * pages / seconds:.0%}; the rest (parsing and applying the page, "
-            f"committing it with the cursor, the command's start) "
-            f"{1 - cost.exchange * pages / seconds:.0%}"
+            f"  where the time goes at the {label}: {seconds / pages * 1000:,.0f} ms a page in "
+            f"all; the signed GET (the child reads, minimises, encodes and signs the page; the "
+            f"parent verifies it) {cost.exchange * 1000:,.0f} ms a page = {get:.0%}"
+            + (
+                ""
+                if start is None
+                else f"; the command's start and a round with nothing new to pull "
+                f"({start:.1f} s in all) {fixed:.0%}"
+            )
+            + f"; the rest, the parent's own work on the page (decode and parse it, read the "
+            f"local copies, decide, build and write the rows, commit them with the cursor) "
+            f"{1 - get - fixed:.0%}"
         )
     for label, b in (("county", county_bytes), ("province", province_bytes)):
         print(
@@ -559,6 +710,9 @@ def main() -> None:
     parser.add_argument("--province-db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--drive", choices=("once", "background"), default="once")
     parser.add_argument("--interval", type=float, default=1.0, help="background sync (s)")
+    parser.add_argument(
+        "--no-hints", action="store_true", help="hubs send no push hints (parents poll only)"
+    )
     parser.add_argument("--sign-pages", type=int, default=10, help="real pages timed")
     parser.add_argument("--profile", action="store_true", help="cProfile the province's sync")
     parser.add_argument("--keep", action="store_true", help="keep benchmarks/_work/federation-*")
