@@ -117,12 +117,13 @@ async def _purge_loop(hub: Hub) -> None:
 
 
 async def _sync_loop(hub: Hub, interval: float, wake: PullNow) -> None:
-    while True:
-        hinted = await wake.wait(interval)
+    hinted: frozenset[str] = frozenset()
+    while True:  # the first round runs at start: a restarted hub catches up at once
         try:
             await to_thread.run_sync(functools.partial(federation_round, hub, hinted=hinted))
         except Exception:
             log.exception("background federation round failed")
+        hinted = await wake.wait(interval)
 
 
 async def _hint_loop(hub: Hub, interval: float) -> None:
