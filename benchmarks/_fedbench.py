@@ -13,15 +13,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import orjson
 import psycopg
-from _hubbench import PG, WORK, free_port
+from _hubbench import WORK, free_port
 
 from tongxin.schemas._synthetic import SyntheticHub, member, organisations
 
@@ -156,19 +154,6 @@ class Node:
 
 
 # -- databases ---------------------------------------------------------------------------------
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
-    name = f"txfed_{secrets.token_hex(4)}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def query(db: str, sql: str) -> list[tuple[object, ...]]:
     """Rows of ``sql`` read straight from a hub's database (SQLite read-only, or PostgreSQL)."""
     if db.startswith("sqlite"):

@@ -81,13 +81,12 @@ from _fedbench import (
     holdings,
     member_count,
     organisation_count,
-    postgres_database,
     query,
     record_bytes,
     workdir,
     write_bulk,
 )
-from _hubbench import post_bulk
+from _hubbench import database, post_bulk
 
 from tongxin.federation import (
     HttpMessage,
@@ -554,7 +553,7 @@ def network(args: argparse.Namespace) -> Iterator[Network]:
     with ExitStack() as stack:
         province_db = ""
         if args.province_db == "postgresql":
-            province_db = stack.enter_context(postgres_database())
+            province_db = stack.enter_context(database("postgresql"))
         net = layout(root, args.cities, args.counties, args.members, province_db)
         if args.no_hints:
             for node in net.nodes:

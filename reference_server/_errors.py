@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from tongxin.federation._errors import PROBLEM_BASE  # one namespace for hub and protocol
 from tongxin.schemas import Issue
 
 __all__ = [
@@ -42,8 +43,6 @@ __all__ = [
     "Unprocessable",
     "UnsupportedMediaType",
 ]
-
-PROBLEM_BASE = "https://tongxin.org.cn/problems/"
 
 
 class ConfigurationError(Exception):

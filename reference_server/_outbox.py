@@ -68,31 +68,41 @@ def _redeliver(hub: Hub, row: Any) -> str | None:
     return None if row.delivered else str(row.last_error)
 
 
+#: Per database: the feed position up to which transfer records were checked for a letter, so
+#: each round reads only the transfer records written since (paper transfers are read once).
+_SCANNED: dict[str, int] = {}
+
+
 def _issue_orphans(hub: Hub) -> None:
     """Sign and deliver letters for this hub's issued transfers to peers that have none yet."""
     c = records.c
+    scanned = _SCANNED.get(hub.settings.database_url, 0)
     with hub.db.read() as conn:
         orphans = conn.execute(
-            select(c.id, c.doc, c.updated_us).where(
+            select(c.id, c.doc, c.updated_us, c.seq).where(
                 c.collection == "transfers",
                 c.owner == hub.hub_id,
                 c.deleted.is_(False),
+                c.seq > scanned,
                 c.id.not_in(select(T.transfer_id)),
             )
         ).all()
         peered = {r.hub_id: r.created_at for r in conn.execute(select(peers)).all()}
     for orphan in orphans:
         record = orjson.loads(orphan.doc)
+        target = str(record.get("toOrganisationId") or "").split(":", 1)[0]
+        since = peered.get(target)
+        if since is None or orphan.updated_us < _micros(since):
+            continue  # a paper transfer: not to a peer, or written before the hubs were peers
         record["id"] = orphan.id
         try:
             peer = plan_transfer(hub, record)
         except Conflict:
             continue
-        since = peered.get(peer.hub_id) if peer is not None else None
-        if since is None or orphan.updated_us < _micros(since):
-            continue  # a paper transfer, written before the hubs were peers
-        assert peer is not None
-        issue_transfer(hub, peer, orphan.id)
+        if peer is not None:
+            issue_transfer(hub, peer, orphan.id)
+    if orphans:
+        _SCANNED[hub.settings.database_url] = max(scanned, *(o.seq for o in orphans))
 
 
 def _micros(stamp: datetime) -> int:

@@ -12,7 +12,8 @@ from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from tongxin.server._errors import PROBLEM_BASE, Conflict, HubError
+from tongxin.federation._errors import PROBLEM_BASE
+from tongxin.server._errors import Conflict, HubError
 from tongxin.server._hubrules import HUB_RULES
 
 __all__ = ["install", "problem_response"]

@@ -130,25 +130,35 @@ class Node:
 
     def rows(self) -> dict[tuple[str, str], tuple[int, str, bool]]:
         """Every record row straight from the database: (type, id) → (version, owner, deleted)."""
-        with sqlite3.connect(f"file:{self.workdir / 'hub.db'}?mode=ro", uri=True) as conn:
-            found = conn.execute("SELECT collection, id, version, owner, deleted FROM records")
-            return {(c, i): (v, o, bool(d)) for c, i, v, o, d in found}
+        found = self._read("SELECT collection, id, version, owner, deleted FROM records")
+        return {(c, i): (v, o, bool(d)) for c, i, v, o, d in found}
 
     def pending(self) -> list[str]:
         """Transfers whose latest message from this hub has not reached the peer yet."""
-        with sqlite3.connect(f"file:{self.workdir / 'hub.db'}?mode=ro", uri=True) as conn:
-            found = conn.execute(
-                "SELECT transfer_id FROM transfer_letters WHERE NOT delivered AND "
-                "((role = 'sender' AND state = 'issued') OR "
-                "(role = 'receiver' AND receipt IS NOT NULL))"
-            )
-            return [t for (t,) in found]
+        found = self._read(
+            "SELECT transfer_id FROM transfer_letters WHERE NOT delivered AND "
+            "((role = 'sender' AND state = 'issued') OR "
+            "(role = 'receiver' AND receipt IS NOT NULL))"
+        )
+        return [t for (t,) in found]
+
+    def applied(self, peer: str) -> int:
+        """Changes applied from ``peer`` so far (``peer list``'s count), from the database."""
+        ((applied,),) = self._read("SELECT applied FROM peers WHERE hub_id = ?", peer)
+        return int(applied)
 
     def letters(self) -> dict[str, tuple[str, bool]]:
         """Electronic transfers on this hub: id → (state, delivered)."""
-        with sqlite3.connect(f"file:{self.workdir / 'hub.db'}?mode=ro", uri=True) as conn:
-            found = conn.execute("SELECT transfer_id, state, delivered FROM transfer_letters")
-            return {t: (s, bool(d)) for t, s, d in found}
+        found = self._read("SELECT transfer_id, state, delivered FROM transfer_letters")
+        return {t: (s, bool(d)) for t, s, d in found}
+
+    def _read(self, sql: str, *params: str) -> list[Any]:
+        """Rows of ``sql`` straight from the hub's database, opened read-only and closed."""
+        conn = sqlite3.connect(f"file:{self.workdir / 'hub.db'}?mode=ro", uri=True)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
 
     def api(self) -> httpx.Client:
         return httpx.Client(

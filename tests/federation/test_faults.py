@@ -8,7 +8,6 @@ with exactly one owner."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -418,11 +417,6 @@ def _bulk_members(node: Node, count: int, base: int) -> None:
     )
 
 
-def _applied(city: Node, hub_id: str) -> int:
-    listed = json.loads(city.cli("peer", "list", "--json").stdout)
-    return int(next(p["applied"] for p in listed if p["hubId"] == hub_id))
-
-
 @pytest.mark.parametrize("victim", ["city", "a"])
 def test_a_hub_killed_mid_sync_resumes_without_gap_or_duplicate(
     net: dict[str, Node], victim: str
@@ -430,19 +424,19 @@ def test_a_hub_killed_mid_sync_resumes_without_gap_or_duplicate(
     a, city = net["a"], net["city"]
     assert a.proxy is not None
     settle(net)
-    start = _applied(city, a.hub_id)
+    start = city.applied(a.hub_id)
     owned_before = sum(1 for r in a.rows().values() if r[1] == a.hub_id)
     with a.proxy.fault(Fault("GET", FEED, "delay", times=10_000, seconds=0.5)):
         _bulk_members(a, 3000, 20_000 + len(a.rows()))
-        wait_for("the city's pull to begin", lambda: _applied(city, a.hub_id) > start, 60)
+        wait_for("the city's pull to begin", lambda: city.applied(a.hub_id) > start, 60)
         net[victim].kill()
     owned = sum(1 for r in a.rows().values() if r[1] == a.hub_id)
     assert owned == owned_before + 3001
-    assert _applied(city, a.hub_id) < start + 3001, "the sync finished before the kill"
+    assert city.applied(a.hub_id) < start + 3001, "the sync finished before the kill"
     net[victim].start()
     settle(net, timeout=120)
     # every change of A applied exactly once: no page was applied twice, none skipped
-    assert _applied(city, a.hub_id) == start + 3001
+    assert city.applied(a.hub_id) == start + 3001
 
 
 def test_a_tampered_or_replayed_feed_page_is_refused_and_pulled_again(
