@@ -7,7 +7,7 @@ Dependency direction: ``tongxin.server`` uses ``tongxin.schemas``; the HTTP laye
 from ._errors import ConfigurationError, HubError
 from ._hub import Hub, open_hub
 from ._maintenance import purge
-from ._security import SCOPES, Principal, create_token
+from ._security import SCOPES, Principal, TokenInfo, create_token, list_tokens, revoke_token
 from ._settings import Settings
 
 __all__ = [
@@ -17,7 +17,10 @@ __all__ = [
     "HubError",
     "Principal",
     "Settings",
+    "TokenInfo",
     "create_token",
+    "list_tokens",
     "open_hub",
     "purge",
+    "revoke_token",
 ]

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ def load_key(settings: Settings, *, create: bool) -> bytes:
     if create:
         create_key_file(path)
     try:
+        _refuse_shared(path)
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except FileNotFoundError:
         raise ConfigurationError(
@@ -66,6 +68,18 @@ def load_key(settings: Settings, *, create: bool) -> bytes:
     if len(key) != 32:
         raise ConfigurationError(f"{path} does not hold a base64 32-byte key")
     return key
+
+
+def _refuse_shared(path: Path) -> None:
+    """Refuse a key file that other users may read or write (as ssh refuses a private key)."""
+    mode = path.stat().st_mode
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(
+            f"密钥文件 {path} 可被其他用户访问（权限 {stat.S_IMODE(mode):04o}），枢纽拒绝启动；"
+            f"请运行 chmod 600 {path}\n"
+            f"the key file {path} is accessible to other users (mode {stat.S_IMODE(mode):04o}); "
+            f"the hub refuses to start: run `chmod 600 {path}`"
+        )
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:

@@ -8,11 +8,14 @@ of change sequences is the order of commits and a change-feed reader never skips
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -64,6 +67,16 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         conn.commit()
 
 
+def _create_private(path: Path | None) -> None:
+    """Create a new SQLite file with mode 0600 (SQLite gives its -wal and -shm files the same
+    mode), so only the hub's user reads the members' records."""
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class HubIdentity:
     """Who this hub is: its id, name and the epoch of its change feed."""
 
@@ -78,6 +91,7 @@ class Database:
         url = settings.database_url
         self.dialect = "sqlite" if settings.is_sqlite else "postgresql"
         if self.dialect == "sqlite":
+            _create_private(settings.sqlite_path())
             self.reader = _sqlite_engine(url, settings, "BEGIN")
             self.writer = _sqlite_engine(url, settings, "BEGIN IMMEDIATE")
         else:

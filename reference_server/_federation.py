@@ -30,6 +30,7 @@ from tongxin.federation import (
     FeedPage,
     KeySet,
     KeyStore,
+    KeyStoreError,
     PeerPolicy,
     PublicKey,
     SignatureError,
@@ -47,7 +48,7 @@ from tongxin.federation import (
 )
 
 from ._crypto import SENSITIVE_FIELDS
-from ._errors import Conflict, HubError, NotFound
+from ._errors import ConfigurationError, Conflict, HubError, NotFound
 from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
@@ -95,6 +96,17 @@ def init_keys(hub: Hub) -> KeyStore:
     if path.exists():
         return KeyStore.load(path)
     return KeyStore.create(path, hub.hub_id)
+
+
+def check_key_store(hub: Hub) -> None:
+    """Refuse to start on a signing key store that is unusable or readable by other users (a
+    hub without one yet has not joined a federation and starts)."""
+    path = keys_path(hub)
+    if path.exists():
+        try:
+            KeyStore.load(path)
+        except KeyStoreError as error:
+            raise ConfigurationError(str(error)) from None
 
 
 _STORES: dict[Path, tuple[float, KeyStore]] = {}

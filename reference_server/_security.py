@@ -1,8 +1,10 @@
 """Bearer tokens, scopes and organisation subtrees.
 
 A token is ``tx_`` followed by 43 random characters; the hub stores only its SHA-256. Each token
-has scopes and, optionally, an organisation: it then sees and writes only that organisation's
-subtree.
+has scopes, optionally an organisation (it then sees and writes only that organisation's
+subtree) and optionally an expiry. Tokens are listed and revoked by ``tongxin token list`` and
+``tongxin token revoke``; a revoked or expired token is refused within five seconds on every
+worker (the cache lifetime).
 """
 
 from __future__ import annotations
@@ -13,14 +15,25 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from ._db import Database
-from ._errors import BadRequest, Forbidden, Unauthorized
+from ._errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ._tables import org_tree, tokens
 
-__all__ = ["SCOPES", "Principal", "RateLimiter", "TokenStore", "create_token", "org_path"]
+__all__ = [
+    "SCOPES",
+    "Principal",
+    "RateLimiter",
+    "TokenInfo",
+    "TokenStore",
+    "create_token",
+    "list_tokens",
+    "org_path",
+    "revoke_token",
+]
 
 #: Every scope with its meaning (also published in the discovery document).
 SCOPES: dict[str, str] = {
@@ -86,14 +99,22 @@ def create_token(
     organisation_id: str | None = None,
     name: str = "",
     rate_limit: float | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
-    """Store a new token and return it (the only time it is visible)."""
+    """Store a new token and return it (the only time it is visible); it is refused from
+    ``expires_at`` on when given (an aware datetime)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise BadRequest(
             f"unknown or missing scope {', '.join(unknown)}; known: {', '.join(SCOPES)}",
             f"未知或缺少权限 {', '.join(unknown)}；可用：{', '.join(SCOPES)}",
             code="unknown-scope",
+        )
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= datetime.now(UTC)):
+        raise BadRequest(
+            "the expiry must be a future time with a time zone",
+            "有效期截止时间必须是带时区的将来时间",
+            code="invalid-expiry",
         )
     token = "tx_" + secrets.token_urlsafe(32)
     with db.write() as conn:
@@ -112,9 +133,90 @@ def create_token(
                 organisation_id=organisation_id,
                 rate_limit=rate_limit,
                 created_at=datetime.now(UTC),
+                expires_at=expires_at,
             )
         )
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What ``tongxin token list`` shows of a token (never its secret)."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    organisation_id: str | None
+    rate_limit: float | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        """``active``, ``revoked`` or ``expired``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= datetime.now(UTC):
+            return "expired"
+        return "active"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scopes": list(self.scopes),
+            "organisationId": self.organisation_id,
+            "rateLimit": self.rate_limit,
+            "createdAt": _stamp(self.created_at),
+            "expiresAt": _stamp(self.expires_at),
+            "revokedAt": _stamp(self.revoked_at),
+            "state": self.state,
+        }
+
+    @classmethod
+    def of(cls, row: Any) -> TokenInfo:
+        return cls(
+            row.id,
+            row.name,
+            tuple(row.scopes.split()),
+            row.organisation_id,
+            row.rate_limit,
+            _aware(row.created_at),
+            _aware(row.expires_at),
+            _aware(row.revoked_at),
+        )
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def list_tokens(db: Database) -> list[TokenInfo]:
+    """Every token of the hub, oldest first, revoked and expired ones included."""
+    with db.read() as conn:
+        rows = conn.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.id)).all()
+    return [TokenInfo.of(row) for row in rows]
+
+
+def revoke_token(db: Database, token_id: str) -> TokenInfo:
+    """Revoke a token (idempotent: a revoked token keeps its first revocation time)."""
+    with db.write() as conn:
+        row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+        if row is None:
+            raise NotFound(f"no token {token_id}", f"没有令牌 {token_id}", code="token-unknown")
+        if row.revoked_at is None:
+            conn.execute(
+                update(tokens).where(tokens.c.id == token_id).values(revoked_at=datetime.now(UTC))
+            )
+            row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
+    return TokenInfo.of(row)
 
 
 class TokenStore:
@@ -145,28 +247,34 @@ class TokenStore:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = self._load(digest)
+        principal, lifetime = self._load(digest)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now + _CACHE_SECONDS, principal)
+            self._cache[digest] = (now + min(_CACHE_SECONDS, lifetime), principal)
         return principal
 
-    def _load(self, digest: str) -> Principal:
+    def _load(self, digest: str) -> tuple[Principal, float]:
+        """The token's principal and how many seconds it may stay cached (its expiry)."""
         with self._db.read() as conn:
             row = conn.execute(select(tokens).where(tokens.c.secret_hash == digest)).first()
-            if row is None or row.revoked_at is not None:
+            expires = None if row is None else _aware(row.expires_at)
+            left = _CACHE_SECONDS
+            if expires is not None:
+                left = (expires - datetime.now(UTC)).total_seconds()
+            if row is None or row.revoked_at is not None or left <= 0:
                 raise Unauthorized(
-                    "unknown or revoked token",
-                    "令牌无效或已吊销",
+                    "unknown, revoked or expired token",
+                    "令牌无效、已吊销或已过期",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             subtree = None
             if row.organisation_id is not None:
                 subtree = org_path(conn, row.organisation_id) or "\x00"
-        return Principal(
+        principal = Principal(
             row.id, frozenset(row.scopes.split()), row.organisation_id, subtree, row.rate_limit
         )
+        return principal, left
 
 
 class RateLimiter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ._federation import check_key_store
 from ._hub import open_hub
 from ._settings import Settings
 
@@ -29,7 +30,10 @@ def prepare(settings: Settings, *, serving: bool) -> list[str]:
     """
     warnings = settings.check(serving=serving)
     hub = open_hub(settings)
-    hub.close()
+    try:
+        check_key_store(hub)
+    finally:
+        hub.close()
     return warnings
 
 

@@ -104,16 +104,19 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, in-memory SQLite)."""
+        if not self.is_sqlite or "///" not in self.database_url:
+            return None
+        name = self.database_url.split("///", 1)[1].split("?", 1)[0]
+        return None if name in ("", ":memory:") else Path(name)
+
     def resolved_key_file(self) -> Path:
         """The key file path: the setting, else next to the SQLite file, else ``./tongxin.key``."""
         if self.key_file is not None:
             return self.key_file
-        if self.is_sqlite and "///" in self.database_url:
-            db = self.database_url.split("///", 1)[1].split("?", 1)[0]
-            if db and db != ":memory:":
-                path = Path(db)
-                return path.with_name(path.stem + ".key")
-        return Path("tongxin.key")
+        db = self.sqlite_path()
+        return Path("tongxin.key") if db is None else db.with_name(db.stem + ".key")
 
     def check(self, *, serving: bool = True) -> list[str]:
         """Refuse unsafe settings (raise :class:`ConfigurationError`); return warnings."""

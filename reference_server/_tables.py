@@ -125,6 +125,8 @@ tokens = Table(
     Column("rate_limit", Float),
     Column("created_at", Stamp, nullable=False),
     Column("revoked_at", Stamp),
+    #: The token is refused from this time on; NULL = no expiry.
+    Column("expires_at", Stamp),
 )
 
 audit = Table(

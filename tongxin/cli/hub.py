@@ -1,4 +1,4 @@
-"""Commands of the reference hub: ``serve``, ``init`` and ``token create``.
+"""Commands of the reference hub: ``serve``, ``init`` and ``token create|list|revoke``.
 
 Each parses its options, calls one library function of ``tongxin.server`` and prints the
 result; heavy imports (FastAPI, SQLAlchemy) happen inside the commands.
@@ -6,9 +6,11 @@ result; heavy imports (FastAPI, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import typer
 
 if TYPE_CHECKING:
@@ -121,11 +123,22 @@ def token_create(
         float | None,
         typer.Option(help="Requests per second (0 = unlimited; default: the hub's setting)."),
     ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse the token from then on: a duration (90d, 12h, 30m) or an ISO 8601 "
+            "date or time (a date ends at 00:00 China Standard Time)."
+        ),
+    ] = None,
     database: Database = None,
 ) -> None:
     """Create a token and print it (and nothing else) on stdout."""
     from tongxin.server import ConfigurationError, HubError, create_token, open_hub
 
+    try:
+        expires_at = None if expires is None else parse_expiry(expires)
+    except ValueError as error:
+        raise _fail(error) from None
     try:
         hub = open_hub(load_settings(database_url=database))
         try:
@@ -135,12 +148,83 @@ def token_create(
                 organisation_id=organisation,
                 name=name,
                 rate_limit=rate_limit,
+                expires_at=expires_at,
             )
         finally:
             hub.close()
     except (ConfigurationError, HubError) as error:
         raise _fail(error) from None
     typer.echo(token)
+
+
+_UNITS = {"d": 86_400, "h": 3_600, "m": 60}
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime:
+    """``90d`` / ``12h`` / ``30m`` from now, or an ISO 8601 date (00:00 UTC+8) or time."""
+    now = now or datetime.now(UTC)
+    value = text.strip()
+    if value[:-1].isdigit() and value[-1:] in _UNITS:
+        return now + timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime(day.year, day.month, day.day, tzinfo=timezone(timedelta(hours=8)))
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"--expires {text!r}: give a duration (90d, 12h, 30m) or an ISO 8601 date or time"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@token_app.command("list")
+def token_list(
+    database: Database = None,
+    output: Annotated[
+        str, typer.Option("--format", help="text (a table) or json.", case_sensitive=False)
+    ] = "text",
+) -> None:
+    """List the tokens (id, name, scopes, organisation, state, expiry); never their secrets."""
+    from tongxin.server import ConfigurationError, list_tokens, open_hub
+
+    try:
+        hub = open_hub(load_settings(database_url=database))
+        try:
+            found = list_tokens(hub.db)
+        finally:
+            hub.close()
+    except ConfigurationError as error:
+        raise _fail(error) from None
+    if output == "json":
+        typer.echo(orjson.dumps([t.to_json() for t in found]).decode())
+        return
+    typer.echo("id\tstate\tscopes\torganisation\texpires\tname")
+    for t in found:
+        expiry = "-" if t.expires_at is None else t.expires_at.isoformat(timespec="minutes")
+        typer.echo(
+            f"{t.id}\t{t.state}\t{','.join(t.scopes)}\t{t.organisation_id or '-'}\t"
+            f"{expiry}\t{t.name}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (tk_…, from `token list`).")],
+    database: Database = None,
+) -> None:
+    """Revoke a token: every worker refuses it within five seconds."""
+    from tongxin.server import ConfigurationError, HubError, open_hub, revoke_token
+
+    try:
+        hub = open_hub(load_settings(database_url=database))
+        try:
+            info = revoke_token(hub.db, token_id)
+        finally:
+            hub.close()
+    except (ConfigurationError, HubError) as error:
+        raise _fail(error) from None
+    typer.echo(f"revoked {info.id} at {info.revoked_at:%Y-%m-%d %H:%M:%S} UTC", err=True)
 
 
 def register(app: typer.Typer) -> None:
