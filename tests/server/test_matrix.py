@@ -344,7 +344,7 @@ def world(server: Server, backend: Backend) -> Iterator[World]:
     clients: dict[str, httpx.Client] = {}
     try:
         init_keys(hub)
-        admin = server.client()
+        admin = clients["admin"] = server.client()
         ids: dict[str, str] = {}
         root = organisation()
         assert admin.post("/v1/organisations", json=root).status_code == 201
@@ -392,7 +392,7 @@ def world(server: Server, backend: Backend) -> Iterator[World]:
         world.clients.update(clients)
         yield world
     finally:
-        for client in (*clients.values(),):
+        for client in clients.values():
             client.close()
         hub.close()
 
