@@ -32,6 +32,7 @@ from tongxin.server._federation import (
     list_peers,
 )
 from tongxin.server._hub import Hub
+from tongxin.server._policy import Act, authorize
 from tongxin.server._security import Principal
 from tongxin.server._transfers import (
     decide_transfer,
@@ -201,7 +202,7 @@ def federation_router() -> APIRouter:
         responses=_problems(401, 403, 429),
     )
     def peers(hub: HubDep, caller: Caller) -> Response:
-        caller.require("admin")
+        authorize(caller, Act.PEERS)
         items: list[dict[str, Any]] = [p.to_json() for p in list_peers(hub)]
         return Response(orjson.dumps({"items": items, "next": None}), media_type=JSON)
 

@@ -17,6 +17,7 @@ from tongxin.server._discovery import discovery
 from tongxin.server._errors import BadRequest
 from tongxin.server._federation import peer_feed
 from tongxin.server._hub import now_stamp
+from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import list_changes, sensitive_allowed
 from tongxin.server._settings import Settings
 from tongxin.server._writes import Uncheckable, check
@@ -240,7 +241,7 @@ def misc_router(settings: Settings) -> APIRouter:
         after: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.page_size,
     ) -> Response:
-        caller.require("admin")
+        authorize(caller, Act.AUDIT)
         return Response(
             page_body(request, list_audit(hub, after=after, limit=limit)), media_type=JSON
         )
