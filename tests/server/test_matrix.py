@@ -21,9 +21,8 @@ import orjson
 import pytest
 from sqlalchemy import insert, update
 
-from tongxin.federation import KeyStore, PeerPolicy, SigningAuth
+from tongxin.federation import KeyStore, PeerPolicy, SigningAuth, key_store_path
 from tongxin.server import create_token, open_hub
-from tongxin.server._federation import init_keys
 from tongxin.server._tables import peers, tokens
 
 from .conftest import Backend, Server, organisation, person, uid
@@ -343,7 +342,10 @@ def world(server: Server, backend: Backend) -> Iterator[World]:
     hub = open_hub(backend.settings())
     clients: dict[str, httpx.Client] = {}
     try:
-        init_keys(hub)
+        keys = key_store_path(backend.url)  # relative on PostgreSQL: the server's directory
+        keys = keys if keys.is_absolute() else backend.workdir / keys
+        if not keys.exists():
+            KeyStore.create(keys, hub.hub_id)
         admin = clients["admin"] = server.client()
         ids: dict[str, str] = {}
         root = organisation()
