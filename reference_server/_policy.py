@@ -100,11 +100,11 @@ def authorize(principal: Principal, act: Act) -> None:
 
 
 def authorize_peer(peer_hub: str, relation: str, act: PeerAct) -> None:
-    """Refuse (403 ``relation-forbidden``) a peer whose relation does not allow ``act``."""
+    """Refuse (403 ``relation-not-allowed``) a peer whose relation does not allow ``act``."""
     if relation not in PEER_RELATIONS[act]:
         en, zh = _PEER_REASONS[act]
         raise RelationError(
-            "relation-forbidden",
+            "relation-not-allowed",
             f"{en}; {peer_hub} is recorded here as a {relation}",
             f"{zh}；{peer_hub} 在本枢纽登记为{_RELATION_ZH.get(relation, relation)}",
             relation=relation,
