@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from anyio import to_thread
 from sqlalchemy import exc, insert, select, update
 
 from tongxin.schemas import RECORD_TYPES, Issue, Severity
+from tongxin.schemas._fields import ID_PATTERN
 
 from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
 from ._hub import Hub, now_stamp
@@ -36,6 +38,7 @@ from ._writes import Op, Outcome, apply_batch, failed, prepare
 __all__ = ["BulkResult", "run_bulk"]
 
 COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
+_ID = re.compile(ID_PATTERN)
 _LINE_FIELDS = frozenset({"op", "type", "record", "id", "ifMatch"})
 _SPOOL_BYTES = 16 * 1_048_576
 _running: set[tuple[str, str]] = set()
@@ -106,7 +109,7 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
             f"type 必须是 {'、'.join(sorted(COLLECTIONS))} 之一",
             f"type must be one of {', '.join(sorted(COLLECTIONS))}",
         )
-    if if_match is not None and (type(if_match) is not int or if_match < 1):
+    if if_match is not None and (type(if_match) is not int or not 1 <= if_match < 1 << 63):
         return _line_error(
             index, "/ifMatch", "ifMatch 必须是正整数", "ifMatch must be a positive integer"
         )
@@ -115,6 +118,14 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
         rid = line.get("id") or (record.get("id") if isinstance(record, dict) else None)
         if not isinstance(rid, str):
             return _line_error(index, "/id", "删除操作需要 id", "a delete needs an id")
+        if not _ID.fullmatch(rid):
+            return _line_error(
+                index,
+                "/id",
+                "id 不符合标准的标识格式",
+                "the id does not follow the id pattern of the standard",
+                code="invalid-id",
+            )
         return prepare(
             hub,
             index,
