@@ -124,7 +124,6 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
                 "/id",
                 "id 不符合标准的标识格式",
                 "the id does not follow the id pattern of the standard",
-                code="invalid-id",
             )
         return prepare(
             hub,
