@@ -28,6 +28,7 @@ from sqlalchemy import exc, insert, select, update
 
 from tongxin.schemas import RECORD_TYPES, Issue, Severity
 from tongxin.schemas._fields import ID_PATTERN
+from tongxin.schemas._issues import escape_pointer
 
 from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
 from ._hub import Hub, now_stamp
@@ -35,7 +36,7 @@ from ._security import Principal
 from ._tables import idempotency_batches, idempotency_keys
 from ._writes import Op, Outcome, apply_batch, failed, prepare
 
-__all__ = ["BulkResult", "run_bulk"]
+__all__ = ["BulkResult", "nul_pointer", "run_bulk"]
 
 COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
 _ID = re.compile(ID_PATTERN)
@@ -76,6 +77,26 @@ class _Key:
     stored: int
 
 
+def nul_pointer(value: Any, at: str = "") -> str | None:
+    """The JSON Pointer of the first string (value or member name) holding NUL, else None."""
+    if isinstance(value, str):
+        return at if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{at}/{escape_pointer(key)}"
+            if "\x00" in key:
+                return here
+            found = nul_pointer(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_pointer(item, f"{at}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
 def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid-line") -> Outcome:
     issue = Issue("SCH-001", Severity.ERROR, pointer, zh, en)
     return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
@@ -95,6 +116,9 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
         )
     if not isinstance(line, dict):
         return _line_error(index, "", "每行必须是 JSON 对象", "each line must be a JSON object")
+    pointer = nul_pointer(line) if b"\\u0000" in raw else None
+    if pointer is not None:
+        return _line_error(index, pointer, "含有空字符", "holds a NUL character (\\u0000)")
     for name in sorted(set(line) - _LINE_FIELDS):
         return _line_error(index, f"/{name}", f"不允许的字段 {name}", f"unknown field {name}")
     action, collection, if_match = line.get("op"), line.get("type"), line.get("ifMatch")

@@ -199,6 +199,25 @@ def test_a_bulk_line_with_a_bad_id_fails_alone(api: httpx.Client, tree: dict[str
     assert out[1]["problems"][0]["pointer"] == "/id"
     assert out[4]["status"] == 422
     assert out[5]["status"] == 422
-    assert out[6]["status"] < 500
+    assert out[6]["status"] == 422
+    assert out[6]["problems"][0]["pointer"] == "/record/workUnit"
     for record in good[:2]:
         assert api.get(f"/v1/members/{record['id']}").status_code == 200
+
+
+def test_nul_in_a_json_body_is_refused_before_any_lookup(
+    api: httpx.Client, tree: dict[str, str]
+) -> None:
+    member = person(tree["a"], workUnit="a\x00b")
+    body = assert_problem(api.post("/v1/members", json=member), 400, "invalid-json")
+    assert body["errors"][0]["pointer"] == "/workUnit"
+    transfer = {
+        "id": uid("t"),
+        "memberId": "test-hub:m\x00",
+        "fromOrganisationId": tree["a"],
+        "toOrganisationId": "cd-x\x00y:o1",
+        "state": "issued",
+    }
+    body = assert_problem(api.post("/v1/transfers", json=transfer), 400, "invalid-json")
+    assert body["errors"][0]["pointer"] == "/memberId"
+    assert api.get("/.well-known/tongxin").status_code == 200
