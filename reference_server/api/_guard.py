@@ -69,7 +69,7 @@ def check_request(path: str, query: bytes) -> bytes | None:
         return _refusal("query", f"longer than {MAX_QUERY_CHARS} bytes", "查询串过长")
     try:
         pairs = parse_qsl(
-            query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict"
+            query.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
         )
     except (UnicodeDecodeError, ValueError):
         return _refusal("query", "is not UTF-8 text", "查询串不是有效的文本")

@@ -221,3 +221,33 @@ def test_nul_in_a_json_body_is_refused_before_any_lookup(
     body = assert_problem(api.post("/v1/transfers", json=transfer), 400, "invalid-json")
     assert body["errors"][0]["pointer"] == "/memberId"
     assert api.get("/.well-known/tongxin").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "refused"),
+    [
+        ("/v1/members", b"organisationId=cd-wuhou:o1&limit=5", None),
+        ("/v1/members", "organisationId=武侯".encode(), None),
+        ("/v1/members", b"organisationId=%E6%AD%A6", None),
+        ("/v1/members", b"after=%00", "after"),
+        ("/v1/members", b"x=%C2%85", "x"),
+        ("/v1/members", b"a=%ff", "query"),
+        ("/v1/members", b"after=" + b"a" * 1025, "after"),
+        ("/v1/members", b"a=" + b"b" * 5000, "query"),
+        ("/v1/members/a\x00", b"", "path"),
+        ("/v1/members/\u0085", b"", "path"),
+        ("/v1/" + "m" * 1100, b"", "path"),
+    ],
+)
+def test_the_input_guard(path: str, query: bytes, refused: str | None) -> None:
+    from tongxin.server.api._guard import check_request
+
+    problem = check_request(path, query)
+    if refused is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        body = orjson.loads(problem)
+        assert body["parameter"] == refused
+        assert body["errors"][0]["pointer"] == f"/{refused}"
+        assert body["status"] == 400
