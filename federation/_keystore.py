@@ -149,6 +149,16 @@ class KeyStore:
         tmp.chmod(0o600)
         tmp.replace(self.path)
 
+    def rename(self, hub_id: str) -> None:
+        """Give the keys a new hub id (same key material, key ids ``<hub_id>:<fingerprint>``);
+        only for a hub that has not federated yet, since peers pin key ids."""
+        self.hub_id = hub_id
+        self._entries = [
+            _Entry(replace(e.public, kid=f"{hub_id}:{e.public.kid.rsplit(':', 1)[1]}"), e.private)
+            for e in self._entries
+        ]
+        self.save()
+
     # -- reading -------------------------------------------------------------------------------
     def _with(self, status: KeyStatus) -> _Entry:
         found = next((e for e in self._entries if e.public.status is status), None)

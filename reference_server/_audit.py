@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import select
 
 from ._hub import Hub
-from ._reads import Page, _decode, encode_cursor
+from ._reads import Page, open_cursor, sign_cursor
 from ._tables import audit
 
 __all__ = ["list_audit"]
@@ -16,8 +16,7 @@ def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:
     """Audit entries in the order they were written, after the cursor ``after``."""
     query = select(audit).order_by(audit.c.seq).limit(limit + 1)
     if after:
-        start = _decode(after)
-        query = query.where(audit.c.seq > (int(start) if start.isdigit() else 0))
+        query = query.where(audit.c.seq > int(open_cursor(hub, "audit", after)))
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
     more = len(rows) > limit
@@ -38,4 +37,4 @@ def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:
         )
         for r in rows
     ]
-    return Page(items, encode_cursor(str(rows[-1].seq)) if rows else after, more)
+    return Page(items, sign_cursor(hub, "audit", str(rows[-1].seq)) if rows else after, more)

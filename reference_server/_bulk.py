@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -26,6 +27,8 @@ from anyio import to_thread
 from sqlalchemy import exc, insert, select, update
 
 from tongxin.schemas import RECORD_TYPES, Issue, Severity
+from tongxin.schemas._fields import ID_PATTERN
+from tongxin.schemas._issues import escape_pointer
 
 from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
 from ._hub import Hub, now_stamp
@@ -33,9 +36,10 @@ from ._security import Principal
 from ._tables import idempotency_batches, idempotency_keys
 from ._writes import Op, Outcome, apply_batch, failed, prepare
 
-__all__ = ["BulkResult", "run_bulk"]
+__all__ = ["BulkResult", "nul_pointer", "run_bulk"]
 
 COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
+_ID = re.compile(ID_PATTERN)
 _LINE_FIELDS = frozenset({"op", "type", "record", "id", "ifMatch"})
 _SPOOL_BYTES = 16 * 1_048_576
 _running: set[tuple[str, str]] = set()
@@ -73,6 +77,26 @@ class _Key:
     stored: int
 
 
+def nul_pointer(value: Any, at: str = "") -> str | None:
+    """The JSON Pointer of the first string (value or member name) holding NUL, else None."""
+    if isinstance(value, str):
+        return at if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{at}/{escape_pointer(key)}"
+            if "\x00" in key:
+                return here
+            found = nul_pointer(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_pointer(item, f"{at}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
 def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid-line") -> Outcome:
     issue = Issue("SCH-001", Severity.ERROR, pointer, zh, en)
     return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
@@ -92,6 +116,9 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
         )
     if not isinstance(line, dict):
         return _line_error(index, "", "每行必须是 JSON 对象", "each line must be a JSON object")
+    pointer = nul_pointer(line) if b"\\u0000" in raw else None
+    if pointer is not None:
+        return _line_error(index, pointer, "含有空字符", "holds a NUL character (\\u0000)")
     for name in sorted(set(line) - _LINE_FIELDS):
         return _line_error(index, f"/{name}", f"不允许的字段 {name}", f"unknown field {name}")
     action, collection, if_match = line.get("op"), line.get("type"), line.get("ifMatch")
@@ -106,7 +133,7 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
             f"type 必须是 {'、'.join(sorted(COLLECTIONS))} 之一",
             f"type must be one of {', '.join(sorted(COLLECTIONS))}",
         )
-    if if_match is not None and (type(if_match) is not int or if_match < 1):
+    if if_match is not None and (type(if_match) is not int or not 1 <= if_match < 1 << 63):
         return _line_error(
             index, "/ifMatch", "ifMatch 必须是正整数", "ifMatch must be a positive integer"
         )
@@ -115,6 +142,13 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
         rid = line.get("id") or (record.get("id") if isinstance(record, dict) else None)
         if not isinstance(rid, str):
             return _line_error(index, "/id", "删除操作需要 id", "a delete needs an id")
+        if not _ID.fullmatch(rid):
+            return _line_error(
+                index,
+                "/id",
+                "id 不符合标准的标识格式",
+                "the id does not follow the id pattern of the standard",
+            )
         return prepare(
             hub,
             index,

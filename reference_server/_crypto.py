@@ -1,9 +1,10 @@
 """Field encryption and keyed hashes for sensitive personal data (citizenId, phone).
 
 One 32-byte master key lives outside the database (``TONGXIN_SECRET_KEY`` or a key file made by
-``tongxin init``). HKDF derives two sub-keys from it: AES-256-GCM for the sensitive fields of a
-record (bound to the record id as associated data) and HMAC-SHA-256 for the citizen-ID hash that
-carries the database's uniqueness constraint.
+``tongxin init``). HKDF derives sub-keys from it: AES-256-GCM for the sensitive fields of a
+record (bound to the record id as associated data), HMAC-SHA-256 for the citizen-ID hash that
+carries the database's uniqueness constraint, and HMAC-SHA-256 for the pagination cursors the
+hub hands out.
 """
 
 from __future__ import annotations
@@ -92,12 +93,17 @@ class FieldCipher:
     def __init__(self, master: bytes) -> None:
         self._aead = AESGCM(_derive(master, b"fields"))
         self._mac_key = _derive(master, b"citizen-id")
+        self._cursor_key = _derive(master, b"cursor")
         #: A short public fingerprint of the key, kept with the data to detect a wrong key.
         self.key_id = hashlib.sha256(_derive(master, b"key-id")).hexdigest()[:16]
 
     def citizen_hash(self, citizen_id: str) -> str:
         """The keyed hash of a citizen ID (upper-case check character)."""
         return hmac.new(self._mac_key, citizen_id.upper().encode(), hashlib.sha256).hexdigest()
+
+    def cursor_tag(self, payload: bytes) -> bytes:
+        """The 16-byte HMAC that makes a pagination cursor this hub's own (tamper-evident)."""
+        return hmac.new(self._cursor_key, payload, hashlib.sha256).digest()[:16]
 
     def seal(self, record_id: str, fields: dict[str, Any]) -> bytes:
         """Encrypt ``fields`` bound to ``record_id``."""

@@ -24,9 +24,28 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, select,
 
 from ._errors import ConfigurationError
 from ._settings import Settings
-from ._tables import hub_identity, hub_state
+from ._tables import hub_identity, hub_state, peers, records, transfer_letters
 
-__all__ = ["Database", "HubIdentity", "alembic_config", "migrate"]
+__all__ = ["Database", "HubIdChangeError", "HubIdentity", "alembic_config", "migrate"]
+
+
+class HubIdChangeError(ConfigurationError):
+    """The hub id cannot change: data is stored under the old one. Bilingual message."""
+
+    def __init__(self, old: str, new: str, held: list[str]) -> None:
+        self.old, self.new, self.held = old, new, held
+        en = (
+            f"this database already holds {', '.join(held)} of hub {old}, so its id cannot "
+            f"become {new}: record ids, peers' copies and signing keys carry the id. Keep the "
+            f"id {old}, or start hub {new} on a new, empty database (--database or "
+            "TONGXIN_DATABASE_URL)"
+        )
+        zh = (
+            f"本数据库已保存枢纽 {old} 的数据，枢纽标识不能改为 {new}：记录标识、对方枢纽的副本"
+            f"和签名密钥都带有该标识。请继续使用 {old}，或为 {new} 另建一个空数据库"
+        )
+        super().__init__(f"{en}\n{zh}")
+        self.en, self.zh = en, zh
 
 
 def _sqlite_engine(url: str, settings: Settings, begin: str) -> Engine:
@@ -153,6 +172,26 @@ class Database:
                 f"(id {row.key_id}): point TONGXIN_KEY_FILE or TONGXIN_SECRET_KEY at the right key"
             )
         return HubIdentity(row.hub_id, row.name, row.epoch)
+
+    def change_hub_id(self, hub_id: str) -> HubIdentity:
+        """Give a hub that holds nothing yet (no record, tombstone, peer or transfer letter:
+        only the identity a first zero-configuration start made) another id. Refuses, with
+        the reason, once there is data under the old id."""
+        with self.write() as conn:
+            row = conn.execute(select(hub_identity)).one()
+            held = [
+                what
+                for table, what in (
+                    (records, "records"),
+                    (peers, "peers"),
+                    (transfer_letters, "transfer letters"),
+                )
+                if conn.execute(select(table).limit(1)).first() is not None
+            ]
+            if held:
+                raise HubIdChangeError(row.hub_id, hub_id, held)
+            conn.execute(update(hub_identity).values(hub_id=hub_id))
+        return HubIdentity(hub_id, row.name, row.epoch)
 
     def rename(self, name: str) -> None:
         with self.write() as conn:

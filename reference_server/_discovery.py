@@ -30,6 +30,7 @@ def discovery(hub: Hub) -> dict[str, Any]:
             "maxPageSize": s.max_page_size,
             "maxBodyBytes": s.max_body_bytes,
             "maxValidateBytes": s.max_validate_bytes,
+            "maxValidateIssues": s.max_validate_issues,
             "maxBulkLines": s.max_bulk_lines,
             "maxBulkLineBytes": s.max_bulk_line_bytes,
             "bulkBatchLines": s.bulk_batch_lines,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, Select, or_, select
+
+from tongxin.schemas import Issue, Severity
 
 from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
@@ -25,11 +29,13 @@ __all__ = [
     "PointReader",
     "Record",
     "decode_cursor",
-    "encode_cursor",
     "get_record",
+    "invalid_cursor",
     "list_changes",
     "list_records",
+    "open_cursor",
     "sensitive_allowed",
+    "sign_cursor",
 ]
 
 
@@ -117,17 +123,56 @@ def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Rec
     return Record(_body(hub, rid, row.doc, row.sealed, sensitive), row.version)
 
 
-def encode_cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{24,400}")
+_TAG_BYTES = 16
+#: A feed cursor of the unsigned form hubs handed out before cursors were signed:
+#: base64url of ``<epoch>:<seq>``. Still accepted (strictly checked) so that peers and
+#: consumers keep their place across an upgrade.
+_LEGACY_FEED = re.compile(r"[0-9a-f]{32}:[0-9]{1,18}")
 
 
-def _decode(cursor: str) -> str:
+def invalid_cursor(parameter: str = "after") -> BadRequest:
+    """400 ``invalid-cursor``: the value is not a cursor this hub handed out (or was altered)."""
+    en = f"{parameter} is not a cursor this hub handed out, or it was altered"
+    zh = "游标无效：不是本枢纽给出的游标，或已被改动"
+    return BadRequest(
+        en,
+        zh,
+        code="invalid-cursor",
+        issues=[Issue("API-001", Severity.ERROR, f"/{parameter}", zh, en)],
+        extra={"parameter": parameter},
+    )
+
+
+def sign_cursor(hub: Hub, kind: str, value: str) -> str:
+    """An opaque cursor for ``value``: base64url of ``kind|value`` and its HMAC (16 bytes)."""
+    payload = f"{kind}|{value}".encode()
+    blob = payload + hub.cipher.cursor_tag(payload)
+    return base64.urlsafe_b64encode(blob).decode().rstrip("=")
+
+
+def _b64(cursor: str) -> bytes | None:
+    if not _CURSOR.fullmatch(cursor):
+        return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest(
-            "the cursor is not one this hub made", "游标无效", code="invalid-cursor"
-        ) from None
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def open_cursor(hub: Hub, kind: str, cursor: str, parameter: str = "after") -> str:
+    """The value of a cursor :func:`sign_cursor` made for ``kind``; 400 ``invalid-cursor`` for
+    anything else (garbage, another hub's or another list's cursor, an altered one)."""
+    blob = _b64(cursor)
+    if blob is None or len(blob) <= _TAG_BYTES:
+        raise invalid_cursor(parameter)
+    payload, tag = blob[:-_TAG_BYTES], blob[-_TAG_BYTES:]
+    if not hmac.compare_digest(tag, hub.cipher.cursor_tag(payload)):
+        raise invalid_cursor(parameter)
+    found, _, value = payload.decode().partition("|")
+    if found != kind:
+        raise invalid_cursor(parameter)
+    return value
 
 
 def list_records(
@@ -147,7 +192,7 @@ def list_records(
         c.collection == collection, c.deleted.is_(False)
     )
     if after:
-        query = query.where(c.id > _decode(after))
+        query = query.where(c.id > open_cursor(hub, f"list:{collection}", after))
     if organisation_id is not None:
         query = query.where(or_(c.scope_org == organisation_id, c.scope_org2 == organisation_id))
     if updated_since is not None:
@@ -161,16 +206,24 @@ def list_records(
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_body(hub, r.id, r.doc, r.sealed, sensitive) for r in rows]
-    return Page(items, encode_cursor(rows[-1].id) if rows else after, more)
+    cursor = sign_cursor(hub, f"list:{collection}", rows[-1].id) if rows else after
+    return Page(items, cursor, more)
 
 
 def decode_cursor(hub: Hub, cursor: str | None) -> int:
-    """The sequence a change-feed cursor stands for; 410 when it is from another database."""
+    """The sequence a change-feed cursor stands for; 400 ``invalid-cursor`` unless this hub
+    made it, 410 when it is from another database of this hub."""
     if not cursor:
         return 0
-    epoch, _, seq = _decode(cursor).partition(":")
-    if not seq.isdigit():
-        raise BadRequest("the cursor is not one this hub made", "游标无效", code="invalid-cursor")
+    try:
+        value = open_cursor(hub, "feed", cursor)
+    except BadRequest:
+        legacy = _b64(cursor)
+        text = legacy.decode("ascii", "replace") if legacy is not None else ""
+        if not _LEGACY_FEED.fullmatch(text):
+            raise
+        value = text
+    epoch, _, seq = value.partition(":")
     if epoch != hub.identity.epoch:
         raise _expired(
             "the cursor comes from another database of this hub (restored or reset)",
@@ -225,7 +278,7 @@ def list_changes(
     rows = rows[:limit]
     items = [_change(hub, r, sensitive, keep_hashed) for r in rows]
     end = rows[-1].seq if rows else seq
-    return Page(items, encode_cursor(f"{hub.identity.epoch}:{end}"), more)
+    return Page(items, sign_cursor(hub, "feed", f"{hub.identity.epoch}:{end}"), more)
 
 
 def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> bytes:

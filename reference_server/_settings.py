@@ -70,8 +70,16 @@ class Settings(BaseSettings):
     """Largest `limit` of a list page."""
     max_body_bytes: int = Field(1_048_576, ge=1024)
     """Largest JSON request body (bytes) outside `/v1/bulk` and `/v1/validate`."""
-    max_validate_bytes: int = Field(256 * 1_048_576, ge=1024)
-    """Largest package accepted by `POST /v1/validate` (bytes)."""
+    max_validate_bytes: int = Field(16 * 1_048_576, ge=1024)
+    """Largest package accepted by `POST /v1/validate` (bytes); bigger packages: validate them
+    with `tongxin validate`, which streams files of any size."""
+    max_validate_issues: int = Field(1000, ge=1, le=100_000)
+    """Most issues listed in a `POST /v1/validate` report (`truncated` is set beyond; the counts
+    stay complete)."""
+    validate_concurrency: int = Field(1, ge=1, le=64)
+    """Validations run at the same time per worker process; more wait for a slot."""
+    validate_wait_seconds: float = Field(30, ge=0)
+    """Seconds a validation waits for a slot before it is answered 503 with `Retry-After`."""
     max_bulk_line_bytes: int = Field(1_048_576, ge=1024)
     """Largest single NDJSON line of `/v1/bulk` (bytes)."""
     max_bulk_lines: int = Field(5_000_000, ge=1)

@@ -24,6 +24,7 @@ from tongxin.server._settings import Settings
 
 from ._fastread import FastReads
 from ._federation import install_federation
+from ._guard import InputGuard
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))
     install_federation(app)
+    app.add_middleware(InputGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -12,6 +12,8 @@ from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tongxin.schemas import Issue, Severity
+from tongxin.server._bulk import nul_pointer
 from tongxin.server._errors import BadRequest, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal
@@ -89,10 +91,27 @@ async def json_body(request: Request, hub: Hub) -> Any:
     require_type(request, "application/json")
     body = b"".join([c async for c in limited_stream(request, hub.settings.max_body_bytes)])
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise BadRequest(
             f"the body is not valid JSON: {error}",
             f"请求体不是有效的 JSON：{error}",
             code="invalid-json",
         ) from None
+    pointer = nul_pointer(value) if b"\\u0000" in body else None
+    if pointer is not None:
+        raise BadRequest(
+            "the body holds a NUL character (\\u0000), which no field of the standard allows",
+            "请求体含有空字符，数据标准的任何字段都不允许",
+            code="invalid-json",
+            issues=[
+                Issue(
+                    "SCH-001",
+                    Severity.ERROR,
+                    pointer,
+                    "含有空字符",
+                    "holds a NUL character (\\u0000)",
+                )
+            ],
+        )
+    return value

@@ -9,16 +9,20 @@ headers as the route's. The read runs on the event loop itself (see below).
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tongxin.schemas import RECORD_TYPES
+from tongxin.schemas._fields import ID_PATTERN
 from tongxin.server._hub import Hub
 from tongxin.server._reads import PointReader
 
 __all__ = ["FastReads"]
 
 _COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
+_ID = re.compile(ID_PATTERN)
 
 
 class FastReads:
@@ -40,7 +44,7 @@ class FastReads:
             or len(parts) != 4
             or parts[1] != "v1"
             or parts[2] not in _COLLECTIONS
-            or not parts[3]
+            or not _ID.fullmatch(parts[3])
             or scope.get("query_string")
         ):
             await self.app(scope, receive, send)

@@ -1,5 +1,6 @@
 """``/v1/{collection}``: create, read, replace, delete and list records of each type."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from tongxin.schemas import RECORD_TYPES, Record
+from tongxin.schemas._fields import ID_PATTERN
 from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
 from tongxin.server._hub import Hub
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
@@ -24,7 +26,17 @@ __all__ = ["record_router"]
 
 JSON = "application/json"
 IfMatch = Annotated[str | None, Header(description='ETag of the version, e.g. `"3"`.')]
-IdPath = Annotated[str, Path(description="Record id, e.g. `cd-wuhou:m00000001`.", max_length=200)]
+IdPath = Annotated[
+    str,
+    Path(
+        description="Record id, e.g. `cd-wuhou:m00000001` (the id pattern of the standard).",
+        max_length=96,
+        pattern=ID_PATTERN,
+    ),
+]
+
+
+_ETAG = re.compile(r'"[0-9]{1,18}"')
 
 
 def etag(version: int) -> str:
@@ -41,7 +53,7 @@ def parse_if_match(value: str | None) -> int | None:
     value = value.strip()
     if value == "*":
         return None
-    if len(value) >= 3 and value[0] == value[-1] == '"' and value[1:-1].isdigit():
+    if _ETAG.fullmatch(value):
         return int(value[1:-1])
     raise BadRequest(
         'If-Match must be a strong ETag such as "3"',
@@ -228,7 +240,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         ] = None,
         limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = settings.page_size,
         organisation_id: Annotated[
-            str | None, Query(alias="organisationId", max_length=200)
+            str | None, Query(alias="organisationId", max_length=96, pattern=ID_PATTERN)
         ] = None,
         updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
         include: Annotated[Literal["sensitive"] | None, Query()] = None,

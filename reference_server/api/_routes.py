@@ -1,20 +1,22 @@
 """Discovery, validation, bulk, the change feed and the audit log."""
 
+import contextlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator
-from typing import IO, Annotated, Any
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Annotated
 
+import anyio
 import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from tongxin.schemas import RECORD_TYPES, PackageReadError, Report, validate
+from tongxin.schemas import RECORD_TYPES, Issue, PackageReadError, Severity, iter_issues
 from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
 from tongxin.server._discovery import discovery
-from tongxin.server._errors import BadRequest
+from tongxin.server._errors import BadRequest, HubError, RateLimited
 from tongxin.server._federation import peer_feed
 from tongxin.server._hub import now_stamp
 from tongxin.server._policy import Act, authorize
@@ -35,10 +37,11 @@ NDJSON = ("application/x-ndjson", "application/ndjson")
 Collection = tuple(m.collection for m in RECORD_TYPES)
 _REPORT = {
     "type": "object",
-    "required": ["valid", "counts", "issues"],
+    "required": ["valid", "counts", "truncated", "issues"],
     "properties": {
         "valid": {"type": "boolean"},
         "counts": {"type": "object"},
+        "truncated": {"type": "boolean"},
         "issues": {"type": "array", "items": {"type": "object"}},
     },
 }
@@ -108,13 +111,15 @@ def misc_router(settings: Settings) -> APIRouter:
         ] = None,
     ) -> Response:
         require_type(request, "application/json")
+        limits = hub.settings
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1_048_576)  # noqa: SIM115
         with spool:
-            async for chunk in limited_stream(request, hub.settings.max_validate_bytes):
+            async for chunk in limited_stream(request, limits.max_validate_bytes):
                 spool.write(chunk)
             spool.seek(0)
-            report = await to_thread.run_sync(_validate, spool, type)
-        return Response(orjson.dumps(report), media_type=JSON)
+            async with _validation_slot(request, limits):
+                body = await to_thread.run_sync(_validate, spool, type, limits.max_validate_issues)
+        return Response(body, media_type=JSON)
 
     @router.post(
         "/v1/bulk",
@@ -249,10 +254,41 @@ def misc_router(settings: Settings) -> APIRouter:
     return router
 
 
-def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def _validation_slot(request: Request, settings: Settings) -> AsyncIterator[None]:
+    """One of ``validate_concurrency`` slots of this worker; 429 ``validation-busy`` with
+    Retry-After when none frees up within ``validate_wait_seconds``."""
+    gate: anyio.Semaphore | None = getattr(request.app.state, "validate_gate", None)
+    if gate is None:
+        gate = anyio.Semaphore(settings.validate_concurrency)
+        request.app.state.validate_gate = gate
+    try:
+        gate.acquire_nowait()
+    except anyio.WouldBlock:
+        try:
+            if settings.validate_wait_seconds <= 0:
+                raise TimeoutError from None
+            with anyio.fail_after(settings.validate_wait_seconds):
+                await gate.acquire()
+        except TimeoutError:
+            raise RateLimited(
+                "other validations are running on this hub; retry shortly",
+                "本枢纽正在进行其他校验，请稍后重试",
+                code="validation-busy",
+                headers={"Retry-After": "5"},
+            ) from None
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+def _validate(spool: IO[bytes], collection: str | None, cap: int) -> bytes:
+    """The report as JSON bytes: the issues are consumed as the validator yields them and at
+    most ``cap`` are kept, so memory stays bounded whatever the package holds."""
     try:
         if collection is None:
-            return _package_report(spool)
+            return _report(iter_issues(spool), cap)
         record = orjson.loads(spool.read())
     except (PackageReadError, orjson.JSONDecodeError) as error:
         raise BadRequest(
@@ -260,17 +296,28 @@ def _validate(spool: IO[bytes], collection: str | None) -> dict[str, Any]:
             f"请求体不是有效的 JSON：{error}",
             code="invalid-json",
         ) from None
-    if isinstance(record, dict):
-        # As on a write: the hub fills the server-managed fields the client left out.
-        record = {"version": 1, "updatedAt": now_stamp()[0], **record}
-    return Report(check(collection, record)).to_dict()
-
-
-def _package_report(spool: IO[bytes]) -> dict[str, Any]:
-    try:
-        return validate(spool).to_dict()
-    except PackageReadError:
+    except HubError:
         raise
     except Exception:
         log.exception("a rule failed on a package")
         raise Uncheckable() from None
+    if isinstance(record, dict):
+        # As on a write: the hub fills the server-managed fields the client left out.
+        record = {"version": 1, "updatedAt": now_stamp()[0], **record}
+    return _report(iter(check(collection, record)), cap)
+
+
+def _report(issues: Iterator[Issue], cap: int) -> bytes:
+    """``{"valid", "counts", "truncated", "issues"}``: counts of every issue, the first ``cap``."""
+    counts = {s.value: 0 for s in Severity}
+    kept: list[bytes] = []
+    for issue in issues:
+        counts[issue.severity.value] += 1
+        if len(kept) < cap:
+            kept.append(orjson.dumps(issue.to_dict()))
+    head = {
+        "valid": counts[Severity.ERROR.value] == 0,
+        "counts": counts,
+        "truncated": sum(counts.values()) > len(kept),
+    }
+    return orjson.dumps(head)[:-1] + b',"issues":[' + b",".join(kept) + b"]}"

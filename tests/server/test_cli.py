@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from tongxin.server import open_hub
+import anyio
+import httpx
+import pytest
 
-from .conftest import Backend
+from tongxin.federation import KeyStore
+from tongxin.server import Settings, create_token, open_hub
+from tongxin.server._federation import keys_path
+from tongxin.server.api import create_app
+
+from .conftest import BACKENDS, Backend, make_backend
 
 
 def tongxin(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -84,3 +93,78 @@ def test_unknown_scope_and_organisation_fail_with_a_reason(backend: Backend) -> 
     )
     assert org.returncode == 1
     assert "does not exist" in org.stderr
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """An empty database of its own (the module's backend is initialised by other tests)."""
+    yield from make_backend(request.param, tmp_path / request.param)
+
+
+def _create_organisation(settings: Settings, record: dict[str, Any]) -> int:
+    hub = open_hub(settings)
+    try:
+        token = create_token(hub.db, ["admin"])
+        app = create_app(hub=hub)
+
+        async def post() -> int:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+                headers = {"Authorization": f"Bearer {token}"}
+                response = await client.post("/v1/organisations", json=record, headers=headers)
+                return response.status_code
+
+        return anyio.run(post)
+    finally:
+        hub.close()
+
+
+def test_init_sets_the_hub_id_after_a_zero_configuration_start_until_data_exists(
+    fresh: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(fresh.workdir)  # where the CLI keeps the key store of a PostgreSQL hub
+    key = fresh.workdir / "tongxin.key"
+    args = ["--database", fresh.url, "--key-file", str(key)]
+    zero_config = Settings(database_url=fresh.url, key_file=key)  # what `tongxin serve` opens
+    open_hub(zero_config).close()
+    first = tongxin("init", *args, cwd=fresh.workdir)  # keys made under the default id
+    assert first.returncode == 0, first.stderr
+    hub = open_hub(zero_config)
+    try:
+        assert hub.hub_id == "local-hub"
+        path = keys_path(hub)
+        assert KeyStore.load(path).current.kid.startswith("local-hub:")
+        fingerprint = KeyStore.load(path).current.fingerprint
+    finally:
+        hub.close()
+
+    named = tongxin("init", *args, "--hub-id", "cd-wuhou", cwd=fresh.workdir)
+    assert named.returncode == 0, named.stderr
+    assert "warning" not in named.stderr
+    hub = open_hub(zero_config)
+    try:
+        assert hub.hub_id == "cd-wuhou"
+        store = KeyStore.load(keys_path(hub))
+        assert store.hub_id == "cd-wuhou"
+        assert store.current.kid.startswith("cd-wuhou:")
+        assert store.current.fingerprint == fingerprint
+    finally:
+        hub.close()
+
+    assert (
+        _create_organisation(
+            zero_config, {"id": "cd-wuhou:o1", "name": "武侯区委", "type": "primary-committee"}
+        )
+        == 201
+    )
+    refused = tongxin("init", *args, "--hub-id", "cd-jinjiang", cwd=fresh.workdir)
+    assert refused.returncode == 1
+    assert "cannot become cd-jinjiang" in refused.stderr
+    assert "枢纽标识不能改为 cd-jinjiang" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    hub = open_hub(zero_config)
+    try:
+        assert hub.hub_id == "cd-wuhou"
+        assert KeyStore.load(keys_path(hub)).hub_id == "cd-wuhou"
+    finally:
+        hub.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tongxin.schemas import CODELISTS, citizen_id_check
+from tongxin.schemas import CODELISTS, Issue, citizen_id_check
 from tongxin.schemas._conformance import valid_package
 
 
@@ -133,3 +134,87 @@ def test_codelists_lists_and_shows() -> None:
         "deprecated": None,
     }
     assert tongxin("codelists", "nonsense").returncode == 2
+
+
+_UNREADABLE_ZH = "无法读取该文件，或其内容不是有效的 JSON 文档"
+_NO_COUNTS = {"error": 0, "warning": 0, "info": 0}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "No such file or directory"),
+        (b'{"members": [', "not valid JSON: Expecting value (line 1, column 14)"),
+        (b'{"a": "\xff"}', "not UTF-8 text (invalid start byte)"),
+        (b"[1, 2]", "not valid JSON: expected '{', found '[' (line 1, column 1)"),
+        (b"", "not valid JSON: expected '{', found end of input (line 1, column 1)"),
+    ],
+)
+def test_json_output_is_one_document_when_a_file_cannot_be_read(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_bytes(content)
+    result = tongxin("validate", str(path), "--format", "json")
+    assert result.returncode == 2
+    assert orjson.loads(result.stdout) == {
+        "issues": [],
+        "error": {
+            "file": str(path),
+            "code": "unreadable",
+            "message": {"zh-CN": _UNREADABLE_ZH, "en": reason},
+        },
+        "counts": _NO_COUNTS,
+        "valid": False,
+    }
+    assert "Traceback" not in result.stderr
+
+
+def test_json_output_stays_one_document_when_reading_fails_after_issues(
+    many_faults: Path, tmp_path: Path
+) -> None:
+    text = many_faults.read_bytes()
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(text[: text.rindex(b"]")] + b", oops")  # issues first, then broken JSON
+    missing = tmp_path / "missing.json"
+    result = tongxin("validate", str(many_faults), str(cut), str(missing), "--format", "json")
+    assert result.returncode == 2
+    report = orjson.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["error"]["file"] == str(cut)
+    assert report["error"]["code"] == "unreadable"
+    assert report["counts"]["error"] == len(report["issues"]) >= 80
+    assert {i["file"] for i in report["issues"]} == {str(many_faults), str(cut)}
+
+
+def test_a_failing_rule_still_gives_one_json_document(
+    monkeypatch: pytest.MonkeyPatch, many_faults: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    import tongxin.cli.standard as standard
+    from tongxin.cli import app
+
+    real = standard.iter_issues
+
+    def crashing(*args: object, **kwargs: object) -> Iterator[Issue]:
+        yield next(iter(real(*args, **kwargs)))  # type: ignore[arg-type]
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(standard, "iter_issues", crashing)
+    result = CliRunner().invoke(app, ["validate", str(many_faults), "--format", "json"])
+    assert result.exit_code == 3
+    report = orjson.loads(result.stdout_bytes)
+    assert len(report["issues"]) == 1
+    assert report["valid"] is False
+    assert report["error"] == {
+        "file": str(many_faults),
+        "code": "rule-failed",
+        "message": {
+            "zh-CN": "校验规则执行出错（校验器的缺陷），请报告此问题",
+            "en": "a rule failed: ZeroDivisionError: planted",
+        },
+    }
+    text = CliRunner().invoke(app, ["validate", str(many_faults)])
+    assert text.exit_code == 3

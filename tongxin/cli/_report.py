@@ -46,9 +46,13 @@ class JsonStream:
             self.out.write((b"\n" if self.first else b",\n") + orjson.dumps(wire))
             self.first = False
 
-    def close(self) -> None:
-        tail = {"counts": self.tally.counts, "valid": self.tally.valid}
+    def close(self, error: dict[str, object] | None = None) -> None:
+        """End the document; with ``error`` (a file that could not be read or checked) the
+        document is still complete JSON, carries the error and is not valid."""
+        tail: dict[str, object] = {} if error is None else {"error": error}
+        tail.update(counts=self.tally.counts, valid=self.tally.valid and error is None)
         self.out.write(b"\n]," + orjson.dumps(tail)[1:] + b"\n")
+        self.out.flush()
 
 
 @dataclass(slots=True)
@@ -92,7 +96,7 @@ class GroupedText:
                     f"{'处' if self.lang == 'zh' else 'more'}\n"
                 )
 
-    def close(self) -> None:
+    def close(self, error: dict[str, object] | None = None) -> None:
         c = self.tally.counts
         if self.lang == "en":
             line = f"{c['error']} errors, {c['warning']} warnings, {c['info']} infos"

@@ -85,6 +85,12 @@ def init(
         hub = open_hub(settings, create_key=settings.secret_key is None)
     except ConfigurationError as error:
         raise _fail(error) from None
+    if hub_id is not None and hub.hub_id != hub_id:
+        try:
+            _change_hub_id(hub, hub_id)
+        except (ConfigurationError, KeyStoreError) as error:
+            hub.close()
+            raise _fail(error) from None
     if name is not None and hub.identity.name != name:
         hub.db.rename(name)
     try:
@@ -98,9 +104,22 @@ def init(
         f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",
         err=True,
     )
-    if hub_id is not None and hub.hub_id != hub_id:
-        typer.echo(f"warning: this database already belongs to hub {hub.hub_id}", err=True)
     hub.close()
+
+
+def _change_hub_id(hub: Any, hub_id: str) -> None:
+    """Give a hub that holds no data yet (a first zero-configuration start made its identity)
+    the id asked for, with its signing keys if it has them; refuse once it holds data."""
+    from tongxin.federation import KeyStore
+    from tongxin.server._federation import keys_path
+
+    old = hub.hub_id
+    path = keys_path(hub)
+    store = KeyStore.load(path) if path.exists() else None
+    hub.identity = hub.db.change_hub_id(hub_id)
+    if store is not None and store.hub_id == old:
+        store.rename(hub_id)
+    typer.echo(f"hub id changed from {old} to {hub_id} (the hub held no data yet)", err=True)
 
 
 token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)

@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -43,23 +43,46 @@ def validate(
     ] = 0,
 ) -> None:
     """Validate packages against the standard; exit 0 without errors, 1 with errors, 2 when a
-    file cannot be read."""
+    file cannot be read, 3 when a rule fails (a defect: please report it). With --format json
+    the output is one JSON document whatever happens."""
     reference = _parse_date(as_of) if as_of else None
     sink: JsonStream | GroupedText
     if output is OutputFormat.json:
         sink = JsonStream(sys.stdout.buffer, with_file=len(files) > 1)
     else:
         sink = GroupedText(sys.stdout, lang.value)
+    current = ""
     try:
         for path in files:
+            current = str(path)
             workers = jobs or _auto_jobs(path)
-            sink.write(iter_issues(path, as_of=reference, jobs=workers), str(path))
+            sink.write(iter_issues(path, as_of=reference, jobs=workers), current)
     except PackageReadError as exc:
-        sys.stdout.flush()
-        typer.echo(f"tongxin validate: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _stop(sink, current, "unreadable", exc.reason, f"tongxin validate: {exc}", 2)
+    except Exception as exc:  # a rule failed: a defect of the validator, not of the file
+        detail = f"a rule failed: {type(exc).__name__}: {exc}"
+        _stop(sink, current, "rule-failed", detail, f"tongxin validate: {current}: {detail}", 3)
     sink.close()
     raise typer.Exit(0 if sink.tally.valid else 1)
+
+
+#: zh-CN messages of the failures that end a validation early.
+_FAILURES_ZH = {
+    "unreadable": "无法读取该文件，或其内容不是有效的 JSON 文档",
+    "rule-failed": "校验规则执行出错（校验器的缺陷），请报告此问题",
+}
+
+
+def _stop(
+    sink: JsonStream | GroupedText, file: str, kind: str, en: str, line: str, status: int
+) -> NoReturn:
+    """End the output as a complete document naming the failure, explain on stderr, exit."""
+    error = {"file": file, "code": kind, "message": {"zh-CN": _FAILURES_ZH[kind], "en": en}}
+    if isinstance(sink, JsonStream):
+        sink.close(error)
+    sys.stdout.flush()
+    typer.echo(line, err=True)
+    raise typer.Exit(status)
 
 
 def _auto_jobs(path: Path) -> int:
