@@ -6,7 +6,9 @@ exists only once its batch has committed; results go to a spool file (memory fir
 
 With an ``Idempotency-Key`` each batch's results are stored in the same transaction as its writes,
 with a hash of its lines. A retry replays the stored batches (writing nothing), continues with the
-lines never committed, and is refused with 422 when its lines differ from the first request's.
+lines never committed, and is refused with 422 when its lines differ from the first request's:
+a stored batch with other lines, a body that ends before the last stored batch, or — once the
+first request completed — any other body (whole-body hash).
 """
 
 from __future__ import annotations
