@@ -503,8 +503,8 @@ def _apply(b: _Batch, op: Op) -> Outcome:
                 issues=[R["UNQ-002"].issue("/id", id=op.id, version=cur.version)],
                 extra={"currentVersion": cur.version},
             )
-    hidden = cur is not None and not cur.deleted and not seen
-    return _write(b, op, cur, hidden=hidden)
+    # A record (or tombstone) this caller cannot see holds the id: taken, and nothing more.
+    return _write(b, op, cur, hidden=cur is not None and not seen)
 
 
 def _check_prefix(b: _Batch, op: Op) -> None:

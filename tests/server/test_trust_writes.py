@@ -238,6 +238,15 @@ def test_a_taken_citizen_id_is_named_only_to_who_may_see_its_member(
             own_branch.post("/v1/members", json=inside), 409, "duplicate-citizen-id"
         )
         assert body["existing"] == f"/v1/members/{theirs['id']}"
+    # changing a member's citizen ID to a taken one: the same answer
+    ours = person(tree["a"])
+    assert api.post("/v1/members", json=ours).status_code == 201
+    moved = {**ours, "citizenId": theirs["citizenId"]}
+    moved |= {"birthDate": theirs["birthDate"], "gender": theirs["gender"]}
+    with _branch_token(server, hub, tree["a"]) as branch:
+        put = branch.put(f"/v1/members/{ours['id']}", json=moved, headers={"If-Match": '"1"'})
+        assert_problem(put, 409, "duplicate-citizen-id")
+        assert theirs["id"] not in put.text
     # an unrestricted administrator sees which member holds the number
     body = assert_problem(api.post("/v1/members", json=twin), 409, "duplicate-citizen-id")
     assert (body["existing"], body["errors"][0]["rule"]) == (
@@ -287,6 +296,14 @@ def test_a_taken_id_outside_the_subtree_reveals_only_that_it_is_taken(
         )
         assert (line["status"], line["code"], line.get("version")) == (409, "id-unavailable", None)
     assert _stored(api, theirs["id"])["version"] == 1
+    # a deleted record outside the subtree is taken too, and its version stays unknown
+    gone = person(tree["b"])
+    assert api.post("/v1/members", json=gone).status_code == 201
+    assert api.delete(f"/v1/members/{gone['id']}", headers={"If-Match": '"1"'}).status_code == 204
+    with _branch_token(server, hub, tree["a"]) as branch:
+        again = branch.post("/v1/members", json={**person(tree["a"]), "id": gone["id"]})
+        body = assert_problem(again, 409, "id-unavailable")
+        assert "currentVersion" not in body
 
 
 def test_a_replica_the_token_cannot_see_answers_like_a_free_foreign_id(
