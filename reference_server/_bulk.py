@@ -6,7 +6,9 @@ exists only once its batch has committed; results go to a spool file (memory fir
 
 With an ``Idempotency-Key`` each batch's results are stored in the same transaction as its writes,
 with a hash of its lines. A retry replays the stored batches (writing nothing), continues with the
-lines never committed, and is refused with 422 when its lines differ from the first request's.
+lines never committed, and is refused with 422 when its lines differ from the first request's:
+a stored batch with other lines, a body that ends before the last stored batch, or — once the
+first request completed — any other body (whole-body hash).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessa
 from ._hub import Hub, now_stamp
 from ._security import Principal
 from ._tables import idempotency_batches, idempotency_keys
-from ._writes import Op, Outcome, apply_batch, failed, prepare
+from ._writes import Op, Outcome, apply_batch, failed, keep_unseen, prepare
 
 __all__ = ["BulkResult", "nul_pointer", "run_bulk"]
 
@@ -102,7 +104,17 @@ def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid
     return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
 
 
-def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
+@dataclass(slots=True)
+class _Upsert:
+    """A well-formed upsert line, before its record is validated."""
+
+    index: int
+    collection: str
+    record: Any
+    if_match: int | None
+
+
+def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome | _Upsert:
     try:
         line = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -161,7 +173,38 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome:
         )
     if record is None:
         return _line_error(index, "/record", "upsert 需要 record", "an upsert needs a record")
-    return prepare(hub, index, "upsert", collection, record, expected_version=if_match, stamp=stamp)
+    return _Upsert(index, collection, record, if_match)
+
+
+def _prepare_upserts(
+    hub: Hub, principal: Principal, upserts: list[_Upsert], stamp: str
+) -> list[Op | Outcome]:
+    """Validate the upserts of a batch, each with what the caller may not read kept."""
+    editable = [
+        (n, u.collection, u.record["id"], u.record)
+        for n, u in enumerate(upserts)
+        if isinstance(u.record, dict) and isinstance(u.record.get("id"), str)
+    ]
+    kept: list[dict[str, Any] | None] = [None] * len(upserts)
+    if editable:
+        for record in editable:
+            upserts[record[0]].record = dict(record[3])
+        merged = keep_unseen(hub, principal, [(c, i, upserts[n].record) for n, c, i, _ in editable])
+        for (n, *_), k in zip(editable, merged, strict=True):
+            kept[n] = k
+    return [
+        prepare(
+            hub,
+            u.index,
+            "upsert",
+            u.collection,
+            u.record,
+            expected_version=u.if_match,
+            stamp=stamp,
+            kept=k,
+        )
+        for u, k in zip(upserts, kept, strict=True)
+    ]
 
 
 def result_line(o: Outcome) -> bytes:
@@ -200,6 +243,7 @@ class _Run:
         self.key: _Key | None = None
         self.body_hash = hashlib.sha256()
         self.lines = 0
+        self.batches = 0
         self.replayed = False
 
     # -- idempotency ---------------------------------------------------------------------------
@@ -270,6 +314,9 @@ class _Run:
         if key is None:
             return
         digest = self.body_hash.hexdigest()
+        if not key.done and self.batches <= key.stored:
+            # A retry after a crash that ends before the batches the first request committed.
+            raise self._reused()
         if key.done:
             if key.lines != self.lines or key.body_hash != digest:
                 raise self._reused()
@@ -289,6 +336,7 @@ class _Run:
 
     def stage(self, batch_no: int, lines: list[tuple[int, bytes | None]]) -> _Staged:
         """Hash, look up a stored result, else parse and prepare (no writes; runs ahead)."""
+        self.batches += 1
         digest = hashlib.sha256()
         for index, raw in lines:
             item = b"%d:" % index + (raw if raw is not None else b"\x00") + b"\n"
@@ -301,9 +349,10 @@ class _Run:
         results: list[Outcome | None] = []
         ops: list[Op] = []
         stamp = now_stamp()[0]
+        parsed: list[Op | Outcome | _Upsert] = []
         for index, raw in lines:
             if raw is None:
-                results.append(
+                parsed.append(
                     failed(
                         index,
                         "",
@@ -315,13 +364,17 @@ class _Run:
                         ),
                     )
                 )
-                continue
-            parsed = _parse(self.hub, index, raw, stamp)
-            if isinstance(parsed, Op):
-                ops.append(parsed)
+            else:
+                parsed.append(_parse(self.hub, index, raw, stamp))
+        upserts = [p for p in parsed if isinstance(p, _Upsert)]
+        prepared = iter(_prepare_upserts(self.hub, self.principal, upserts, stamp))
+        for entry in parsed:
+            ready = next(prepared) if isinstance(entry, _Upsert) else entry
+            if isinstance(ready, Op):
+                ops.append(ready)
                 results.append(None)
             else:
-                results.append(parsed if parsed.collection == "" else _under_record(parsed))
+                results.append(ready if ready.collection == "" else _under_record(ready))
         return _Staged(batch_no, lines_hash, ops, results, None)
 
     def commit(self, staged: _Staged) -> None:

@@ -55,6 +55,15 @@ _CATALOGUE = (
         "One person is one member record per hub: update that record instead.",
     ),
     _rule(
+        "UNQ-003",
+        "公民身份号码已被使用",
+        "Citizen ID already in use",
+        "本枢纽已有党员使用该公民身份号码",
+        "a member on this hub already has this citizen ID",
+        "One person is one member record per hub. The member lies outside what this token may "
+        "read: ask whoever manages it (an administrator of this hub) to find that record.",
+    ),
+    _rule(
         "UNQ-002",
         "记录已存在",
         "Record already exists",
@@ -93,6 +102,16 @@ _CATALOGUE = (
         "该记录归 {owner} 枢纽所有，请向其写入",
         "this record is owned by hub {owner}; write there",
         "Every record has one owner hub; other hubs hold read-only replicas.",
+    ),
+    _rule(
+        "OWN-002",
+        "标识前缀不属于本枢纽",
+        "Id prefix of another hub",
+        "标识前缀 {prefix} 不是本枢纽的标识，在本枢纽创建的记录须以 {hub}: 开头",
+        "the id prefix {prefix} is not this hub's id; records created here start with {hub}:",
+        "A hub creates records only under its own hub id (spec/standard.md §2). Records "
+        "under another hub's id arrive only as replicas or through an accepted transfer. "
+        "Leave the id out to let the hub mint one, or use <this hub's id>:<local id>.",
     ),
 )
 

@@ -69,6 +69,9 @@ class Op:
     digest: str = ""
     expected_version: int | None = None
     warnings: list[Issue] = field(default_factory=list)
+    #: Sensitive fields the caller omitted and may not read, with the stored values merged back
+    #: (None: the field was absent); the write goes ahead only while they are still stored.
+    kept: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -121,8 +124,12 @@ def prepare(
     record_id: str | None = None,
     expected_version: int | None = None,
     stamp: str | None = None,
+    kept: dict[str, Any] | None = None,
 ) -> Op | Outcome:
-    """Validate and encode one write; an :class:`Outcome` with the error when it is invalid."""
+    """Validate and encode one write; an :class:`Outcome` with the error when it is invalid.
+
+    ``kept``: what :func:`keep_unseen` merged into ``body`` (its issues are reworded so that
+    they never echo a value the caller may not read)."""
     if action == "delete":
         if not record_id:
             return failed(index, collection, None, _missing_id())
@@ -167,6 +174,8 @@ def prepare(
         issues = check(collection, candidate)
     except Uncheckable as error:
         return failed(index, collection, record_id, error)
+    if kept:
+        issues = [_unechoed(i, kept) for i in issues]
     errors = [i for i in issues if i.severity is Severity.ERROR]
     rid = record.get("id") if isinstance(record.get("id"), str) else None
     if errors:
@@ -195,7 +204,73 @@ def prepare(
         digest=_digest(record, sensitive),
         expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
+        kept=kept,
     )
+
+
+def _unechoed(issue: Issue, kept: dict[str, Any]) -> Issue:
+    name = issue.path.split("/")[1] if issue.path.count("/") else ""
+    if name not in kept:
+        return issue
+    return Issue(
+        issue.rule,
+        issue.severity,
+        issue.path,
+        "本次修改与该字段的存储值不一致",
+        "this edit does not agree with the stored value of this field",
+    )
+
+
+def keep_unseen(
+    hub: Hub, principal: Principal, writes: list[tuple[str, str, dict[str, Any]]]
+) -> list[dict[str, Any] | None]:
+    """Lossless edits: a caller without ``records:read-sensitive`` cannot see citizenId and
+    phone, so a body it sends without them keeps the stored values. For each write (collection,
+    id, body) of an existing record this caller may edit, the stored value of every sensitive
+    field the body omits is merged into ``body`` (in place), before validation, hash and digest;
+    the result says what was merged (None: nothing to merge). A caller that may read them and
+    omits one erases it, as PUT means."""
+    out: list[dict[str, Any] | None] = [None] * len(writes)
+    if principal.has("records:read-sensitive"):
+        return out
+    wanted = [
+        n
+        for n, (coll, _, body) in enumerate(writes)
+        if any(f not in body for f in SENSITIVE_FIELDS.get(coll, ()))
+    ]
+    if not wanted:
+        return out
+    with hub.db.read() as conn:
+        rows = _load_rows(conn, {writes[n][:2] for n in wanted})
+        paths = _load_paths(
+            conn, {o for r in rows.values() for o in (r.scope_org, r.scope_org2) if o}
+        )
+    for n in wanted:
+        coll, rid, body = writes[n]
+        row = rows.get((coll, rid))
+        if row is None or row.deleted or row.owner != hub.hub_id:
+            continue
+        if principal.restricted and not _sees(principal, row, paths):
+            continue
+        stored = hub.cipher.open(rid, row.sealed) if row.sealed else {}
+        kept = {f: stored.get(f) for f in SENSITIVE_FIELDS[coll] if f not in body}
+        body.update((f, v) for f, v in kept.items() if v is not None)
+        out[n] = kept
+    return out
+
+
+def _sees(principal: Principal, row: _Row, paths: dict[str, str | None]) -> bool:
+    return any(principal.sees(paths.get(o)) for o in (row.scope_org, row.scope_org2) if o)
+
+
+def may_learn(principal: Principal, row_paths: Iterable[str | None]) -> bool:
+    """What a refusal may reveal about another record (its id, URL, version): only to a caller
+    that reads records and could read that one (unrestricted, or the record lies in its
+    subtree, ``row_paths`` being the paths of the record's organisations). Everyone else learns
+    only that the value is taken. The one place this is decided."""
+    if not principal.has("records:read"):
+        return False
+    return not principal.restricted or any(principal.sees(p) for p in row_paths if p)
 
 
 class Uncheckable(Unprocessable):
@@ -389,9 +464,12 @@ def apply_batch(hub: Hub, conn: Connection, principal: Principal, ops: list[Op])
 def _apply(b: _Batch, op: Op) -> Outcome:
     key = (op.collection, op.id)
     cur = b.rows.get(key)
-    live = cur is not None and not cur.deleted and b.visible(cur)
-    if cur is not None and cur.owner != b.hub.hub_id:
+    seen = cur is not None and b.visible(cur)
+    live = cur is not None and not cur.deleted and seen
+    if cur is not None and seen and cur.owner != b.hub.hub_id:
         raise _replica(cur.owner)
+    if op.kept is not None:
+        _check_kept(b, op, cur if live else None)
     if op.action == "delete":
         if cur is None or not live:
             raise _not_found(op)
@@ -399,6 +477,10 @@ def _apply(b: _Batch, op: Op) -> Outcome:
         return _delete(b, op, cur)
     if op.action == "replace" and (cur is None or not live):
         raise _not_found(op)
+    if not (seen and cur is not None and cur.owner == b.hub.hub_id):
+        # Would create a record: only under this hub's id. The same answer whether or not a
+        # record this caller cannot see holds the id.
+        _check_prefix(b, op)
     if cur is not None and live:
         _check_version(op, cur)
         if cur.digest == op.digest:
@@ -421,11 +503,35 @@ def _apply(b: _Batch, op: Op) -> Outcome:
                 issues=[R["UNQ-002"].issue("/id", id=op.id, version=cur.version)],
                 extra={"currentVersion": cur.version},
             )
-    elif cur is not None and not cur.deleted:
-        raise Conflict(  # exists, outside this token's subtree: do not reveal more
-            f"the id {op.id} cannot be used", f"标识 {op.id} 不可用", code="id-unavailable"
+    # A record (or tombstone) this caller cannot see holds the id: taken, and nothing more.
+    return _write(b, op, cur, hidden=cur is not None and not seen)
+
+
+def _check_prefix(b: _Batch, op: Op) -> None:
+    prefix = op.id.partition(":")[0]
+    if prefix != b.hub.hub_id:
+        raise Unprocessable(
+            f"records created on this hub have ids that start with {b.hub.hub_id}:",
+            f"在本枢纽创建的记录，其标识必须以 {b.hub.hub_id}: 开头",
+            code="foreign-id",
+            issues=[R["OWN-002"].issue("/id", prefix=prefix, hub=b.hub.hub_id)],
         )
-    return _write(b, op, cur if cur is not None else None)
+
+
+def _check_kept(b: _Batch, op: Op, cur: _Row | None) -> None:
+    """The sensitive values merged into a narrow caller's edit are still the stored ones."""
+    assert op.kept is not None
+    stored = b.hub.cipher.open(op.id, cur.sealed) if cur is not None and cur.sealed else {}
+    if cur is None or any(stored.get(f) != v for f, v in op.kept.items()):
+        raise PreconditionFailed(
+            "the record changed while this edit was prepared; read it again and retry",
+            "准备本次修改期间记录已被更改，请重新读取后再试",
+        )
+
+
+def _taken(op: Op) -> HubError:
+    # Exists, outside this caller's view: say only that the id is taken, never where.
+    return Conflict(f"the id {op.id} cannot be used", f"标识 {op.id} 不可用", code="id-unavailable")
 
 
 def _check_version(op: Op, cur: _Row) -> None:
@@ -508,22 +614,30 @@ def _org_path(b: _Batch, op: Op, record: dict[str, Any], cur: _Row | None) -> st
     return base + op.id + "/"
 
 
-def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
+def _write(b: _Batch, op: Op, cur: _Row | None, *, hidden: bool = False) -> Outcome:
     assert op.record is not None
     record = op.record
     _check_refs(b, op, record)
     scope, scope2 = _scope(b, op, record)
-    new_path = _org_path(b, op, record, cur) if op.collection == "organisations" else None
     p = b.principal
-    if p.restricted and not (
-        p.sees(new_path if new_path is not None else b.paths.get(scope or ""))
-        or (scope2 is not None and p.sees(b.paths.get(scope2)))
-    ):
+    where: str | None
+    if op.collection == "organisations":
+        parent = record.get("parentId")
+        base = (b.paths.get(parent) or "") if isinstance(parent, str) else ""
+        where = base + op.id + "/"
+    else:
+        where = b.paths.get(scope or "")
+    if p.restricted and not (p.sees(where) or (scope2 is not None and p.sees(b.paths.get(scope2)))):
         raise Forbidden(
             "the record lies outside this token's organisation subtree",
             "记录不在本令牌的组织范围内",
             code="outside-subtree",
         )
+    if hidden:
+        # Checked after the caller's right to write this content, so that only a write it
+        # could make learns that the id is taken.
+        raise _taken(op)
+    new_path = _org_path(b, op, record, cur) if op.collection == "organisations" else None
     if op.collection == "transfers" and cur is not None and cur.doc and not cur.deleted:
         old_state = orjson.loads(cur.doc).get("state", "issued")
         if record["state"] not in TRANSFER_MOVES.get(old_state, frozenset()):
@@ -536,13 +650,7 @@ def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
     if op.citizen_hash is not None:
         other = b.taken.get(op.citizen_hash)
         if other is not None and other != op.id:
-            raise Conflict(
-                "another member on this hub has this citizen ID",
-                "本枢纽另一名党员已使用该公民身份号码",
-                code="duplicate-citizen-id",
-                issues=[R["UNQ-001"].issue("/citizenId", other=other)],
-                extra={"existing": f"/v1/members/{other}"},
-            )
+            raise _duplicate_person(b, other)
     if cur is not None and cur.citizen_hash and cur.citizen_hash != op.citizen_hash:
         b.taken.pop(cur.citizen_hash, None)
     if op.citizen_hash is not None:
@@ -580,6 +688,30 @@ def _write(b: _Batch, op: Op, cur: _Row | None) -> Outcome:
         doc,
         op.sensitive,
         op.warnings,
+    )
+
+
+def _duplicate_person(b: _Batch, other: str) -> HubError:
+    row = b.rows.get(("members", other))
+    if row is None:
+        row = _load_rows(b.conn, [("members", other)]).get(("members", other))
+    orgs = [o for o in (row.scope_org, row.scope_org2) if o] if row is not None else []
+    missing = {o for o in orgs if o not in b.paths}
+    if missing:
+        b.paths.update(_load_paths(b.conn, missing))
+    if may_learn(b.principal, [b.paths.get(o) for o in orgs]):
+        return Conflict(
+            f"member {other} on this hub has this citizen ID",
+            f"本枢纽的党员 {other} 已使用该公民身份号码",
+            code="duplicate-citizen-id",
+            issues=[R["UNQ-001"].issue("/citizenId", other=other)],
+            extra={"existing": f"/v1/members/{other}"},
+        )
+    return Conflict(
+        "another member on this hub has this citizen ID",
+        "本枢纽另一名党员已使用该公民身份号码",
+        code="duplicate-citizen-id",
+        issues=[R["UNQ-003"].issue("/citizenId")],
     )
 
 

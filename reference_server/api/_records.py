@@ -17,7 +17,7 @@ from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
 from tongxin.server._settings import Settings
 from tongxin.server._transfers import issue_transfer, plan_transfer
-from tongxin.server._writes import Action, Outcome, apply_batch, prepare
+from tongxin.server._writes import Action, Outcome, apply_batch, keep_unseen, prepare
 
 from ._deps import Caller, HubDep, json_body
 from ._pages import page_body
@@ -72,7 +72,20 @@ def _write(
     expected: int | None,
 ) -> Outcome:
     caller.require("records:write")
-    op = prepare(hub, 0, action, collection, body, record_id=record_id, expected_version=expected)
+    kept = None
+    if action == "replace" and record_id is not None and isinstance(body, dict):
+        body = dict(body)
+        (kept,) = keep_unseen(hub, caller, [(collection, record_id, body)])
+    op = prepare(
+        hub,
+        0,
+        action,
+        collection,
+        body,
+        record_id=record_id,
+        expected_version=expected,
+        kept=kept,
+    )
     if isinstance(op, Outcome):
         assert op.error is not None
         raise op.error

@@ -38,11 +38,11 @@ def test_sixteen_parallel_creates_of_one_person_make_one_record(
     assert len(found) == 1
 
 
-def _bulk_lines(branch: str, n: int) -> bytes:
+def _bulk_lines(branch: str, n: int, first: int = 0) -> bytes:
     return b"".join(
         orjson.dumps({"op": "upsert", "type": "members", "record": numbered_person(branch, i)})
         + b"\n"
-        for i in range(n)
+        for i in range(first, first + n)
     )
 
 
@@ -66,42 +66,53 @@ def _chunks(body: bytes, size: int = 1 << 16) -> Iterator[bytes]:
         yield body[i : i + size]
 
 
+def _cut_off(srv: Server, backend: Backend, body: bytes, key: str, start: int) -> int:
+    """Send ``body`` with ``key`` and SIGKILL the hub once 1,000 lines (two batches of 500)
+    have committed; the number of records written."""
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            with srv.client() as api:
+                api.post(
+                    "/v1/bulk",
+                    content=_chunks(body),
+                    headers={"content-type": "application/x-ndjson", "Idempotency-Key": key},
+                )
+        except httpx.TransportError as error:
+            errors.append(error)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    deadline = time.monotonic() + 120
+    while _count(backend) - start < 1000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.kill()
+    sender.join(30)
+    assert errors, "the request should have been cut off"
+    return _count(backend) - start
+
+
+def _tree(srv: Server) -> str:
+    with srv.client() as api:
+        root = organisation()
+        api.post("/v1/organisations", json=root)
+        branch = organisation(root["id"])
+        api.post("/v1/organisations", json=branch)
+    return str(branch["id"])
+
+
 def test_killed_mid_bulk_loses_nothing_acknowledged_and_duplicates_nothing(
     backend: Backend, tmp_path_factory: object
 ) -> None:
     srv = start_server(backend, extra_env={"TONGXIN_BULK_BATCH_LINES": "500"})
     try:
-        with srv.client() as api:
-            root, branch = organisation(), None
-            api.post("/v1/organisations", json=root)
-            branch = organisation(root["id"])
-            api.post("/v1/organisations", json=branch)
+        branch = _tree(srv)
         start = _count(backend)
         n = 12_000
-        body = _bulk_lines(branch["id"], n)
+        body = _bulk_lines(branch, n)
         key = uid("bulk")
-        errors: list[BaseException] = []
-
-        def send() -> None:
-            try:
-                with srv.client() as api:
-                    api.post(
-                        "/v1/bulk",
-                        content=_chunks(body),
-                        headers={"content-type": "application/x-ndjson", "Idempotency-Key": key},
-                    )
-            except httpx.TransportError as error:
-                errors.append(error)
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        deadline = time.monotonic() + 120
-        while _count(backend) - start < 1000 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        srv.kill()
-        sender.join(30)
-        assert errors, "the request should have been cut off"
-        written = _count(backend) - start
+        written = _cut_off(srv, backend, body, key, start)
         assert 0 < written < n, written
         srv.start()
         with srv.client() as api:
@@ -121,5 +132,36 @@ def test_killed_mid_bulk_loses_nothing_acknowledged_and_duplicates_nothing(
             assert {r["outcome"] for r in resent} == {"unchanged"}
             assert {r["version"] for r in resent} == {1}
         assert _count(backend) - start == n
+    finally:
+        srv.stop()
+
+
+def test_a_retry_after_a_crash_with_another_body_is_refused(backend: Backend) -> None:
+    srv = start_server(backend, extra_env={"TONGXIN_BULK_BATCH_LINES": "500"})
+    try:
+        branch = _tree(srv)
+        start = _count(backend)
+        n = 12_000
+        body = _bulk_lines(branch, n, first=100_000)  # people of their own, apart from above
+        key = uid("bulk")
+        written = _cut_off(srv, backend, body, key, start)
+        assert 1000 <= written < n, written
+        srv.start()
+        headers = {"content-type": "application/x-ndjson", "Idempotency-Key": key}
+        first_batch = b"".join(body.splitlines(keepends=True)[:500])
+        other = _bulk_lines(branch, 1500, first=200_000)
+        with srv.client() as api:
+            # shorter than what the first request committed, or other lines: not the same body
+            for different in (first_batch, other, first_batch + other):
+                refused = api.post("/v1/bulk", content=different, headers=headers)
+                assert refused.status_code == 422, refused.text[:300]
+                assert refused.json()["code"] == "idempotency-key-reused"
+                assert _count(backend) - start == written
+            done = results(api.post("/v1/bulk", content=body, headers=headers))
+            assert len(done) == n
+            assert {r["status"] for r in done} == {201}
+            assert _count(backend) - start == n
+            again = api.post("/v1/bulk", content=first_batch, headers=headers)
+            assert again.status_code == 422
     finally:
         srv.stop()
