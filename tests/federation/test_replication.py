@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -191,8 +193,32 @@ def test_policy_types_and_tombstones() -> None:
 def test_policy_wire_round_trip() -> None:
     policy = PeerPolicy.upward(b"k")
     assert PeerPolicy.from_wire(policy.to_wire(), b"k") == policy
-    allowed = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep"}}})
+    allowed = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep", "citizenId": "keep"}}})
     change = Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, MEMBER)
     assert minimise(change, allowed) == change
     with pytest.raises(ValueError, match="link key"):
         minimise(change, PeerPolicy.from_wire({"fields": {"members": {"citizenId": "hash"}}}))
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [{"types": None}, {}, {"types": None, "fields": {}}, {"fields": {"members": {"name": "keep"}}}],
+)
+def test_a_policy_without_field_rules_minimises(wire: dict[str, Any]) -> None:
+    """``{"types": null}`` (the old default toward siblings and children) never means
+    "everything": phone is dropped and the citizen ID leaves only as the keyed hash."""
+    change = Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, MEMBER)
+    out = minimise(change, PeerPolicy.from_wire(wire, b"k" * 32))
+    assert out is not None
+    assert out.record is not None
+    assert "phone" not in out.record
+    assert "citizenId" not in out.record
+    assert out.hashed["citizenId"] == PeerPolicy.upward(b"k" * 32).hash_value(
+        "citizenId", "51010719900517002X"
+    )
+    phone_only = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep"}}}, b"k" * 32)
+    kept = minimise(change, phone_only)
+    assert kept is not None
+    assert kept.record is not None
+    assert kept.record["phone"] == MEMBER["phone"]
+    assert "citizenId" not in kept.record
