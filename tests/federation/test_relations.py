@@ -68,7 +68,8 @@ def test_siblings_and_children_cannot_pull_a_feed_or_hint(net: dict[str, Node]) 
     with _signed(b) as as_b:
         # B is A's sibling through the city's certificate
         _refused(as_b.get(a.url + "/v1/changes"), "sibling", "pull-feed")
-        _refused(as_b.get(a.url + "/v1/changes", params={"types": "members"}), "sibling", "pull-feed")
+        members = as_b.get(a.url + "/v1/changes", params={"types": "members"})
+        _refused(members, "sibling", "pull-feed")
         _refused(as_b.post(a.url + "/v1/federation/hints", json={"seq": 1}), "sibling", "hint")
         # and the city's child
         _refused(as_b.get(city.url + "/v1/changes"), "child", "pull-feed")
