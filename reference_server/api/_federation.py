@@ -292,7 +292,7 @@ _DELIVERIES = (
         "Deliver a signed transfer letter to its receiving hub (signed peer request)",
         receive_letter,
         "正文不是介绍信投递",
-        (401, 409, 422),
+        (401, 403, 409, 422),
     ),
     _Delivery(
         "receipts",
@@ -300,7 +300,7 @@ _DELIVERIES = (
         "Deliver the signed receipt to the sending hub (signed peer request)",
         receive_receipt,
         "正文不是回执",
-        (401, 404, 409, 422),
+        (401, 403, 404, 409, 422),
     ),
     _Delivery(
         "withdrawals",
@@ -308,7 +308,7 @@ _DELIVERIES = (
         "Deliver the signed withdrawal of a letter to its receiving hub (signed peer request)",
         receive_withdrawal,
         "正文不是撤回通知",
-        (401, 409, 422),
+        (401, 403, 409, 422),
     ),
 )
 
