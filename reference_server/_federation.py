@@ -51,6 +51,7 @@ from tongxin.federation import (
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import Conflict, HubError, NotFound
+from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
@@ -552,6 +553,8 @@ def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> No
         conn.execute(insert(records).values(**values))
     else:
         key = (values.pop("collection"), values.pop("id"))
+        before = old_scopes(conn, [key])
+        record_exits(conn, before, {key: (values["scope_org"], before[key][1])})
         conn.execute(
             update(records)
             .where(records.c.collection == key[0], records.c.id == key[1])
@@ -626,6 +629,7 @@ def _place(conn: Connection, changes: list[Change]) -> None:
 
 def _move(conn: Connection, old: str, new: str) -> None:
     if old != new:
+        subtree_exits(conn, old, new)
         t = org_tree.c
         conn.execute(
             update(org_tree)
@@ -820,6 +824,17 @@ def _write_replicas(
     if new_rows:
         insert_many(conn, records, new_rows)
     if old_rows:
+        keys = [(row["collection"], row["id"]) for row in old_rows]
+        before = old_scopes(conn, keys)
+        record_exits(
+            conn,
+            before,
+            {
+                (r["collection"], r["id"]): (r["scope_org"], before[(r["collection"], r["id"])][1])
+                for r in old_rows
+                if (r["collection"], r["id"]) in before
+            },
+        )
         conn.execute(
             update(records).where(
                 records.c.collection == bindparam("k_collection"),

@@ -38,6 +38,7 @@ __all__ = [
     "peers",
     "records",
     "refused_changes",
+    "scope_exits",
     "tokens",
     "transfer_letters",
 ]
@@ -216,6 +217,20 @@ refused_changes = Table(
     Column("at", Stamp, nullable=False),
     #: The change as delivered (wire JSON), sealed like a record's sensitive fields.
     Column("sealed", LargeBinary, nullable=False),
+)
+
+#: Records that left an organisation subtree (their organisation changed, or an organisation
+#: above them moved), each at its own feed sequence: a subtree token's change feed turns those
+#: that left its subtree into ``moved-out`` tombstones (``spec/api.md`` §7).
+scope_exits = Table(
+    "scope_exits",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("collection", String(32), nullable=False),
+    Column("record_id", String(96), nullable=False),
+    #: The tree path of the organisation the record belonged to before it left.
+    Column("old_path", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
 )
 
 #: The replay cache of hub-to-hub signatures, shared by all worker processes.

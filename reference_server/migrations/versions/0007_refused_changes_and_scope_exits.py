@@ -1,5 +1,6 @@
 """Federation: changes refused because their peer may not speak for the record's recorded owner
-(kept per peer and record, shown in ``peer list``, applied once the owner hands the record over).
+(kept per peer and record, shown in ``peer list``, applied once the owner hands the record over);
+records that left an organisation subtree (moved-out items in a subtree token's change feed).
 
 Revision ID: 0007
 Revises: 0005
@@ -33,7 +34,17 @@ def upgrade() -> None:
         sa.Column("sealed", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("peer_hub", "collection", "record_id", name="pk_refused_changes"),
     )
+    op.create_table(
+        "scope_exits",
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.Column("collection", sa.String(32), nullable=False),
+        sa.Column("record_id", sa.String(96), nullable=False),
+        sa.Column("old_path", sa.Text, nullable=False),
+        sa.Column("updated_us", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_scope_exits"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("scope_exits")
     op.drop_table("refused_changes")
