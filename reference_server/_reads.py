@@ -221,7 +221,7 @@ def list_changes(
                 f"{hub.settings.tombstone_retention_days:g} days)",
                 f"该游标之后的删除记录已超过保留期（{hub.settings.tombstone_retention_days:g} 天）",
             )
-        rows = conn.execute(query).all()
+        rows: list[Any] = list(conn.execute(query).all())
         if principal.restricted:
             rows = sorted([*rows, *_exits(conn, principal, seq, limit, collections)], key=_seq)
     more = len(rows) > limit
