@@ -20,6 +20,7 @@ from tongxin.federation import (
     decide,
     minimise,
 )
+from tongxin.schemas import citizen_id_check
 
 LOCAL = "cd"
 CHILDREN = {"cd-wuhou", "cd-jinjiang"}
@@ -222,3 +223,30 @@ def test_a_policy_without_field_rules_minimises(wire: dict[str, Any]) -> None:
     assert kept.record is not None
     assert kept.record["phone"] == MEMBER["phone"]
     assert "citizenId" not in kept.record
+
+
+def test_the_link_key_holder_recovers_the_citizen_id_from_its_hash() -> None:
+    """What spec/federation.md §0 and §5 say: the keyed hash hides the number from those without
+    the link key only. With the key, birth date and gender beside the hash and a guessed region,
+    about 500 tries recover it."""
+    key, number = b"k" * 32, "510107199005170027"
+    out = minimise(
+        Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, {**MEMBER, "citizenId": number}),
+        PeerPolicy.upward(key),
+    )
+    assert out is not None
+    birth, female = "19900517", True  # from birthDate and gender, which travel in clear
+    tries = [f"510107{birth}{seq:03d}" for seq in range(1000) if seq % 2 == (0 if female else 1)]
+    found = [
+        first17 + citizen_id_check(first17)
+        for first17 in tries
+        if PeerPolicy.upward(key).hash_value("citizenId", first17 + citizen_id_check(first17))
+        == out.hashed["citizenId"]
+    ]
+    assert found == [number]
+    # without the key, the same search finds nothing
+    assert not any(
+        PeerPolicy.upward(b"z" * 32).hash_value("citizenId", t + citizen_id_check(t))
+        == out.hashed["citizenId"]
+        for t in tries
+    )
