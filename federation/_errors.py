@@ -19,6 +19,7 @@ the same class again from a problem body (:func:`from_problem`).
     │                                         -revoked-key, -tampered, -key-inactive;
     │                                         letter-expired, receipt-mismatch,
     │                                         withdrawal-mismatch
+    ├── RelationError                 403     relation-not-allowed (``relation``, ``action``)
     ├── TransitionError               409     transfer-unknown, transfer-final,
     │                                         transfer-mismatch, letter-expired (``state``)
     └── ReplicaReadOnlyError          409     replica-read-only (``owner``, ``ownerUrl``)
@@ -35,6 +36,7 @@ __all__ = [
     "FederationError",
     "KeyStoreError",
     "LetterError",
+    "RelationError",
     "ReplicaReadOnlyError",
     "SignatureError",
     "TransitionError",
@@ -102,6 +104,14 @@ class LetterError(FederationError):
     title = "Invalid transfer letter"
 
 
+class RelationError(FederationError):
+    """A verified peer asked for what its relation to this hub does not allow (only a parent
+    pulls the change feed, only a child hints; ``relation`` and ``action`` name both)."""
+
+    status = 403
+    title = "Not allowed for this peer relation"
+
+
 class TransitionError(FederationError):
     """A transfer message that does not apply to the transfer's current state."""
 
@@ -118,7 +128,14 @@ class ReplicaReadOnlyError(FederationError):
 
 _BY_TITLE: dict[str, type[FederationError]] = {
     cls.title: cls
-    for cls in (SignatureError, TrustError, LetterError, TransitionError, ReplicaReadOnlyError)
+    for cls in (
+        SignatureError,
+        TrustError,
+        LetterError,
+        RelationError,
+        TransitionError,
+        ReplicaReadOnlyError,
+    )
 }
 _STANDARD = {"type", "title", "status", "detail", "detailZh", "code", "instance"}
 

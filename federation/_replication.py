@@ -9,9 +9,11 @@ deterministically (tombstone first, then the larger content digest) so every rep
 ends in the same state. Applying is therefore a maximum: any order, any repetition of the same
 changes gives the same result.
 
-**Ownership.** Every record has exactly one owner hub. A change is taken from a peer only when
-the peer may speak for the change's owner (itself, or a hub below it); a hub never lets a peer
-overwrite a record it owns; a local write to a replica is refused with 409 and the owner.
+**Ownership.** Every record has exactly one owner hub, fixed when the record first arrives. A
+change is taken from a peer only when the peer may speak for the recorded owner (itself, or a hub
+below it); a change naming a new owner is the recorded owner's side handing the record over. A
+hub never lets a peer overwrite a record it owns; a local write to a replica is refused with 409
+and the owner.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hmac
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from ._canonical import canonical
 from ._errors import ReplicaReadOnlyError
@@ -35,9 +37,11 @@ __all__ = [
     "FieldAction",
     "PeerPolicy",
     "apply_changes",
+    "authoritative",
     "check_writable",
     "decide",
     "minimise",
+    "minted_by",
 ]
 
 
@@ -127,17 +131,49 @@ def _rank(version: int, deleted: bool, record: Mapping[str, Any] | None) -> tupl
     return (version, int(deleted), content)
 
 
+def minted_by(record_id: str) -> str:
+    """The hub (or platform) id that minted ``record_id`` (``<hub id>:<local id>``)."""
+    return record_id.split(":", 1)[0]
+
+
+def authoritative(
+    change: Change,
+    current: Entry | None,
+    *,
+    may_speak_for: Callable[[str], bool],
+    source: str | None = None,
+) -> bool:
+    """Whether the peer behind ``may_speak_for`` (``source``: its hub id) may deliver
+    ``change``, by ownership alone (``spec/federation.md`` §4.3 rule 2).
+
+    The owner is fixed at first arrival; afterwards only a peer that speaks for the *recorded*
+    owner changes the record, and a change naming another owner is that owner's side handing
+    the record over (it does so only on a signed receipt, §3.6). At first arrival the hub that
+    minted the id must be one the peer speaks for (no county delivers ``other-county:m…``),
+    and so must the owner named, unless the minting hub itself hands over what it minted.
+    """
+    if current is not None:
+        return may_speak_for(current.owner)
+    minter = minted_by(change.id)
+    if not may_speak_for(minter):
+        return False
+    return may_speak_for(change.owner) or minter == source
+
+
 def decide(
     change: Change,
     current: Entry | None,
     *,
     local_hub: str,
     may_speak_for: Callable[[str], bool],
+    source: str | None = None,
 ) -> Decision:
-    """What to do with one change given the local copy."""
+    """What to do with one change from the peer ``source`` given the local copy."""
     if current is not None and current.owner == local_hub:
         return Decision.OWNED_HERE
-    if change.owner == local_hub or not may_speak_for(change.owner):
+    if change.owner == local_hub or not authoritative(
+        change, current, may_speak_for=may_speak_for, source=source
+    ):
         return Decision.NOT_AUTHORITATIVE
     if current is None:
         return Decision.APPLY
@@ -160,15 +196,18 @@ def apply_changes(
     *,
     local_hub: str,
     may_speak_for: Callable[[str], bool],
+    source: str | None = None,
 ) -> ApplyResult:
-    """The replica after ``changes``; ``state`` itself is not modified."""
+    """The replica after ``changes`` from the peer ``source``; ``state`` is not modified."""
     new = dict(state)
     applied: list[Change] = []
     skipped: list[Change] = []
     refused: list[tuple[Change, Decision]] = []
     for change in changes:
         key = (change.type, change.id)
-        verdict = decide(change, new.get(key), local_hub=local_hub, may_speak_for=may_speak_for)
+        verdict = decide(
+            change, new.get(key), local_hub=local_hub, may_speak_for=may_speak_for, source=source
+        )
         if verdict is Decision.APPLY:
             new[key] = Entry.of(change)
             applied.append(change)
@@ -205,9 +244,19 @@ class PeerPolicy:
     """What flows to one peer: which record types, and per field keep, drop or hash.
 
     ``link_key`` keys the hashes. A parent gives all its children the same link key, so it
-    can match one person across them without learning the number; another parent's key gives
-    unrelated hashes.
+    can match one person across them; another parent's key gives unrelated hashes. The hash
+    hides the number from whoever lacks the link key, **not** from the parent: an 18-digit ID
+    has few unknown digits once birth date, gender and region are known, so the holder of the
+    key recovers it by trying them (``spec/federation.md`` §0, §5).
+
+    Minimisation is the default: a policy read from its wire form drops ``phone`` and hashes
+    ``citizenId`` of members unless it names an action for them (``keep`` must be explicit).
     """
+
+    #: The field actions every policy starts from (``spec/federation.md`` §5).
+    MINIMISED: ClassVar[Mapping[str, Mapping[str, FieldAction]]] = {
+        "members": {"phone": FieldAction.DROP, "citizenId": FieldAction.HASH}
+    }
 
     types: frozenset[str] | None = None
     fields: Mapping[str, Mapping[str, FieldAction]] = field(default_factory=dict)
@@ -216,16 +265,16 @@ class PeerPolicy:
     @classmethod
     def upward(cls, link_key: bytes) -> PeerPolicy:
         """The default toward a parent: no phone numbers, citizen IDs as keyed hashes."""
-        member_fields = {"phone": FieldAction.DROP, "citizenId": FieldAction.HASH}
-        return cls(None, {"members": member_fields}, link_key)
+        return cls.from_wire({}, link_key)
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any], link_key: bytes | None = None) -> PeerPolicy:
+        """The policy of ``data``, starting from :attr:`MINIMISED`: ``{"types": null}`` with no
+        field rules minimises, it does not mean "everything"."""
         types = data.get("types")
-        fields = {
-            t: {name: FieldAction(a) for name, a in actions.items()}
-            for t, actions in (data.get("fields") or {}).items()
-        }
+        fields = {t: dict(actions) for t, actions in cls.MINIMISED.items()}
+        for t, actions in (data.get("fields") or {}).items():
+            fields.setdefault(t, {}).update({n: FieldAction(a) for n, a in actions.items()})
         return cls(None if types is None else frozenset(types), fields, link_key)
 
     def to_wire(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ point resumes from the last saved cursor, and a page read twice applies as a no-
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -33,9 +34,11 @@ from tongxin.federation import (
     KeyStoreError,
     PeerPolicy,
     PublicKey,
+    RelationError,
     SignatureError,
     SigningAuth,
     TrustError,
+    authoritative,
     certify_child,
     decide,
     from_problem,
@@ -49,10 +52,11 @@ from tongxin.federation import (
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import ConfigurationError, Conflict, HubError, NotFound
+from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub
 from ._reads import list_changes
 from ._security import Principal
-from ._tables import audit, hub_state, nonces, org_tree, peers, records
+from ._tables import audit, hub_state, nonces, org_tree, peers, records, refused_changes
 from ._writes import among, insert_many
 
 __all__ = [
@@ -67,7 +71,9 @@ __all__ = [
     "init_keys",
     "list_peers",
     "peer_feed",
+    "peer_may",
     "refresh_key_sets",
+    "require_peer_may",
     "sync_all",
     "sync_peer",
 ]
@@ -164,6 +170,10 @@ class Peer:
     last_error: str | None
     failures: int
     applied: int
+    #: Changes from this peer refused for ownership and not resolved since (§4.3), and the
+    #: latest of them; filled by :func:`list_peers`.
+    refused: int = 0
+    last_refused: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, row: Any) -> Peer:
@@ -187,7 +197,9 @@ class Peer:
         return parse_key_set(self.key_set)
 
     def feed_policy(self) -> PeerPolicy:
-        key = bytes.fromhex(self.link_key) if self.link_key else None
+        """The peer's policy, minimised unless it says otherwise (§5); a peer stored without a
+        link key gets one that links nothing (fresh each time)."""
+        key = bytes.fromhex(self.link_key) if self.link_key else secrets.token_bytes(32)
         return PeerPolicy.from_wire(self.policy, key)
 
     def to_json(self) -> dict[str, Any]:
@@ -207,6 +219,8 @@ class Peer:
             "lastError": self.last_error,
             "failures": self.failures,
             "applied": self.applied,
+            "refused": self.refused,
+            "lastRefused": self.last_refused,
         }
 
 
@@ -227,9 +241,34 @@ def get_peer(hub: Hub, hub_id: str) -> Peer | None:
 
 
 def list_peers(hub: Hub) -> list[Peer]:
+    """Every peer, with its unresolved refused changes (count and the latest)."""
+    r = refused_changes.c
     with hub.db.read() as conn:
         rows = conn.execute(select(peers).order_by(peers.c.hub_id)).all()
-    return [Peer.of(r) for r in rows]
+        refusals = conn.execute(
+            select(r.peer_hub, r.collection, r.record_id, r.version, r.owner, r.held_owner)
+            .add_columns(r.reason, r.at)
+            .order_by(r.at, r.record_id)
+        ).all()
+    counts: dict[str, int] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    for row in refusals:
+        counts[row.peer_hub] = counts.get(row.peer_hub, 0) + 1
+        latest[row.peer_hub] = {
+            "type": row.collection,
+            "id": row.record_id,
+            "version": row.version,
+            "owner": row.owner,
+            "recordedOwner": row.held_owner,
+            "reason": row.reason,
+            "at": _stamp(_aware(row.at)),
+        }
+    return [
+        dataclasses.replace(
+            Peer.of(row), refused=counts.get(row.hub_id, 0), last_refused=latest.get(row.hub_id)
+        )
+        for row in rows
+    ]
 
 
 def _fetch_key_set(url: str, client: httpx.Client | None = None) -> dict[str, Any]:
@@ -259,9 +298,9 @@ def add_peer(
 
     The key set is trusted when a key with ``fingerprint`` signed it, or (a sibling, ``via``
     names our parent peer) when the parent's certificate for the peer vouches for the keys
-    that signed it (§1.6). Toward a parent the default policy drops phone numbers and hashes
-    citizen IDs (§5) with ``link_key`` (hex; the parent hands the same one to all its children;
-    random otherwise).
+    that signed it (§1.6). For every relation the default policy drops phone numbers and
+    hashes citizen IDs (§5) with ``link_key`` (hex; the parent hands the same one to all its
+    children; random otherwise). Only a parent ever reads the feed (:func:`peer_may`).
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {', '.join(RELATIONS)}")
@@ -277,8 +316,8 @@ def add_peer(
     if key_set.hub_id == hub.hub_id:
         raise ValueError("this is the hub's own key set")
     if policy is None:
-        policy = PeerPolicy.upward(b"").to_wire() if relation == "parent" else {"types": None}
-    if link_key is None and relation == "parent":
+        policy = PeerPolicy.upward(b"").to_wire()
+    if link_key is None:
         link_key = secrets.token_hex(32)
     values = {
         "url": url.rstrip("/"),
@@ -371,11 +410,55 @@ class PeerResolver:
         return key_set
 
 
+# -- what a peer may do ------------------------------------------------------------------------
+#: Which relations may ask for each peer action (``spec/federation.md`` §0): only a parent pulls
+#: the feed, only a child hints; letters, receipts and withdrawals travel between any peers.
+PEER_ACTIONS: dict[str, frozenset[str]] = {
+    "pull-feed": frozenset({"parent"}),
+    "hint": frozenset({"child"}),
+    "deliver-letter": frozenset(RELATIONS),
+    "deliver-receipt": frozenset(RELATIONS),
+    "deliver-withdrawal": frozenset(RELATIONS),
+}
+
+
+def peer_may(peer: Peer, action: str) -> bool:
+    """Whether ``peer`` (whose signature verified) may do ``action`` at this hub, by its
+    relation to this hub alone. Unknown actions are refused."""
+    return peer.relation in PEER_ACTIONS.get(action, frozenset())
+
+
+_ACTION_WORDS = {
+    "pull-feed": ("pull the change feed", "拉取变更流"),
+    "hint": ("send a pull hint", "发送拉取提示"),
+}
+
+
+def require_peer_may(peer: Peer, action: str) -> None:
+    """:func:`peer_may`, or 403 ``relation-not-allowed`` naming the relation and the action."""
+    if peer_may(peer, action):
+        return
+    allowed = sorted(PEER_ACTIONS.get(action, frozenset()))
+    en, zh = _ACTION_WORDS.get(action, (action, "执行该操作"))
+    zh_relation = {"parent": "上级", "child": "下级", "sibling": "同级"}
+    raise RelationError(
+        "relation-not-allowed",
+        f"{peer.hub_id} is a {peer.relation} of this hub: only a "
+        f"{' or '.join(allowed) or 'no peer'} may {en}",
+        f"{peer.hub_id} 是本枢纽的{zh_relation.get(peer.relation, '')}枢纽，"
+        f"只有{'或'.join(zh_relation[r] for r in allowed) or '（无）'}枢纽可以{zh}",
+        relation=peer.relation,
+        action=action,
+    )
+
+
 # -- serving the feed to a peer ----------------------------------------------------------------
 def peer_feed(
     hub: Hub, peer: Peer, *, after: str | None, limit: int, collections: list[str] | None
 ) -> tuple[list[dict[str, Any]], str | None, bool]:
-    """A page of the change feed as ``peer`` may see it (its policy applied, §5)."""
+    """A page of the change feed as ``peer`` may see it: a parent only (403 otherwise), its
+    policy applied (§5)."""
+    require_peer_may(peer, "pull-feed")
     principal = Principal(f"peer:{peer.hub_id}", frozenset({"records:read-sensitive"}))
     page = list_changes(
         hub,
@@ -409,12 +492,18 @@ class CursorMovedError(Exception):
     """Another process (a second worker, a ``tongxin sync``) applied this page first."""
 
 
-def _below(hub: Hub, peer: Peer) -> Callable[[str], bool]:
-    """Whom ``peer`` may speak for: itself and hubs that are not our own direct peers."""
-    others = {p.hub_id for p in list_peers(hub)} - {peer.hub_id}
+def _below(hub: Hub, peer_hub: str, conn: Connection | None = None) -> Callable[[str], bool]:
+    """Whom the peer ``peer_hub`` may speak for: itself and hubs that are not our own direct
+    peers (its descendants, and platforms minting ids below it)."""
+    if conn is None:
+        with hub.db.read() as reading:
+            known = set(reading.execute(select(peers.c.hub_id)).scalars())
+    else:
+        known = set(conn.execute(select(peers.c.hub_id)).scalars())
+    others = known - {peer_hub}
 
     def may_speak_for(owner: str) -> bool:
-        return owner == peer.hub_id or (owner != hub.hub_id and owner not in others)
+        return owner == peer_hub or (owner != hub.hub_id and owner not in others)
 
     return may_speak_for
 
@@ -476,6 +565,8 @@ def _store(hub: Hub, conn: Connection, change: Change, old: Any, seq: int) -> No
         conn.execute(insert(records).values(**values))
     else:
         key = (values.pop("collection"), values.pop("id"))
+        before = old_scopes(conn, [key])
+        record_exits(conn, before, {key: (values["scope_org"], before[key][1])})
         conn.execute(
             update(records)
             .where(records.c.collection == key[0], records.c.id == key[1])
@@ -550,6 +641,7 @@ def _place(conn: Connection, changes: list[Change]) -> None:
 
 def _move(conn: Connection, old: str, new: str) -> None:
     if old != new:
+        subtree_exits(conn, old, new)
         t = org_tree.c
         conn.execute(
             update(org_tree)
@@ -590,24 +682,33 @@ def _verdict(
     change: Change,
     held: _Held | None,
     may_speak_for: Callable[[str], bool],
+    source: str,
 ) -> Decision:
-    """:func:`decide` (§4.3), reading the local content only when the versions tie."""
+    """:func:`decide` (§4.3) for a change from the peer ``source``, reading the local content
+    only when the versions tie."""
     if held is None or held.owner == hub.hub_id or change.owner == hub.hub_id:
         current = None if held is None else Entry(held.version, held.owner, held.deleted, None)
-        return decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
-    if not may_speak_for(change.owner):
+        return decide(
+            change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for, source=source
+        )
+    entry = Entry(held.version, held.owner, held.deleted, None)
+    if not authoritative(change, entry, may_speak_for=may_speak_for, source=source):
         return Decision.NOT_AUTHORITATIVE
     if (change.version, change.deleted) != (held.version, held.deleted):
         newer = (change.version, change.deleted) > (held.version, held.deleted)
         return Decision.APPLY if newer else Decision.SKIP
     current, _ = _current(hub, conn, change)
-    return decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for)
+    return decide(change, current, local_hub=hub.hub_id, may_speak_for=may_speak_for, source=source)
 
 
 def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
     """Apply one page of ``peer``'s feed and save its cursor, in one transaction: one read of
-    the local copies, one block of feed sequence numbers, one batched insert and update."""
-    may_speak_for = _below(hub, peer)
+    the local copies, one block of feed sequence numbers, one batched insert and update.
+
+    A change the peer may not deliver (§4.3 rules 1–2) is refused: logged, kept in
+    ``refused_changes`` (``peer list`` shows it) and applied later only if the recorded owner
+    hands the record over to that peer."""
+    may_speak_for = _below(hub, peer.hub_id)
     with hub.db.write() as conn:
         saved = conn.execute(select(peers.c.cursor).where(peers.c.hub_id == peer.hub_id))
         if saved.scalar_one() != peer.cursor:
@@ -617,17 +718,14 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
         chosen: dict[tuple[str, str], Change] = {}
         for change in page.changes:
             key = (change.type, change.id)
-            verdict = _verdict(hub, conn, change, held.get(key), may_speak_for)
+            verdict = _verdict(hub, conn, change, held.get(key), may_speak_for, peer.hub_id)
             if verdict is Decision.APPLY:
                 chosen[key] = change
-                old = held.get(key)
-                scope = None if old is None else old.scope_org
-                held[key] = _Held(change.version, change.owner, change.deleted, scope)
+                _hold(held, change)
             elif verdict is not Decision.SKIP:
-                log.warning(
-                    "change %s/%s from %s refused: %s", change.type, change.id, peer.hub_id, verdict
-                )
+                _refuse(hub, conn, peer.hub_id, change, held.get(key), verdict)
         if chosen:
+            _reconsider(hub, conn, chosen, held)
             _write_replicas(hub, conn, list(chosen.values()), before, peer.hub_id)
         conn.execute(
             update(peers)
@@ -635,6 +733,83 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
             .values(cursor=page.cursor, applied=peers.c.applied + len(chosen))
         )
     return len(chosen)
+
+
+def _hold(held: dict[tuple[str, str], _Held], change: Change) -> None:
+    key = (change.type, change.id)
+    old = held.get(key)
+    scope = None if old is None else old.scope_org
+    held[key] = _Held(change.version, change.owner, change.deleted, scope)
+
+
+def _refuse(
+    hub: Hub, conn: Connection, source: str, change: Change, held: _Held | None, why: Decision
+) -> None:
+    """Log and keep (the latest per peer and record) a change ``source`` may not deliver."""
+    log.warning(
+        "change %s/%s v%d (owner %s) from %s refused: %s; recorded owner %s",
+        change.type,
+        change.id,
+        change.version,
+        change.owner,
+        source,
+        why.value,
+        None if held is None else held.owner,
+    )
+    r = refused_changes.c
+    conn.execute(
+        delete(refused_changes).where(
+            r.peer_hub == source, r.collection == change.type, r.record_id == change.id
+        )
+    )
+    conn.execute(
+        insert(refused_changes).values(
+            peer_hub=source,
+            collection=change.type,
+            record_id=change.id,
+            version=change.version,
+            owner=change.owner,
+            held_owner=None if held is None else held.owner,
+            reason=why.value,
+            at=_now(),
+            sealed=hub.cipher.seal(change.id, change.to_wire()),
+        )
+    )
+
+
+def _reconsider(
+    hub: Hub,
+    conn: Connection,
+    chosen: dict[tuple[str, str], Change],
+    held: dict[tuple[str, str], _Held],
+) -> None:
+    """Changes refused earlier from other peers for records this page changes: a record handed
+    over to a peer (its old owner's feed says so) takes that peer's refused newer change; a
+    refused change now stale is resolved; the others stay refused."""
+    r = refused_changes.c
+    rows = conn.execute(
+        select(r.peer_hub, r.collection, r.record_id, r.sealed)
+        .where(among(conn, r.record_id, [k[1] for k in chosen]))
+        .order_by(r.version)
+    ).all()
+    for row in rows:
+        key = (row.collection, row.record_id)
+        if key not in chosen:
+            continue
+        change = Change.from_wire(hub.cipher.open(row.record_id, row.sealed))
+        speaks = _below(hub, row.peer_hub, conn)
+        verdict = _verdict(hub, conn, change, held.get(key), speaks, row.peer_hub)
+        if verdict is Decision.APPLY:
+            chosen[key] = change
+            _hold(held, change)
+        if verdict in (Decision.APPLY, Decision.SKIP):
+            conn.execute(
+                delete(refused_changes).where(
+                    r.peer_hub == row.peer_hub,
+                    r.collection == row.collection,
+                    r.record_id == row.record_id,
+                )
+            )
 
 
 def _write_replicas(
@@ -661,6 +836,17 @@ def _write_replicas(
     if new_rows:
         insert_many(conn, records, new_rows)
     if old_rows:
+        keys = [(row["collection"], row["id"]) for row in old_rows]
+        before = old_scopes(conn, keys)
+        record_exits(
+            conn,
+            before,
+            {
+                (r["collection"], r["id"]): (r["scope_org"], before[(r["collection"], r["id"])][1])
+                for r in old_rows
+                if (r["collection"], r["id"]) in before
+            },
+        )
         conn.execute(
             update(records).where(
                 records.c.collection == bindparam("k_collection"),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from ._hub import Hub
-from ._tables import hub_state, idempotency_batches, idempotency_keys, records
+from ._tables import hub_state, idempotency_batches, idempotency_keys, records, scope_exits
 
 __all__ = ["purge"]
 
@@ -24,6 +24,11 @@ def purge(hub: Hub, *, now: float | None = None) -> tuple[int, int]:
     with hub.db.write() as conn:
         top = conn.execute(select(func.max(records.c.seq)).where(old)).scalar()
         removed = conn.execute(delete(records).where(old)).rowcount if top else 0
+        gone = scope_exits.c.updated_us < cutoff_us
+        exits = conn.execute(select(func.max(scope_exits.c.seq)).where(gone)).scalar()
+        if exits:
+            conn.execute(delete(scope_exits).where(gone))
+            top = max(top or 0, exits)
         if top:
             conn.execute(
                 update(hub_state)

@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 
 from tongxin.schemas import Issue, Severity
 
 from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
 from ._security import Principal
-from ._tables import hub_state, org_tree, records
+from ._tables import hub_state, org_tree, records, scope_exits
 
 __all__ = [
     "Page",
@@ -253,7 +253,8 @@ def list_changes(
     keep_hashed: bool = False,
 ) -> Page:
     """Changes in commit order after ``after``: the latest state of each changed record, and
-    tombstones for deletions."""
+    tombstones for deletions. A subtree token also gets a ``moved-out`` tombstone for each record
+    that left its subtree after ``after`` and is still outside (:mod:`._exits`)."""
     seq = decode_cursor(hub, after)
     c = records.c
     query: Select[Any] = select(
@@ -273,7 +274,9 @@ def list_changes(
                 f"{hub.settings.tombstone_retention_days:g} days)",
                 f"该游标之后的删除记录已超过保留期（{hub.settings.tombstone_retention_days:g} 天）",
             )
-        rows = conn.execute(query).all()
+        rows: list[Any] = list(conn.execute(query).all())
+        if principal.restricted:
+            rows = sorted([*rows, *_exits(conn, principal, seq, limit, collections)], key=_seq)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_change(hub, r, sensitive, keep_hashed) for r in rows]
@@ -281,7 +284,62 @@ def list_changes(
     return Page(items, sign_cursor(hub, "feed", f"{hub.identity.epoch}:{end}"), more)
 
 
+def _seq(row: Any) -> int:
+    return int(row.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class _Exit:
+    """A record that left the token's subtree: served as a ``moved-out`` tombstone."""
+
+    seq: int
+    collection: str
+    id: str
+    version: int
+    owner: str
+
+
+def _exits(
+    conn: Connection, principal: Principal, seq: int, limit: int, collections: list[str] | None
+) -> list[_Exit]:
+    """Records that left ``principal``'s subtree after ``seq`` and are outside it now."""
+    e, c = scope_exits.c, records.c
+    prefix = principal.subtree or "\x00"
+    inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+    outside = and_(
+        or_(c.scope_org.is_(None), c.scope_org.not_in(inside)),
+        or_(c.scope_org2.is_(None), c.scope_org2.not_in(inside)),
+    )
+    query = (
+        select(e.seq, e.collection, e.record_id, c.version, c.owner)
+        .join(records, and_(c.collection == e.collection, c.id == e.record_id))
+        .where(e.seq > seq, e.old_path.startswith(prefix, autoescape=True), outside)
+    )
+    if collections:
+        query = query.where(e.collection.in_(collections))
+    rows = conn.execute(query.order_by(e.seq).limit(limit + 1)).all()
+    seen: set[tuple[str, str]] = set()
+    out: list[_Exit] = []
+    for row in rows:  # a record that left twice is told once
+        if (row.collection, row.record_id) not in seen:
+            seen.add((row.collection, row.record_id))
+            out.append(_Exit(row.seq, row.collection, row.record_id, row.version, row.owner))
+    return out
+
+
 def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> bytes:
+    if isinstance(r, _Exit):
+        return orjson.dumps(
+            {
+                "type": r.collection,
+                "id": r.id,
+                "version": r.version,
+                "owner": r.owner,
+                "deleted": True,
+                "record": None,
+                "reason": "moved-out",
+            }
+        )
     head = orjson.dumps(
         {
             "type": r.collection,

@@ -37,6 +37,8 @@ __all__ = [
     "org_tree",
     "peers",
     "records",
+    "refused_changes",
+    "scope_exits",
     "tokens",
     "transfer_letters",
 ]
@@ -198,6 +200,39 @@ peers = Table(
     #: When the peer's key set was last fetched and verified (refreshed periodically, so a
     #: revocation takes effect).
     Column("keys_fetched_at", Stamp),
+)
+
+#: Changes a peer's feed delivered for records it may not speak for (``spec/federation.md``
+#: §4.3): the latest per peer and record, sealed, shown in ``peer list`` and applied later when
+#: the record's owner hands it over to that peer (a transfer's receipt reached the old owner).
+refused_changes = Table(
+    "refused_changes",
+    metadata,
+    Column("peer_hub", String(32), primary_key=True),
+    Column("collection", String(32), primary_key=True),
+    Column("record_id", String(96), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    #: The owner the change named, and the owner recorded here when it was refused.
+    Column("owner", String(32), nullable=False),
+    Column("held_owner", String(32)),
+    Column("reason", String(32), nullable=False),
+    Column("at", Stamp, nullable=False),
+    #: The change as delivered (wire JSON), sealed like a record's sensitive fields.
+    Column("sealed", LargeBinary, nullable=False),
+)
+
+#: Records that left an organisation subtree (their organisation changed, or an organisation
+#: above them moved), each at its own feed sequence: a subtree token's change feed turns those
+#: that left its subtree into ``moved-out`` tombstones (``spec/api.md`` §7).
+scope_exits = Table(
+    "scope_exits",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("collection", String(32), nullable=False),
+    Column("record_id", String(96), nullable=False),
+    #: The tree path of the organisation the record belonged to before it left.
+    Column("old_path", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
 )
 
 #: The replay cache of hub-to-hub signatures, shared by all worker processes.

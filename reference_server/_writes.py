@@ -40,6 +40,7 @@ from tongxin.schemas import Issue, Severity, validate_record
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import Conflict, Forbidden, HubError, NotFound, PreconditionFailed, Unprocessable
+from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES, TRANSFER_MOVES
 from ._security import Principal
@@ -812,6 +813,11 @@ def _flush(b: _Batch) -> None:
     if old_rows:
         # Free the unique keys the updated rows give up before any row takes them.
         keys = [(v["collection"], v["id"]) for v in old_rows]
+        record_exits(
+            conn,
+            old_scopes(conn, keys),
+            {(v["collection"], v["id"]): (v["scope_org"], v["scope_org2"]) for v in old_rows},
+        )
         conn.execute(
             update(records)
             .where(tuple_(records.c.collection, records.c.id).in_(keys))
@@ -869,6 +875,7 @@ def _sqlite_value(value: Any, stamp: bool) -> Any:
 def _flush_tree(b: _Batch) -> None:
     conn = b.conn
     for old, new in b.moves:
+        subtree_exits(conn, old, new)
         conn.execute(
             update(org_tree)
             .where(org_tree.c.path.startswith(old, autoescape=True))

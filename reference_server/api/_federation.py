@@ -30,6 +30,7 @@ from tongxin.server._federation import (
     get_peer,
     hub_keys,
     list_peers,
+    require_peer_may,
 )
 from tongxin.server._hub import Hub
 from tongxin.server._policy import Act, authorize
@@ -47,7 +48,7 @@ from tongxin.server._transfers import (
 from ._deps import Caller, HubDep, _bearer, get_caller
 from ._records import JSON, _problems
 
-__all__ = ["FeedCaller", "PeerCaller", "federation_router", "signed_response"]
+__all__ = ["FeedCaller", "PeerCaller", "federation_router", "peer_problem", "signed_response"]
 
 PROBLEM = "application/problem+json"
 
@@ -139,13 +140,13 @@ async def _deliver(
         body = orjson.loads(await request.body())
         out = await to_thread.run_sync(receive, hub, caller.peer, body)
     except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
-        return _peer_problem(hub, malformed, request, caller)
+        return peer_problem(hub, malformed, request, caller)
     except FederationError as error:
-        return _peer_problem(hub, error, request, caller)
+        return peer_problem(hub, error, request, caller)
     return signed_response(hub, 200, orjson.dumps(out), caller.request)
 
 
-def _peer_problem(
+def peer_problem(
     hub: Hub, error: FederationError, request: Request, caller: PeerCaller
 ) -> Response:
     body = orjson.dumps(error.to_problem(request.url.path))
@@ -212,16 +213,13 @@ def federation_router() -> APIRouter:
         operation_id="hint",
         summary="A child's hint that its feed has grown: pull now (signed peer request)",
         status_code=202,
-        responses=_problems(400, 401),
+        responses=_problems(401, 403),
     )
     async def hint(request: Request, caller: PeerOnly, hub: HubDep) -> Response:
-        if caller.peer.relation != "child":
-            error = FederationError(
-                "not-a-child",
-                f"{caller.peer.hub_id} is not a child of this hub: only children are pulled",
-                f"{caller.peer.hub_id} 不是本枢纽的下级枢纽：只拉取下级的变更流",
-            )
-            return _peer_problem(hub, error, request, caller)
+        try:
+            require_peer_may(caller.peer, "hint")
+        except FederationError as error:
+            return peer_problem(hub, error, request, caller)
         request.app.state.pull_now.hint(caller.peer.hub_id)
         return signed_response(hub, 202, b'{"pulling":true}', caller.request)
 
@@ -295,7 +293,7 @@ _DELIVERIES = (
         "Deliver a signed transfer letter to its receiving hub (signed peer request)",
         receive_letter,
         "正文不是介绍信投递",
-        (401, 409, 422),
+        (401, 403, 409, 422),
     ),
     _Delivery(
         "receipts",
@@ -303,7 +301,7 @@ _DELIVERIES = (
         "Deliver the signed receipt to the sending hub (signed peer request)",
         receive_receipt,
         "正文不是回执",
-        (401, 404, 409, 422),
+        (401, 403, 404, 409, 422),
     ),
     _Delivery(
         "withdrawals",
@@ -311,7 +309,7 @@ _DELIVERIES = (
         "Deliver the signed withdrawal of a letter to its receiving hub (signed peer request)",
         receive_withdrawal,
         "正文不是撤回通知",
-        (401, 409, 422),
+        (401, 403, 409, 422),
     ),
 )
 
@@ -330,6 +328,10 @@ def _delivery_route(router: APIRouter, delivery: _Delivery) -> None:
         malformed = LetterError(
             f"{singular}-malformed", f"the body is not a {singular}", delivery.malformed_zh
         )
+        try:
+            require_peer_may(caller.peer, f"deliver-{singular}")
+        except FederationError as error:
+            return peer_problem(hub, error, request, caller)
         return await _deliver(request, hub, caller, delivery.receive, malformed)
 
 

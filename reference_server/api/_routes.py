@@ -12,7 +12,14 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from tongxin.schemas import RECORD_TYPES, Issue, PackageReadError, Severity, iter_issues
+from tongxin.federation import RelationError
+from tongxin.schemas import (
+    RECORD_TYPES,
+    Issue,
+    PackageReadError,
+    Severity,
+    iter_issues,
+)
 from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
 from tongxin.server._discovery import discovery
@@ -25,7 +32,7 @@ from tongxin.server._settings import Settings
 from tongxin.server._writes import Uncheckable, check
 
 from ._deps import Caller, HubDep, limited_stream, require_type
-from ._federation import FeedCaller, PeerCaller, signed_response
+from ._federation import FeedCaller, PeerCaller, peer_problem, signed_response
 from ._pages import next_url, page_body
 from ._records import JSON, _problems
 
@@ -210,9 +217,12 @@ def misc_router(settings: Settings) -> APIRouter:
                 code="invalid-parameter",
             )
         if isinstance(caller, PeerCaller):
-            items, cursor, more = peer_feed(
-                hub, caller.peer, after=after, limit=limit, collections=wanted or None
-            )
+            try:
+                items, cursor, more = peer_feed(
+                    hub, caller.peer, after=after, limit=limit, collections=wanted or None
+                )
+            except RelationError as error:
+                return peer_problem(hub, error, request, caller)
             body = orjson.dumps(
                 {
                     "items": items,

@@ -40,5 +40,10 @@ def test_only_a_child_may_hint(pair: tuple[Node, Node]) -> None:
     signer = KeyStore.load(city.workdir / "hub.keys.json").signer()
     with httpx.Client(auth=SigningAuth(signer)) as client:
         response = client.post(county.url + "/v1/federation/hints", json={"seq": 1})
-    assert response.status_code == 400
-    assert response.json()["code"] == "not-a-child"
+    assert response.status_code == 403
+    problem = response.json()
+    assert (problem["code"], problem["relation"], problem["action"]) == (
+        "relation-not-allowed",
+        "parent",
+        "hint",
+    )

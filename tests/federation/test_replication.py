@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from tongxin.federation import (
     decide,
     minimise,
 )
+from tongxin.schemas import citizen_id_check
 
 LOCAL = "cd"
 CHILDREN = {"cd-wuhou", "cd-jinjiang"}
@@ -191,8 +194,59 @@ def test_policy_types_and_tombstones() -> None:
 def test_policy_wire_round_trip() -> None:
     policy = PeerPolicy.upward(b"k")
     assert PeerPolicy.from_wire(policy.to_wire(), b"k") == policy
-    allowed = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep"}}})
+    allowed = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep", "citizenId": "keep"}}})
     change = Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, MEMBER)
     assert minimise(change, allowed) == change
     with pytest.raises(ValueError, match="link key"):
         minimise(change, PeerPolicy.from_wire({"fields": {"members": {"citizenId": "hash"}}}))
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [{"types": None}, {}, {"types": None, "fields": {}}, {"fields": {"members": {"name": "keep"}}}],
+)
+def test_a_policy_without_field_rules_minimises(wire: dict[str, Any]) -> None:
+    """``{"types": null}`` (the old default toward siblings and children) never means
+    "everything": phone is dropped and the citizen ID leaves only as the keyed hash."""
+    change = Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, MEMBER)
+    out = minimise(change, PeerPolicy.from_wire(wire, b"k" * 32))
+    assert out is not None
+    assert out.record is not None
+    assert "phone" not in out.record
+    assert "citizenId" not in out.record
+    assert out.hashed["citizenId"] == PeerPolicy.upward(b"k" * 32).hash_value(
+        "citizenId", "51010719900517002X"
+    )
+    phone_only = PeerPolicy.from_wire({"fields": {"members": {"phone": "keep"}}}, b"k" * 32)
+    kept = minimise(change, phone_only)
+    assert kept is not None
+    assert kept.record is not None
+    assert kept.record["phone"] == MEMBER["phone"]
+    assert "citizenId" not in kept.record
+
+
+def test_the_link_key_holder_recovers_the_citizen_id_from_its_hash() -> None:
+    """What spec/federation.md §0 and §5 say: the keyed hash hides the number from those without
+    the link key only. With the key, birth date and gender beside the hash and a guessed region,
+    about 500 tries recover it."""
+    key, number = b"k" * 32, "510107199005170027"
+    out = minimise(
+        Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, {**MEMBER, "citizenId": number}),
+        PeerPolicy.upward(key),
+    )
+    assert out is not None
+    birth, female = "19900517", True  # from birthDate and gender, which travel in clear
+    tries = [f"510107{birth}{seq:03d}" for seq in range(1000) if seq % 2 == (0 if female else 1)]
+    found = [
+        first17 + citizen_id_check(first17)
+        for first17 in tries
+        if PeerPolicy.upward(key).hash_value("citizenId", first17 + citizen_id_check(first17))
+        == out.hashed["citizenId"]
+    ]
+    assert found == [number]
+    # without the key, the same search finds nothing
+    assert not any(
+        PeerPolicy.upward(b"z" * 32).hash_value("citizenId", t + citizen_id_check(t))
+        == out.hashed["citizenId"]
+        for t in tries
+    )

@@ -303,7 +303,7 @@ def peer_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database: Database = None,
 ) -> None:
-    """The peers with relation, sync lag and last error."""
+    """The peers with relation, sync lag, changes refused for ownership and last error."""
     from tongxin.server._federation import list_peers
 
     hub = _hub(database)
@@ -320,8 +320,16 @@ def peer_list(
         else:
             lag = "never synced" if p["lagSeconds"] is None else f"lag {p['lagSeconds']} s"
         error = f"; last error: {p['lastError']}" if p["lastError"] else ""
+        refused = ""
+        if p["refused"]:
+            last = p["lastRefused"]
+            refused = (
+                f"; {p['refused']} refused (last: {last['type']}/{last['id']} v{last['version']}"
+                f" owned by {last['recordedOwner'] or 'nobody yet'}, {last['reason']})"
+            )
         typer.echo(
-            f"{p['hubId']}\t{p['relation']}\t{p['url']}\t{lag}\t{p['applied']} applied{error}"
+            f"{p['hubId']}\t{p['relation']}\t{p['url']}\t{lag}\t{p['applied']} applied"
+            f"{refused}{error}"
         )
 
 
