@@ -54,10 +54,19 @@ def well_formed(record: dict[str, Any], schema_issues: Iterable[Issue]) -> dict[
 
 
 def plus_years(iso: str, years: int | float) -> str:
-    """The ISO date ``years`` later, as a string. 29 February stays 29 February, which still
-    sorts between 28 February and 1 March, so comparisons stay right. (JSON integers may
-    arrive as ``5.0``.)"""
-    return f"{int(iso[:4]) + int(years):04d}{iso[4:]}"
+    """The ISO date ``years`` later, as a string: the corresponding day of that year, or the
+    last day of the month when it has none (29 February in a common year ends on 28 February;
+    Civil Code art. 202). Periods of years (probation, age, terms of office) end on this day.
+    (JSON integers may arrive as ``5.0``.)"""
+    year = int(iso[:4]) + int(years)
+    rest = iso[4:]
+    if rest.startswith("-02-29") and not _leap(year):
+        rest = "-02-28" + rest[6:]
+    return f"{year:04d}{rest}"
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -67,7 +76,7 @@ def months_later_end(period: str, months: int) -> str:
     """The ISO date of the last day of the month ``months`` after ``period`` (YYYY-MM)."""
     total = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
     year, month = divmod(total, 12)
-    leap = month == 1 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    leap = month == 1 and _leap(year)
     return f"{year:04d}-{month + 1:02d}-{_MONTH_DAYS[month] + leap:02d}"
 
 

@@ -100,7 +100,8 @@ _CATALOGUE = (
         "Full membership before probation ended",
         "转正日期 {full} 早于预备期满（{due}）",
         "full membership on {full} is before probation ended ({due})",
-        "Probation lasts one year from the joining date.",
+        "Probation lasts one year from the joining date; when the next year has no corresponding "
+        "day (joined on 29 February), it ends on the last day of that month (Civil Code art. 202).",
     ),
     Rule(
         "MBR-006",

@@ -16,6 +16,7 @@ from tongxin.federation import (
     issue_letter,
     make_receipt,
     make_withdrawal,
+    sign_document,
     verify_letter,
     verify_receipt,
     verify_withdrawal,
@@ -140,8 +141,6 @@ def test_malformed(wuhou: KeyStore, envelope: object) -> None:
 
 
 def test_issuer_must_match_the_signing_key(wuhou: KeyStore, tmp_path: object) -> None:
-    from tongxin.federation import sign_document
-
     body = dict(_letter(wuhou)["letter"])
     body["from"] = {**body["from"], "hubId": "cd-qingyang"}
     forged = sign_document("letter", body, wuhou.signer())
