@@ -383,7 +383,7 @@ def _attempted(conn: Connection, transfer_id: str, error: DeliveryError | None) 
         wait = min(_BACKOFF_CAP, 2 ** (attempts + 1))
         values = {
             "delivered": False,
-            "last_error": error,
+            "last_error": str(error),
             "attempts": attempts + 1,
             "next_attempt_at": utc_now() + timedelta(seconds=wait),
         }
