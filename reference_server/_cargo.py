@@ -13,17 +13,23 @@ from tongxin.federation import Letter, LetterError, citizen_id_check
 from tongxin.schemas import Issue, Severity
 
 from ._errors import issue_to_error
+from ._hubrules import HUB_RULES
 from ._writes import check
 
 __all__ = ["checked_member", "checked_transfer"]
 
 
-def _refused(pointer: str, en: str, zh: str, rule: str = "FED-CARGO") -> LetterError:
-    issue = Issue(rule, Severity.ERROR, pointer, zh, en)
+def _refused(pointer: str, en: str, zh: str, *, invalid: bool = False) -> LetterError:
+    """``cargo-invalid`` (schema, rule SCH-001) or ``cargo-mismatch`` (hub rule TRF-103)."""
+    if invalid:
+        issue = Issue("SCH-001", Severity.ERROR, pointer, zh, en)
+    else:
+        field = pointer.rsplit("/", 1)[-1]
+        issue = HUB_RULES["TRF-103"].issue(pointer, field=field, label=_ZH.get(field, "字段"))
     return LetterError(
-        "cargo-mismatch" if rule == "FED-CARGO" else "cargo-invalid",
+        "cargo-invalid" if invalid else "cargo-mismatch",
         f"the record sent with the signed document is refused: {en} (at {pointer})",
-        f"随签名文书送达的记录被拒绝：{zh}（位置 {pointer}）",
+        f"随签名文书送达的记录被拒绝：{zh}",
         errors=[issue_to_error(issue)],
     )
 
@@ -33,7 +39,7 @@ def _valid(collection: str, item: Any, where: str) -> dict[str, Any]:
     record = item.get("record") if isinstance(item, dict) else None
     version = item.get("version") if isinstance(item, dict) else None
     if not isinstance(record, dict) or not isinstance(version, int) or version < 1:
-        raise _refused(where, "no {version, record} item", "缺少版本号与记录", "SCH-001")
+        raise _refused(where, "no {version, record} item", "缺少版本号与记录", invalid=True)
     if record.get("version") != version:
         raise _refused(
             f"{where}/record/version", "the record's version differs", "记录的版本号不一致"
@@ -51,7 +57,7 @@ def _valid(collection: str, item: Any, where: str) -> dict[str, Any]:
                 "cargo-invalid",
                 f"the record sent with the signed document does not meet the standard: "
                 f"{issue.message_en} (at {detail.path})",
-                f"随签名文书送达的记录不符合标准：{issue.message_zh}（位置 {detail.path}）",
+                f"随签名文书送达的记录不符合标准：{issue.message_zh}",
                 errors=[issue_to_error(detail)],
             )
     return record
@@ -71,6 +77,7 @@ def _same(record: dict[str, Any], where: str, field: str, expected: Any) -> None
 
 
 _ZH = {
+    "version": "版本号",
     "id": "标识",
     "name": "姓名",
     "gender": "性别",

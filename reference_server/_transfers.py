@@ -44,8 +44,7 @@ from tongxin.federation import (
     verify_receipt,
     verify_withdrawal,
 )
-from tongxin.schemas import Issue as RecordIssue
-from tongxin.schemas import Member, Severity, Transfer
+from tongxin.schemas import Member, Transfer
 
 from ._cargo import checked_member, checked_transfer
 from ._delivery import DeliveryError, post_signed
@@ -59,6 +58,7 @@ from ._federation import (
     hub_keys,
 )
 from ._hub import Hub, now_stamp
+from ._hubrules import HUB_RULES
 from ._letters_at_rest import open_letter, seal_letter
 from ._security import Principal, org_path
 from ._tables import audit, hub_state, records, transfer_letters
@@ -333,7 +333,7 @@ _FUTURE_DAYS = 1
 
 
 def _check_validity(body: dict[str, Any]) -> None:
-    """Refuse (422, rule TRF-001 at ``/issuedDate``) a letter that would be expired when issued
+    """Refuse (422, hub rule TRF-102 at ``/issuedDate``) a letter that would be expired when issued
     or dated beyond tomorrow: the receiving hub would refuse it. Ill-typed values are left to
     the record's validation."""
     try:
@@ -353,7 +353,7 @@ def _check_validity(body: dict[str, Any]) -> None:
         zh = f"介绍信的开具日期 {issued} 晚于今天（北京时间 {today}）"
     else:
         return
-    issue = RecordIssue("TRF-001", Severity.ERROR, "/issuedDate", zh, en)
+    issue = HUB_RULES["TRF-102"].issue("/issuedDate", issued=issued, days=days, today=today)
     raise Unprocessable(en, zh, code=code, issues=[issue])
 
 

@@ -280,7 +280,7 @@ def test_a_letter_that_cannot_be_valid_is_refused_at_creation(
         problem = refused.json()
         assert problem["code"] == code
         assert [(e["pointer"], e["rule"]) for e in problem["errors"]] == [
-            ("/issuedDate", "TRF-001")
+            ("/issuedDate", "TRF-102")
         ]
         assert api.get(f"/v1/transfers/{transfer['id']}").status_code == 404
     assert transfer["id"] not in b.letters()
