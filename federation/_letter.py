@@ -7,9 +7,13 @@ hub and hands out as a file (the letter); the receiving hub answers with a signe
 names the letter by digest.
 
 A letter carries the least data the receiving branch needs: name, gender, birth date, category,
-joined and full-membership dates; the citizen ID only as its last four characters and a check
-value the receiver can recompute from the ID card shown (HMAC-SHA-256 keyed by the letter
-number; personal data nonetheless — the letter travels only between hubs and the member).
+joined and full-membership dates, and the citizen ID only as its last four characters. Letters
+of format ``tongxin-letter/1`` also carried ``citizenIdCheck``, an HMAC keyed by the letter
+number printed beside it: whoever held the letter could recover the whole ID by trying the few
+thousand region codes offline. ``tongxin-letter/2`` (issued since) carries no check value; the
+full ID reaches only the receiving hub, in the member record sent with the letter, where only
+readers with ``records:read-sensitive`` see it (``spec/federation.md`` §3.2). Letters of
+format 1 still verify until they expire.
 
 A letter is valid on ``validDays`` calendar days from ``issuedDate`` in China Standard Time:
 it expires at 00:00 (UTC+8) of ``issuedDate + validDays``.
@@ -23,7 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from tongxin.schemas import Member, Transfer
@@ -49,7 +53,9 @@ __all__ = [
 ]
 
 CHINA = timezone(timedelta(hours=8), "CST")
-LETTER_FORMAT: Literal["tongxin-letter/1"] = "tongxin-letter/1"
+LETTER_FORMAT: Literal["tongxin-letter/2"] = "tongxin-letter/2"
+#: Letter formats that still verify (format 1 letters were issued with a check value).
+LetterFormat = Literal["tongxin-letter/1", "tongxin-letter/2"]
 RECEIPT_FORMAT: Literal["tongxin-receipt/1"] = "tongxin-receipt/1"
 WITHDRAWAL_FORMAT: Literal["tongxin-withdrawal/1"] = "tongxin-withdrawal/1"
 
@@ -73,7 +79,8 @@ class LetterMember(_Wire):
     category: str
     joined_date: date
     full_membership_date: date | None = None
-    citizen_id_masked: str | None = None
+    citizen_id_masked: str | None = Field(default=None, pattern=r"^\*{14}[0-9X]{4}$")
+    #: Only in ``tongxin-letter/1`` letters (no longer issued).
     citizen_id_check: str | None = None
 
 
@@ -93,7 +100,7 @@ class Issuer(_Wire):
 class Letter(_Wire):
     """介绍信正文 / The body of a letter (what the signature covers)."""
 
-    format: Literal["tongxin-letter/1"] = LETTER_FORMAT
+    format: LetterFormat = LETTER_FORMAT
     letter_number: str = Field(min_length=1, max_length=64)
     transfer_id: str
     member: LetterMember
@@ -105,6 +112,12 @@ class Letter(_Wire):
     issued_at: datetime
     valid_days: int = Field(ge=1, le=180)
     issuer: Issuer
+
+    @model_validator(mode="after")
+    def _no_check_value_since_format_2(self) -> Letter:
+        if self.format != "tongxin-letter/1" and self.member.citizen_id_check is not None:
+            raise ValueError(f"{self.format} carries no citizenIdCheck")
+        return self
 
     @property
     def expires_on(self) -> date:
@@ -147,7 +160,9 @@ def china_today(now: datetime | None = None) -> date:
 
 
 def citizen_id_check(citizen_id: str, letter_number: str) -> str:
-    """``hmac-sha256:<hex>`` of the citizen ID (upper-case X) keyed by the letter number."""
+    """``hmac-sha256:<hex>`` of the citizen ID (upper-case X) keyed by the letter number: the
+    check value of ``tongxin-letter/1`` letters (to compare an ID with an old letter; no longer
+    issued, see the module documentation)."""
     mac = hmac.new(letter_number.encode(), citizen_id.upper().encode(), hashlib.sha256)
     return "hmac-sha256:" + mac.hexdigest()
 
@@ -181,7 +196,6 @@ def issue_letter(
             joined_date=member.joined_date,
             full_membership_date=member.full_membership_date,
             citizen_id_masked=None if citizen is None else "*" * 14 + citizen[-4:].upper(),
-            citizen_id_check=None if citizen is None else citizen_id_check(citizen, number),
         ),
         **{
             "from": Party(

@@ -69,20 +69,22 @@ def _sqlite_engine(url: str, settings: Settings, begin: str) -> Engine:
     return engine
 
 
-def alembic_config(conn: Connection) -> Config:
-    """An alembic configuration running the packaged migrations on ``conn``."""
+def alembic_config(conn: Connection, cipher: Any = None) -> Config:
+    """An alembic configuration running the packaged migrations on ``conn``; ``cipher`` (the
+    hub's field cipher) lets a migration seal data at rest."""
     config = Config()
     config.set_main_option(
         "script_location", str(resources.files("tongxin.server").joinpath("migrations"))
     )
     config.attributes["connection"] = conn
+    config.attributes["cipher"] = cipher
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
+def migrate(engine: Engine, revision: str = "head", cipher: Any = None) -> None:
     """Upgrade the database to ``revision`` (creating it from nothing if needed)."""
     with engine.connect() as conn:
-        command.upgrade(alembic_config(conn), revision)
+        command.upgrade(alembic_config(conn, cipher), revision)
         conn.commit()
 
 
@@ -140,8 +142,8 @@ class Database:
                 conn.execute(select(hub_state.c.id).where(hub_state.c.id == 1).with_for_update())
             yield conn
 
-    def migrate(self) -> None:
-        migrate(self.writer)
+    def migrate(self, cipher: Any = None) -> None:
+        migrate(self.writer, cipher=cipher)
 
     def identity(self) -> HubIdentity | None:
         with self.read() as conn:

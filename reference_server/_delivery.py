@@ -29,9 +29,23 @@ def _client(hub: Hub, peer: Peer, timeout: float) -> httpx.Client:
 class DeliveryError(Exception):
     """A message did not reach the peer, or the peer refused it (``problem``)."""
 
-    def __init__(self, message: str, problem: FederationError | None = None) -> None:
+    def __init__(
+        self, message: str, problem: FederationError | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
-        self.problem = problem
+        self.problem, self.status = problem, status
+
+    @property
+    def permanent(self) -> bool:
+        """The peer refused the message for good (a signed 4xx problem), so sending it again
+        cannot help: the message is not retried. Transient, and retried with backoff: no
+        answer, a 5xx, 408, 425, 429, and 401 or an unknown signing key (the peer may not have
+        fetched a rotated key set yet)."""
+        if self.problem is None or self.status is None or not 400 <= self.status < 500:
+            return False
+        if self.status in (401, 408, 425, 429):
+            return False
+        return not self.problem.code.endswith("-unknown-key")
 
 
 def post_signed(
@@ -55,6 +69,6 @@ def post_signed(
         except (ValueError, TypeError, AttributeError):
             raise DeliveryError(f"{response.status_code} {response.reason_phrase}") from None
         message = f"{response.status_code} {problem.code}: {problem.detail_en}"
-        raise DeliveryError(message, problem)
+        raise DeliveryError(message, problem, response.status_code)
     answer: dict[str, Any] = response.json()
     return answer

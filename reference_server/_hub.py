@@ -50,7 +50,7 @@ def open_hub(settings: Settings, *, migrate: bool = True, create_key: bool | Non
     cipher = FieldCipher(key)
     db = Database(settings)
     if migrate:
-        db.migrate()
+        db.migrate(cipher)
     identity = db.ensure_identity(settings.hub_id, settings.hub_name, cipher.key_id)
     return Hub(
         settings, db, identity, cipher, TokenStore(db), RateLimiter(settings.rate_limit_per_second)

@@ -88,6 +88,24 @@ _CATALOGUE = (
         "issued → accepted | rejected | expired | withdrawn; the other states are final.",
     ),
     _rule(
+        "TRF-102",
+        "介绍信送出时无效",
+        "Letter not valid when sent",
+        "开具日期 {issued}、有效期 {days} 天的介绍信在今天（北京时间 {today}）无效",
+        "a letter issued {issued} for {days} days is not valid today ({today}, UTC+8)",
+        "An electronic letter is sent at once: issuedDate must be at most tomorrow and "
+        "issuedDate + validDays after today (China Standard Time).",
+    ),
+    _rule(
+        "TRF-103",
+        "随信记录与介绍信不符",
+        "Record differs from its signed letter",
+        "随签名文书送达的记录中{label}与签名介绍信不一致",
+        "{field} of the record sent with the signed document differs from the signed letter",
+        "The records sent beside a letter, receipt or withdrawal must say exactly what the "
+        "signed letter states (spec/federation.md §3.6 Cargo).",
+    ),
+    _rule(
         "API-001",
         "请求参数无效",
         "Invalid request parameter",

@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from tongxin.federation import FederationError, TransferState
 
-from ._errors import Conflict, HubError
+from ._errors import HubError
 from ._federation import get_peer
 from ._hub import Hub
 from ._tables import peers, records, transfer_letters
 from ._transfers import (
+    Actor,
     issue_transfer,
     plan_transfer,
     send_letter,
@@ -37,7 +38,9 @@ def deliver_pending(hub: Hub, *, respect_backoff: bool = True) -> dict[str, str 
     ``{transfer id: None or the error}``."""
     _issue_orphans(hub)
     query = select(transfer_letters).where(
-        T.delivered.is_(False), (T.role == "sender") | T.receipt.is_not(None)
+        T.delivered.is_(False),
+        T.refused.is_(None),  # refused for good by the peer: never sent again
+        (T.role == "sender") | T.receipt.is_not(None),
     )
     if respect_backoff:
         query = query.where(T.next_attempt_at.is_(None) | (T.next_attempt_at <= utc_now()))
@@ -97,10 +100,10 @@ def _issue_orphans(hub: Hub) -> None:
         record["id"] = orphan.id
         try:
             peer = plan_transfer(hub, record)
-        except Conflict:
-            continue
+        except HubError:
+            continue  # not ours to issue, or its letter would be expired: no letter
         if peer is not None:
-            issue_transfer(hub, peer, orphan.id)
+            issue_transfer(hub, peer, orphan.id, Actor(request_id="outbox"))
     if orphans:
         _SCANNED[hub.settings.database_url] = max(scanned, *(o.seq for o in orphans))
 

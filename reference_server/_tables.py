@@ -278,4 +278,6 @@ transfer_letters = Table(
     Column("next_attempt_at", Stamp),
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
+    #: The peer's problem (JSON) when it refused the pending message for good: not retried.
+    Column("refused", Text),
 )

@@ -10,6 +10,7 @@ idempotent (a repeated message or request answers as the first time).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -45,8 +46,9 @@ from tongxin.federation import (
 )
 from tongxin.schemas import Member, Transfer
 
+from ._cargo import checked_member, checked_transfer
 from ._delivery import DeliveryError, post_signed
-from ._errors import Conflict, NotFound
+from ._errors import Conflict, NotFound, Unprocessable
 from ._federation import (
     Peer,
     PeerResolver,
@@ -56,12 +58,17 @@ from ._federation import (
     hub_keys,
 )
 from ._hub import Hub, now_stamp
+from ._hubrules import HUB_RULES
+from ._letters_at_rest import open_letter, seal_letter
+from ._security import Principal, org_path
 from ._tables import audit, hub_state, records, transfer_letters
 from ._writes import _digest
 
 __all__ = [
+    "Actor",
     "decide_transfer",
     "issue_transfer",
+    "may_see_transfer",
     "plan_transfer",
     "read_letter",
     "read_status",
@@ -85,12 +92,48 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who caused a transfer step, as its audit rows name it: a token, or a peer hub whose
+    signed message arrived (``request_id`` ``peer:<hubId>``)."""
+
+    token_id: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(token_id=principal.token_id)
+
+    @classmethod
+    def peer(cls, hub_id: str) -> Actor:
+        return cls(request_id=f"peer:{hub_id}")
+
+
+def may_see_transfer(principal: Principal, side_path: str | None) -> bool:
+    """May ``principal`` see (and, with ``records:write``, act on) a transfer whose organisation
+    on this hub's side — the sending organisation on the sending hub, the receiving one on the
+    receiving hub — has the tree path ``side_path`` (None: not in this hub's tree)? Tokens
+    without an organisation see every transfer; a subtree token only those of its subtree.
+    A transfer it may not see answers 404 like an unknown one."""
+    return principal.sees(side_path)
+
+
 def _loads(value: str | bytes) -> Any:
     return orjson.loads(value)
 
 
-def _status(row: Any) -> TransferStatus:
-    letter = _loads(row.letter)["letter"]
+def _letter_text(hub: Hub, row: Any) -> str:
+    """The stored letter envelope (JSON text, byte for byte as signed), opened."""
+    return open_letter(hub.cipher, row.transfer_id, row.letter)
+
+
+def _envelope(hub: Hub, row: Any) -> dict[str, Any]:
+    envelope: dict[str, Any] = _loads(_letter_text(hub, row))
+    return envelope
+
+
+def _status(hub: Hub, row: Any) -> TransferStatus:
+    letter = _envelope(hub, row)["letter"]
     issued = datetime.fromisoformat(letter["issuedDate"]).date()
     return TransferStatus(
         row.transfer_id,
@@ -107,8 +150,8 @@ def _history(status: TransferStatus) -> str:
     return orjson.dumps(steps).decode()
 
 
-def status_json(row: Any) -> dict[str, Any]:
-    status = _status(row)
+def status_json(hub: Hub, row: Any) -> dict[str, Any]:
+    status = _status(hub, row)
     return {
         "id": row.transfer_id,
         "role": row.role,
@@ -122,10 +165,20 @@ def status_json(row: Any) -> dict[str, Any]:
         "receipt": None if row.receipt is None else _loads(row.receipt),
         "withdrawal": None if row.withdrawal is None else _loads(row.withdrawal),
         "delivered": bool(row.delivered),
+        "delivery": _delivery(row),
+        "refused": None if row.refused is None else _loads(row.refused),
         "lastError": row.last_error,
         "attempts": row.attempts,
         "nextAttemptAt": None if row.next_attempt_at is None else _aware(row.next_attempt_at),
     }
+
+
+def _delivery(row: Any) -> str:
+    """``delivered``, ``pending`` (retried with backoff) or ``refused`` (the peer refused the
+    message for good: not retried; ``refused`` holds its problem)."""
+    if row.delivered:
+        return "delivered"
+    return "pending" if row.refused is None else "refused"
 
 
 def _row(conn: Connection, transfer_id: str) -> Any:
@@ -141,11 +194,21 @@ _ONLY = {
 }
 
 
-def _required(hub: Hub, transfer_id: str, role: str | None = None) -> Any:
-    """The transfer's row on this hub (404 ``letter-unknown``), in ``role`` when given (else
-    409 ``not-sending-hub`` / ``not-receiving-hub``)."""
+def _side_org(hub: Hub, row: Any) -> str:
+    """The transfer's organisation on this hub: the sending one here on the sending hub."""
+    letter = _envelope(hub, row)["letter"]
+    return str(letter["from" if row.role == "sender" else "to"]["organisationId"])
+
+
+def _required(
+    hub: Hub, transfer_id: str, role: str | None = None, principal: Principal | None = None
+) -> Any:
+    """The transfer's row on this hub (404 ``letter-unknown``, also when ``principal`` may not
+    see it), in ``role`` when given (else 409 ``not-sending-hub`` / ``not-receiving-hub``)."""
     with hub.db.read() as conn:
         row = _row(conn, transfer_id)
+        if row is not None and principal is not None and principal.restricted:
+            row = row if may_see_transfer(principal, org_path(conn, _side_org(hub, row))) else None
     if row is None:
         raise NotFound(
             f"no electronic letter for transfer {transfer_id} on this hub",
@@ -169,8 +232,9 @@ def _next_seq(conn: Connection) -> int:
     return seq
 
 
-def _put(hub: Hub, conn: Connection, change: Change, action: str) -> None:
-    """Write ``change`` (any owner) at a new feed sequence, with an audit entry."""
+def _put(hub: Hub, conn: Connection, change: Change, action: str, actor: Actor) -> None:
+    """Write ``change`` (any owner) at a new feed sequence, with an audit entry naming
+    ``actor``."""
     _, old = _current(hub, conn, change)
     _store(hub, conn, change, old, _next_seq(conn))
     if change.record is not None and change.owner == hub.hub_id:
@@ -182,12 +246,28 @@ def _put(hub: Hub, conn: Connection, change: Change, action: str) -> None:
     conn.execute(
         insert(audit).values(
             at=utc_now(),
-            token_id=None,
+            token_id=actor.token_id,
             action=action,
             collection=change.type,
             record_id=change.id,
             before_version=None if old is None else old.version,
             after_version=change.version,
+            request_id=actor.request_id,
+        )
+    )
+
+
+def _step(conn: Connection, transfer_id: str, action: str, actor: Actor) -> None:
+    """The audit entry of a transfer step that writes no record (``letter-issue``,
+    ``letter-receive``, ``reject``, ``withdraw``, ``withdrawal``, ``receipt``)."""
+    conn.execute(
+        insert(audit).values(
+            at=utc_now(),
+            token_id=actor.token_id,
+            action=action,
+            collection="transfers",
+            record_id=transfer_id,
+            request_id=actor.request_id,
         )
     )
 
@@ -235,6 +315,7 @@ def plan_transfer(hub: Hub, body: Any) -> Peer | None:
     peer = get_peer(hub, target)
     if peer is None:
         return None
+    _check_validity(body)
     with hub.db.read() as conn:
         row, _ = _record(hub, conn, "members", str(body.get("memberId")))
     if row is not None and row.owner != hub.hub_id:
@@ -247,14 +328,53 @@ def plan_transfer(hub: Hub, body: Any) -> Peer | None:
     return peer
 
 
-def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
-    """Record a delivery attempt: delivered, or the error and when to try again (§6)."""
+#: How far ahead of today (China Standard Time) a letter may be dated: clocks and time zones.
+_FUTURE_DAYS = 1
+
+
+def _check_validity(body: dict[str, Any]) -> None:
+    """Refuse (422, hub rule TRF-102 at ``/issuedDate``) a letter that would be expired when issued
+    or dated beyond tomorrow: the receiving hub would refuse it. Ill-typed values are left to
+    the record's validation."""
+    try:
+        issued = date.fromisoformat(str(body.get("issuedDate")))
+        days = int(body.get("validDays", 90))
+    except (TypeError, ValueError):
+        return
+    today = china_today()
+    expires = issued + timedelta(days=days)
+    if today >= expires:
+        code = "letter-expired"
+        en = f"a letter issued {issued} for {days} days expired on {expires}: it cannot be sent"
+        zh = f"开具于 {issued}、有效期 {days} 天的介绍信已于 {expires} 失效，无法送出"
+    elif issued > today + timedelta(days=_FUTURE_DAYS):
+        code = "letter-future-dated"
+        en = f"a letter cannot be dated {issued}, after today ({today}, China Standard Time)"
+        zh = f"介绍信的开具日期 {issued} 晚于今天（北京时间 {today}）"
+    else:
+        return
+    issue = HUB_RULES["TRF-102"].issue("/issuedDate", issued=issued, days=days, today=today)
+    raise Unprocessable(en, zh, code=code, issues=[issue])
+
+
+def _attempted(conn: Connection, transfer_id: str, error: DeliveryError | None) -> None:
+    """Record a delivery attempt: delivered; refused for good by the peer (not retried); or
+    the error and when to try again (§3.6 Redelivery)."""
     if error is None:
         values: dict[str, Any] = {
             "delivered": True,
             "last_error": None,
             "attempts": 0,
             "next_attempt_at": None,
+            "refused": None,
+        }
+    elif error.permanent and error.problem is not None:
+        refused = {**error.problem.to_problem(), "status": error.status, "at": _aware(utc_now())}
+        values = {
+            "delivered": False,
+            "last_error": str(error),
+            "next_attempt_at": None,
+            "refused": orjson.dumps(refused).decode(),
         }
     else:
         attempts = int(
@@ -263,7 +383,7 @@ def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
         wait = min(_BACKOFF_CAP, 2 ** (attempts + 1))
         values = {
             "delivered": False,
-            "last_error": error,
+            "last_error": str(error),
             "attempts": attempts + 1,
             "next_attempt_at": utc_now() + timedelta(seconds=wait),
         }
@@ -271,7 +391,7 @@ def _attempted(conn: Connection, transfer_id: str, error: str | None) -> None:
     conn.execute(update(transfer_letters).where(T.transfer_id == transfer_id).values(**values))
 
 
-def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
+def issue_transfer(hub: Hub, peer: Peer, transfer_id: str, actor: Actor) -> dict[str, Any]:
     """Issue (once) and deliver (until it arrives) the letter of a stored transfer record."""
     with hub.db.write() as conn:
         row = _row(conn, transfer_id)
@@ -301,7 +421,7 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
                     role="sender",
                     peer_hub=peer.hub_id,
                     member_id=transfer["memberId"],
-                    letter=orjson.dumps(envelope).decode(),
+                    letter=seal_letter(hub.cipher, transfer_id, orjson.dumps(envelope).decode()),
                     letter_digest=digest,
                     state=status.state.value,
                     history=_history(status),
@@ -311,10 +431,11 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str) -> dict[str, Any]:
                     updated_at=now,
                 )
             )
+            _step(conn, transfer_id, "letter-issue", actor)
             row = _row(conn, transfer_id)
-    if not row.delivered:
+    if not row.delivered and row.refused is None:
         row = send_letter(hub, peer, row)
-    return status_json(row)
+    return status_json(hub, row)
 
 
 def send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
@@ -322,15 +443,15 @@ def send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
         trow, transfer = _record(hub, conn, "transfers", row.transfer_id)
     member = hub.cipher.open(row.transfer_id, row.member_sealed)
     body = {
-        "letter": _loads(row.letter),
+        "letter": _envelope(hub, row),
         "transfer": {"version": trow.version, "record": transfer},
         "member": {"version": row.member_version, "record": member},
     }
-    error: str | None = None
+    error: DeliveryError | None = None
     try:
         post_signed(hub, peer, "/v1/federation/letters", body)
     except DeliveryError as failure:
-        error = str(failure)
+        error = failure
     with hub.db.write() as conn:
         if _row(conn, row.transfer_id).withdrawal is None:
             # once a withdrawal is pending, only its own delivery settles the outbox
@@ -354,13 +475,21 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
 def _apply_receipt(hub: Hub, row: Any, envelope: Any, member_item: Any = None) -> dict[str, Any]:
     """Verify a receipt against the stored letter and apply it (once, §3.6 Receipt). On
     acceptance the member becomes a replica of the record the receiving hub now owns
-    (``member_item``, as it sent it)."""
+    (``member_item``, as it sent it, checked: the letter's member as accepted, or a later
+    version the receiving hub wrote as its owner)."""
     transfer_id = row.transfer_id
-    receipt = verify_receipt(envelope, _loads(row.letter), PeerResolver(hub))
+    receipt = verify_receipt(envelope, _envelope(hub, row), PeerResolver(hub))
     digest = document_digest(envelope["receipt"])
+    if receipt.decision == "accepted" and member_item is not None:
+        letter = Letter.model_validate(_envelope(hub, row)["letter"])
+        as_accepted = isinstance(member_item, dict) and member_item.get("version") == (
+            row.member_version + 1
+        )
+        checked_member(letter, member_item, letter.to.organisation_id, exact=as_accepted)
+    actor = Actor.peer(row.peer_hub)
     with hub.db.write() as conn:
         row = _row(conn, transfer_id)
-        outcome = advance(_status(row), ReceiptArrived(receipt, digest))
+        outcome = advance(_status(hub, row), ReceiptArrived(receipt, digest))
         if outcome.changed:
             conn.execute(
                 update(transfer_letters)
@@ -374,20 +503,24 @@ def _apply_receipt(hub: Hub, row: Any, envelope: Any, member_item: Any = None) -
             )
             # a receipt proves the letter arrived, and answers any pending withdrawal
             _attempted(conn, transfer_id, None)
+            _step(conn, transfer_id, "receipt", actor)
             if receipt.decision == "accepted":
-                _hand_over(hub, conn, row, receipt, member_item)
-            _conclude(hub, conn, transfer_id, receipt.decision)
+                _hand_over(hub, conn, row, receipt, member_item, actor)
+            _conclude(hub, conn, transfer_id, receipt.decision, actor)
         row = _row(conn, transfer_id)
         trow, transfer = _record(hub, conn, "transfers", transfer_id)
-    out = status_json(row)
+    out = status_json(hub, row)
     if trow is not None:
         out["transfer"] = {"version": trow.version, "record": transfer}
     return out
 
 
-def _hand_over(hub: Hub, conn: Connection, row: Any, receipt: Receipt, item: Any) -> None:
+def _hand_over(
+    hub: Hub, conn: Connection, row: Any, receipt: Receipt, item: Any, actor: Actor
+) -> None:
     """The member record becomes a replica owned by the receiving hub: the record it sent
-    with its receipt, else (an older peer) the snapshot at the next version."""
+    with its receipt (checked by the caller), else (an older peer) the snapshot at the next
+    version."""
     version = row.member_version + 1
     record = item.get("record") if isinstance(item, dict) else None
     if isinstance(record, dict) and record.get("id") == row.member_id:
@@ -399,30 +532,32 @@ def _hand_over(hub: Hub, conn: Connection, row: Any, receipt: Receipt, item: Any
     change = Change("members", row.member_id, version, row.peer_hub, False, record)
     current, _ = _current(hub, conn, change)
     if current is None or current.owner == hub.hub_id or current.version < version:
-        _put(hub, conn, change, "transfer")
+        _put(hub, conn, change, "transfer", actor)
 
 
 def _conclude(
-    hub: Hub, conn: Connection, transfer_id: str, state: str, at: str | None = None
+    hub: Hub, conn: Connection, transfer_id: str, state: str, actor: Actor, at: str | None = None
 ) -> None:
     """Move the sender's own transfer record to its final ``state`` at the next version."""
     trow, transfer = _record(hub, conn, "transfers", transfer_id)
     if trow is not None and trow.owner == hub.hub_id and transfer and transfer["state"] != state:
         record = _stamped({**transfer, "state": state}, trow.version + 1, at)
         change = Change("transfers", transfer_id, trow.version + 1, hub.hub_id, False, record)
-        _put(hub, conn, change, "replace")
+        _put(hub, conn, change, "replace", actor)
 
 
-def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[str, Any]:
+def withdraw_transfer(
+    hub: Hub, transfer_id: str, reason: str | None, principal: Principal
+) -> dict[str, Any]:
     """Withdraw an issued letter (sending hub): sign the withdrawal once, then deliver it until
     the receiving hub answers. The receiving hub decides the order (§3.5 rule 6): the transfer
     ends ``withdrawn``, or in the decision it had already taken (its receipt is applied)."""
-    row = _required(hub, transfer_id, "sender")
+    row = _required(hub, transfer_id, "sender", principal)
     if row.withdrawal is None:
         if row.state not in (TransferState.ISSUED.value, TransferState.EXPIRED.value):
             raise _final(row)
         envelope = make_withdrawal(
-            _loads(row.letter),
+            _envelope(hub, row),
             hub_keys(hub).signer(),
             withdrawn_at=utc_now().astimezone(CHINA).replace(microsecond=0),
             reason=reason,
@@ -437,9 +572,11 @@ def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[st
                         delivered=False,
                         attempts=0,
                         next_attempt_at=None,
+                        refused=None,
                         updated_at=utc_now(),
                     )
                 )
+                _step(conn, transfer_id, "withdraw", Actor.of(principal))
             row = _row(conn, transfer_id)
     if not row.delivered:
         row = send_withdrawal(hub, row)
@@ -449,7 +586,7 @@ def withdraw_transfer(hub: Hub, transfer_id: str, reason: str | None) -> dict[st
         TransferState.EXPIRED.value,
     ):
         raise _final(row)
-    return status_json(row)
+    return status_json(hub, row)
 
 
 def _final(row: Any) -> Conflict:
@@ -468,7 +605,7 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
     peer = get_peer(hub, row.peer_hub)
     with hub.db.read() as conn:
         trow, transfer = _record(hub, conn, "transfers", transfer_id)
-    body: dict[str, Any] = {"withdrawal": _loads(row.withdrawal), "letter": _loads(row.letter)}
+    body: dict[str, Any] = {"withdrawal": _loads(row.withdrawal), "letter": _envelope(hub, row)}
     withdrawn_at = str(body["withdrawal"]["withdrawal"]["withdrawnAt"])
     if trow is not None and transfer and trow.owner == hub.hub_id:
         # the record as _conclude will write it: the same bytes whichever attempt arrives
@@ -477,7 +614,7 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
             "version": trow.version + 1,
             "record": _stamped(record, trow.version + 1, withdrawn_at),
         }
-    error: str | None = None
+    error: DeliveryError | None = None
     answer: dict[str, Any] | None = None
     try:
         if peer is None:
@@ -490,15 +627,20 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
             _apply_receipt(hub, row, receipt, member)  # the receiver decided first
             with hub.db.read() as conn:
                 return _row(conn, transfer_id)
-        error = str(failure)
+        error = failure
     with hub.db.write() as conn:
         if answer is not None:
             notice = Withdrawal.model_validate(body["withdrawal"]["withdrawal"])
             digest = document_digest(body["withdrawal"]["withdrawal"])
-            outcome = advance(_status(_row(conn, transfer_id)), WithdrawalArrived(notice, digest))
+            status = _status(hub, _row(conn, transfer_id))
+            outcome = advance(status, WithdrawalArrived(notice, digest))
             if outcome.changed:
                 _save(conn, transfer_id, outcome.status, None)
-                _conclude(hub, conn, transfer_id, TransferState.WITHDRAWN.value, withdrawn_at)
+                # the transfer ends withdrawn once the receiving hub acknowledged it
+                actor = Actor.peer(row.peer_hub)
+                _conclude(
+                    hub, conn, transfer_id, TransferState.WITHDRAWN.value, actor, withdrawn_at
+                )
         _attempted(conn, transfer_id, error)
         return _row(conn, transfer_id)
 
@@ -536,7 +678,7 @@ def _insert_received(
             role="receiver",
             peer_hub=peer.hub_id,
             member_id=envelope["letter"]["member"]["id"],
-            letter=orjson.dumps(envelope).decode(),
+            letter=seal_letter(hub.cipher, status.transfer_id, orjson.dumps(envelope).decode()),
             letter_digest=status.letter_digest,
             state=status.state.value,
             history=_history(status),
@@ -555,14 +697,12 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     envelope = body.get("letter")
     letter = _verified_letter(hub, peer, envelope, china_today())
     assert isinstance(envelope, dict)
-    member = (body.get("member") or {}).get("record") or {}
-    version = int((body.get("member") or {}).get("version") or 0)
-    if member.get("id") != letter.member.id or version < 1:
-        raise LetterError(
-            "letter-malformed",
-            "the member record sent with the letter is not the letter's member",
-            "随介绍信送达的党员记录与介绍信不符",
-        )
+    # the records beside the letter say exactly what it states (§3.6 Cargo)
+    member = checked_member(letter, body.get("member"), letter.from_.organisation_id)
+    version = int(body["member"]["version"])
+    if body.get("transfer") is not None:
+        checked_transfer(letter, body["transfer"], TransferState.ISSUED.value)
+    actor = Actor.peer(peer.hub_id)
     digest = document_digest(envelope["letter"])
     with hub.db.write() as conn:
         org, _ = _record(hub, conn, "organisations", letter.to.organisation_id)
@@ -573,12 +713,13 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
                 f"本枢纽没有党组织 {letter.to.organisation_id}",
             )
         row = _row(conn, letter.transfer_id)
-        outcome = advance(None if row is None else _status(row), Issue(letter, digest))
+        outcome = advance(None if row is None else _status(hub, row), Issue(letter, digest))
         if row is None:
             _insert_received(hub, conn, peer, envelope, outcome.status, member, version)
-        _replicate(hub, conn, peer, body.get("transfer"))
+            _step(conn, letter.transfer_id, "letter-receive", actor)
+        _replicate(hub, conn, peer, body.get("transfer"), actor)
         row = _row(conn, letter.transfer_id)
-    return status_json(row)
+    return status_json(hub, row)
 
 
 def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
@@ -593,6 +734,9 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     letter = _verified_letter(hub, peer, envelope, None)
     assert isinstance(envelope, dict)
     notice = verify_withdrawal(body["withdrawal"], envelope, PeerResolver(hub))
+    if body.get("transfer") is not None:
+        checked_transfer(letter, body["transfer"], TransferState.WITHDRAWN.value)
+    actor = Actor.peer(peer.hub_id)
     digest = document_digest(body["withdrawal"]["withdrawal"])
     with hub.db.write() as conn:
         row = _row(conn, letter.transfer_id)
@@ -602,7 +746,7 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
                 "this hub did not receive that letter from the hub that withdrew it",
                 "本枢纽并未从撤回方收到该介绍信",
             )
-        status = None if row is None else _status(row)
+        status = None if row is None else _status(hub, row)
         if status is None:
             started = advance(None, Issue(letter, document_digest(envelope["letter"])))
             status = started.status
@@ -623,13 +767,15 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
                 .where(T.transfer_id == letter.transfer_id)
                 .values(withdrawal=orjson.dumps(body["withdrawal"]).decode())
             )
-            _replicate(hub, conn, peer, body.get("transfer"))
+            _step(conn, letter.transfer_id, "withdrawal", actor)
+            _replicate(hub, conn, peer, body.get("transfer"), actor)
         row = _row(conn, letter.transfer_id)
-    return status_json(row)
+    return status_json(hub, row)
 
 
-def _replicate(hub: Hub, conn: Connection, peer: Peer, item: Any) -> None:
-    """The sender's transfer record, kept as a read-only replica (§4.3 applies)."""
+def _replicate(hub: Hub, conn: Connection, peer: Peer, item: Any, actor: Actor) -> None:
+    """The sender's transfer record (checked by the caller), kept as a read-only replica
+    (§4.3 applies)."""
     if not isinstance(item, dict) or not isinstance(item.get("record"), dict):
         return
     record = item["record"]
@@ -641,16 +787,23 @@ def _replicate(hub: Hub, conn: Connection, peer: Peer, item: Any) -> None:
         change, current, local_hub=hub.hub_id, may_speak_for=lambda o: o == peer.hub_id
     )
     if verdict is Decision.APPLY:
-        _put(hub, conn, change, "replicate")
+        _put(hub, conn, change, "replicate", actor)
 
 
 def decide_transfer(
-    hub: Hub, transfer_id: str, decision: Literal["accepted", "rejected"], reason: str | None
+    hub: Hub,
+    transfer_id: str,
+    decision: Literal["accepted", "rejected"],
+    reason: str | None,
+    principal: Principal,
 ) -> dict[str, Any]:
-    """Accept or reject a received letter (once), then send the receipt (until it arrives)."""
-    row = _required(hub, transfer_id, "receiver")
+    """Accept or reject a received letter (once), then send the receipt (until it arrives).
+    An accept is refused (409 ``duplicate-citizen-id``) while another member here has the
+    transferred member's citizen ID."""
+    row = _required(hub, transfer_id, "receiver", principal)
+    actor = Actor.of(principal)
     if row.receipt is None:
-        envelope = _loads(row.letter)
+        envelope = _envelope(hub, row)
         receipt = make_receipt(
             envelope,
             decision,
@@ -663,30 +816,61 @@ def decide_transfer(
         with hub.db.write() as conn:
             row = _row(conn, transfer_id)
             if row.receipt is None:
-                status = advance(_status(row), Expire(china_today())).status
+                status = advance(_status(hub, row), Expire(china_today())).status
                 if status.state is not TransferState.ISSUED:
                     _save(conn, transfer_id, status, None)
                 outcome = advance(status, ReceiptArrived(parsed, digest))
                 _save(conn, transfer_id, outcome.status, receipt)
                 if decision == "accepted":
-                    member = hub.cipher.open(transfer_id, row.member_sealed)
-                    member["organisationId"] = _loads(row.letter)["letter"]["to"]["organisationId"]
-                    version = row.member_version + 1
-                    record = _stamped(member, version)
-                    change = Change("members", row.member_id, version, hub.hub_id, False, record)
-                    _put(hub, conn, change, "transfer")
+                    _take_over(hub, conn, row, actor)
+                else:
+                    _step(conn, transfer_id, "reject", actor)
             row = _row(conn, transfer_id)
     if _loads(row.receipt)["receipt"]["decision"] != decision:
         raise _final(row)
     if not row.delivered:
         row = send_receipt(hub, row)
-    return status_json(row)
+    return status_json(hub, row)
+
+
+def _take_over(hub: Hub, conn: Connection, row: Any, actor: Actor) -> None:
+    """This hub owns the accepted member from now on, in the receiving organisation, with its
+    citizen-ID hash (one person, one member: refused while another member has that ID)."""
+    member = hub.cipher.open(row.transfer_id, row.member_sealed)
+    member["organisationId"] = _envelope(hub, row)["letter"]["to"]["organisationId"]
+    citizen = member.get("citizenId")
+    hashed = hub.cipher.citizen_hash(citizen) if isinstance(citizen, str) else None
+    if hashed is not None:
+        c = records.c
+        taken = conn.execute(
+            select(c.id).where(
+                c.owner == hub.hub_id,
+                c.citizen_hash == hashed,
+                c.id != row.member_id,
+                c.deleted.is_(False),
+            )
+        ).first()
+        if taken is not None:
+            raise Conflict(
+                "another member on this hub has the transferred member's citizen ID: resolve "
+                "the duplicate before accepting",
+                "本枢纽已有另一名党员使用该转入党员的公民身份号码，请先处理重复记录再接收",
+                code="duplicate-citizen-id",
+            )
+    version = row.member_version + 1
+    change = Change("members", row.member_id, version, hub.hub_id, False, _stamped(member, version))
+    _put(hub, conn, change, "transfer", actor)
+    conn.execute(
+        update(records)
+        .where(records.c.collection == "members", records.c.id == row.member_id)
+        .values(citizen_hash=hashed)
+    )
 
 
 def send_receipt(hub: Hub, row: Any) -> Any:
     peer = get_peer(hub, row.peer_hub)
     answer: dict[str, Any] | None = None
-    error: str | None = None
+    error: DeliveryError | None = None
     try:
         if peer is None:
             raise DeliveryError(f"{row.peer_hub} is no longer a peer")
@@ -696,10 +880,18 @@ def send_receipt(hub: Hub, row: Any) -> Any:
                 body["member"] = _item(hub, conn, "members", row.member_id)
         answer = post_signed(hub, peer, "/v1/federation/receipts", body)
     except DeliveryError as failure:
-        error = str(failure)
+        error = failure
+    item = None if answer is None else answer.get("transfer")
+    if item is not None:
+        try:  # the sender's transfer record, as the receipt concluded it
+            letter = Letter.model_validate(_envelope(hub, row)["letter"])
+            checked_transfer(letter, item, row.state)
+        except LetterError as refused:
+            log.warning("transfer %s: the sender's record is refused: %s", row.transfer_id, refused)
+            item = None
     with hub.db.write() as conn:
-        if answer is not None and peer is not None:
-            _replicate(hub, conn, peer, answer.get("transfer"))
+        if item is not None and peer is not None:
+            _replicate(hub, conn, peer, item, Actor.peer(peer.hub_id))
         _attempted(conn, row.transfer_id, error)
         return _row(conn, row.transfer_id)
 
@@ -723,18 +915,17 @@ def _aware(stamp: datetime) -> str:
 
 
 # -- both sides -------------------------------------------------------------------------------
-def read_status(hub: Hub, transfer_id: str) -> dict[str, Any]:
+def read_status(hub: Hub, transfer_id: str, principal: Principal) -> dict[str, Any]:
     """State and whole history; an issued letter past its validity is recorded as expired."""
-    row = _required(hub, transfer_id)
-    outcome = advance(_status(row), Expire(china_today()))
+    row = _required(hub, transfer_id, None, principal)
+    outcome = advance(_status(hub, row), Expire(china_today()))
     if outcome.changed:
         with hub.db.write() as conn:
             _save(conn, transfer_id, outcome.status, None)
             row = _row(conn, transfer_id)
-    return status_json(row)
+    return status_json(hub, row)
 
 
-def read_letter(hub: Hub, transfer_id: str) -> bytes:
+def read_letter(hub: Hub, transfer_id: str, principal: Principal) -> bytes:
     """The signed letter envelope as stored (byte-for-byte the document that was signed)."""
-    letter: str = _required(hub, transfer_id).letter
-    return letter.encode()
+    return _letter_text(hub, _required(hub, transfer_id, None, principal)).encode()

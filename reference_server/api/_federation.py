@@ -237,7 +237,7 @@ def federation_router() -> APIRouter:
     async def withdraw(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:write")
         reason = _reason(await request.body())
-        out = await to_thread.run_sync(withdraw_transfer, hub, id, reason)
+        out = await to_thread.run_sync(withdraw_transfer, hub, id, reason, caller)
         status = 200 if out["state"] == "withdrawn" else 202
         return Response(orjson.dumps(out), status_code=status, media_type=JSON)
 
@@ -248,9 +248,9 @@ def federation_router() -> APIRouter:
         summary="The signed letter of an electronic transfer, as a file (both hubs)",
         responses=_problems(401, 403, 404, 429),
     )
-    def letter_file(id: str, hub: HubDep, caller: Caller) -> Response:
+    async def letter_file(id: str, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:read")
-        body = read_letter(hub, id)
+        body = await to_thread.run_sync(read_letter, hub, id, caller)
         name = id.replace(":", "_")
         headers = {"Content-Disposition": f'attachment; filename="{name}.letter.json"'}
         return Response(body, media_type=JSON, headers=headers)
@@ -262,9 +262,10 @@ def federation_router() -> APIRouter:
         summary="State, every step, and the receipt of an electronic transfer (both hubs)",
         responses=_problems(401, 403, 404, 429),
     )
-    def history(id: str, hub: HubDep, caller: Caller) -> Response:
+    async def history(id: str, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:read")
-        return Response(orjson.dumps(read_status(hub, id)), media_type=JSON)
+        out = await to_thread.run_sync(read_status, hub, id, caller)
+        return Response(orjson.dumps(out), media_type=JSON)
 
     for verb, decision in (("accept", "accepted"), ("reject", "rejected")):
         _decision_route(router, verb, decision)
@@ -346,7 +347,7 @@ def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:
     async def decide(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
         caller.require("records:write")
         reason = _reason(await request.body())
-        out = await to_thread.run_sync(decide_transfer, hub, id, decision, reason)
+        out = await to_thread.run_sync(decide_transfer, hub, id, decision, reason, caller)
         return Response(orjson.dumps(out), media_type=JSON)
 
 

@@ -16,7 +16,7 @@ from tongxin.server._hub import Hub
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
 from tongxin.server._settings import Settings
-from tongxin.server._transfers import issue_transfer, plan_transfer
+from tongxin.server._transfers import Actor, issue_transfer, plan_transfer
 from tongxin.server._writes import Action, Outcome, apply_batch, keep_unseen, prepare
 
 from ._deps import Caller, HubDep, json_body
@@ -160,7 +160,8 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         response = _written(hub, caller, outcome, coll, request)
         if peer is not None and outcome.id is not None:
             # an electronic transfer to a peer hub: issue the signed letter and deliver it
-            await to_thread.run_sync(issue_transfer, hub, peer, outcome.id)
+            actor = Actor.of(caller)
+            await to_thread.run_sync(issue_transfer, hub, peer, outcome.id, actor)
             response.headers["Link"] = f'</v1/transfers/{outcome.id}/letter>; rel="letter"'
         return response
 

@@ -134,9 +134,10 @@ class Node:
         return {(c, i): (v, o, bool(d)) for c, i, v, o, d in found}
 
     def pending(self) -> list[str]:
-        """Transfers whose latest message from this hub has not reached the peer yet."""
+        """Transfers whose latest message from this hub has not reached the peer yet (and is
+        still retried: not refused for good by the peer)."""
         found = self._read(
-            "SELECT transfer_id FROM transfer_letters WHERE NOT delivered AND "
+            "SELECT transfer_id FROM transfer_letters WHERE NOT delivered AND refused IS NULL AND "
             "((role = 'sender' AND state = 'issued') OR "
             "(role = 'receiver' AND receipt IS NOT NULL))"
         )

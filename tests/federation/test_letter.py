@@ -16,6 +16,7 @@ from tongxin.federation import (
     issue_letter,
     make_receipt,
     make_withdrawal,
+    sign_document,
     verify_letter,
     verify_receipt,
     verify_withdrawal,
@@ -50,8 +51,8 @@ def test_letter_carries_the_least_data(wuhou: KeyStore) -> None:
         "joinedDate": "2015-07-01",
         "fullMembershipDate": "2016-07-01",
         "citizenIdMasked": "**************002X",
-        "citizenIdCheck": citizen_id_check("51010719900517002x", "武组转〔2025〕0001"),
     }
+    assert body["format"] == "tongxin-letter/2"
     assert "phone" not in str(body)
     assert "51010719900517002X" not in str(body)
     assert body["from"]["hubId"] == "cd-wuhou"
@@ -66,6 +67,26 @@ def test_letter_carries_the_least_data(wuhou: KeyStore) -> None:
         "武组转〔2025〕0001",
     )
     assert body["issuer"] == {"hubId": "cd-wuhou", "kid": wuhou.current.kid}
+
+
+def _resigned(store: KeyStore, body: dict) -> dict:  # type: ignore[type-arg]
+    from tongxin.federation import sign_document
+
+    return sign_document("letter", body, store.signer())
+
+
+def test_no_check_value_that_guessing_region_codes_would_confirm(wuhou: KeyStore) -> None:
+    """A format 2 letter carrying a citizen ID check value is malformed; an already issued
+    format 1 letter (with its HMAC check) still verifies until it expires."""
+    body = copy.deepcopy(_letter(wuhou)["letter"])
+    check = citizen_id_check("51010719900517002x", body["letterNumber"])
+    body["member"]["citizenIdCheck"] = check
+    with pytest.raises(LetterError) as refused:
+        verify_letter(_resigned(wuhou, body), wuhou.key_set(), today=ISSUED_DAY)
+    assert _code(refused) == "letter-malformed"
+    body["format"] = "tongxin-letter/1"
+    old = verify_letter(_resigned(wuhou, body), wuhou.key_set(), today=ISSUED_DAY)
+    assert old.member.citizen_id_check == check
 
 
 def test_authentic_letter_verifies(wuhou: KeyStore) -> None:
@@ -140,8 +161,6 @@ def test_malformed(wuhou: KeyStore, envelope: object) -> None:
 
 
 def test_issuer_must_match_the_signing_key(wuhou: KeyStore, tmp_path: object) -> None:
-    from tongxin.federation import sign_document
-
     body = dict(_letter(wuhou)["letter"])
     body["from"] = {**body["from"], "hubId": "cd-qingyang"}
     forged = sign_document("letter", body, wuhou.signer())
