@@ -34,7 +34,6 @@ from tongxin.federation import (
     KeyStoreError,
     PeerPolicy,
     PublicKey,
-    RelationError,
     SignatureError,
     SigningAuth,
     TrustError,
@@ -54,6 +53,7 @@ from ._crypto import SENSITIVE_FIELDS
 from ._errors import ConfigurationError, Conflict, HubError, NotFound
 from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub
+from ._policy import PeerAct, authorize_peer
 from ._reads import list_changes
 from ._security import Principal
 from ._tables import audit, hub_state, nonces, org_tree, peers, records, refused_changes
@@ -71,9 +71,7 @@ __all__ = [
     "init_keys",
     "list_peers",
     "peer_feed",
-    "peer_may",
     "refresh_key_sets",
-    "require_peer_may",
     "sync_all",
     "sync_peer",
 ]
@@ -300,7 +298,7 @@ def add_peer(
     names our parent peer) when the parent's certificate for the peer vouches for the keys
     that signed it (§1.6). For every relation the default policy drops phone numbers and
     hashes citizen IDs (§5) with ``link_key`` (hex; the parent hands the same one to all its
-    children; random otherwise). Only a parent ever reads the feed (:func:`peer_may`).
+    children; random otherwise). Only a parent ever reads the feed (``_policy``).
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {', '.join(RELATIONS)}")
@@ -410,55 +408,13 @@ class PeerResolver:
         return key_set
 
 
-# -- what a peer may do ------------------------------------------------------------------------
-#: Which relations may ask for each peer action (``spec/federation.md`` §0): only a parent pulls
-#: the feed, only a child hints; letters, receipts and withdrawals travel between any peers.
-PEER_ACTIONS: dict[str, frozenset[str]] = {
-    "pull-feed": frozenset({"parent"}),
-    "hint": frozenset({"child"}),
-    "deliver-letter": frozenset(RELATIONS),
-    "deliver-receipt": frozenset(RELATIONS),
-    "deliver-withdrawal": frozenset(RELATIONS),
-}
-
-
-def peer_may(peer: Peer, action: str) -> bool:
-    """Whether ``peer`` (whose signature verified) may do ``action`` at this hub, by its
-    relation to this hub alone. Unknown actions are refused."""
-    return peer.relation in PEER_ACTIONS.get(action, frozenset())
-
-
-_ACTION_WORDS = {
-    "pull-feed": ("pull the change feed", "拉取变更流"),
-    "hint": ("send a pull hint", "发送拉取提示"),
-}
-
-
-def require_peer_may(peer: Peer, action: str) -> None:
-    """:func:`peer_may`, or 403 ``relation-not-allowed`` naming the relation and the action."""
-    if peer_may(peer, action):
-        return
-    allowed = sorted(PEER_ACTIONS.get(action, frozenset()))
-    en, zh = _ACTION_WORDS.get(action, (action, "执行该操作"))
-    zh_relation = {"parent": "上级", "child": "下级", "sibling": "同级"}
-    raise RelationError(
-        "relation-not-allowed",
-        f"{peer.hub_id} is a {peer.relation} of this hub: only a "
-        f"{' or '.join(allowed) or 'no peer'} may {en}",
-        f"{peer.hub_id} 是本枢纽的{zh_relation.get(peer.relation, '')}枢纽，"
-        f"只有{'或'.join(zh_relation[r] for r in allowed) or '（无）'}枢纽可以{zh}",
-        relation=peer.relation,
-        action=action,
-    )
-
-
 # -- serving the feed to a peer ----------------------------------------------------------------
 def peer_feed(
     hub: Hub, peer: Peer, *, after: str | None, limit: int, collections: list[str] | None
 ) -> tuple[list[dict[str, Any]], str | None, bool]:
     """A page of the change feed as ``peer`` may see it: a parent only (403 otherwise), its
     policy applied (§5)."""
-    require_peer_may(peer, "pull-feed")
+    authorize_peer(peer.hub_id, peer.relation, PeerAct.PULL_FEED)
     principal = Principal(f"peer:{peer.hub_id}", frozenset({"records:read-sensitive"}))
     page = list_changes(
         hub,

@@ -20,12 +20,20 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from tongxin.federation import FederationError
+from tongxin.federation import RelationError
 
 from ._errors import Forbidden
 from ._security import Principal
 
-__all__ = ["Act", "PeerAct", "RelationError", "authorize", "authorize_peer", "sees"]
+__all__ = [
+    "PEER_RELATIONS",
+    "Act",
+    "PeerAct",
+    "authorize",
+    "authorize_peer",
+    "may_learn",
+    "sees",
+]
 
 
 class Act(StrEnum):
@@ -58,32 +66,27 @@ class PeerAct(StrEnum):
 
     PULL_FEED = "pull-feed"
     HINT = "hint"
-    DELIVER = "deliver"
-    """Letters, receipts and withdrawals of the transfer protocol."""
+    DELIVER_LETTER = "deliver-letter"
+    DELIVER_RECEIPT = "deliver-receipt"
+    DELIVER_WITHDRAWAL = "deliver-withdrawal"
 
 
-#: The relations (what *this* hub recorded the peer as) allowed each act.
+_ANY_PEER = frozenset({"parent", "child", "sibling"})
+#: The relations (as this hub recorded the peer) allowed each act: only a parent pulls the feed
+#: (through its minimising policy), only a child hints; letters, receipts and withdrawals travel
+#: between any peers.
 PEER_RELATIONS: dict[PeerAct, frozenset[str]] = {
     PeerAct.PULL_FEED: frozenset({"parent"}),
     PeerAct.HINT: frozenset({"child"}),
-    PeerAct.DELIVER: frozenset({"parent", "child", "sibling"}),
+    PeerAct.DELIVER_LETTER: _ANY_PEER,
+    PeerAct.DELIVER_RECEIPT: _ANY_PEER,
+    PeerAct.DELIVER_WITHDRAWAL: _ANY_PEER,
 }
-
-_PEER_REASONS = {
-    PeerAct.PULL_FEED: (
-        "only a parent hub pulls this hub's change feed",
-        "只有上级枢纽可以拉取本枢纽的变更流",
-    ),
-    PeerAct.HINT: ("only a child hub sends pull hints", "只有下级枢纽可以发送拉取提示"),
-    PeerAct.DELIVER: ("only a peer hub delivers transfer messages", "只有对等枢纽可以投递转接消息"),
+_PEER_WORDS = {
+    PeerAct.PULL_FEED: ("pull the change feed", "拉取变更流"),
+    PeerAct.HINT: ("send a pull hint", "发送拉取提示"),
 }
-
-
-class RelationError(FederationError):
-    """A peer asked for something its relation to this hub does not allow (403)."""
-
-    status = 403
-    title = "Not allowed for this peer"
+_RELATION_ZH = {"parent": "上级", "child": "下级", "sibling": "同级"}
 
 
 def authorize(principal: Principal, act: Act) -> None:
@@ -100,18 +103,27 @@ def authorize(principal: Principal, act: Act) -> None:
 
 
 def authorize_peer(peer_hub: str, relation: str, act: PeerAct) -> None:
-    """Refuse (403 ``relation-not-allowed``) a peer whose relation does not allow ``act``."""
-    if relation not in PEER_RELATIONS[act]:
-        en, zh = _PEER_REASONS[act]
-        raise RelationError(
-            "relation-not-allowed",
-            f"{en}; {peer_hub} is recorded here as a {relation}",
-            f"{zh}；{peer_hub} 在本枢纽登记为{_RELATION_ZH.get(relation, relation)}",
-            relation=relation,
-        )
+    """Refuse (403 ``relation-not-allowed``, naming the relation and the act) a peer whose
+    relation to this hub does not allow ``act``."""
+    allowed = PEER_RELATIONS[act]
+    if relation in allowed:
+        return
+    en, zh = _PEER_WORDS.get(act, (act.value, "执行该操作"))
+    raise RelationError(
+        "relation-not-allowed",
+        f"{peer_hub} is a {relation} of this hub: only a {' or '.join(sorted(allowed))} may {en}",
+        f"{peer_hub} 是本枢纽的{_RELATION_ZH.get(relation, '')}枢纽，"
+        f"只有{'或'.join(_RELATION_ZH[r] for r in sorted(allowed))}枢纽可以{zh}",
+        relation=relation,
+        action=act.value,
+    )
 
 
-_RELATION_ZH = {"parent": "上级枢纽", "child": "下级枢纽", "sibling": "同级枢纽"}
+def may_learn(principal: Principal, paths: list[str | None]) -> bool:
+    """What a refusal may reveal about another record (its id, URL, version): only to a caller
+    that reads records and could read that one (``paths``: the tree paths of the record's
+    organisations). Everyone else learns only that the value is taken."""
+    return principal.has("records:read") and sees(principal, *paths)
 
 
 def sees(principal: Principal, *paths: str | None) -> bool:

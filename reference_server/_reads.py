@@ -21,6 +21,7 @@ from tongxin.schemas import Issue, Severity
 
 from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
+from ._policy import sees
 from ._security import Principal
 from ._tables import hub_state, org_tree, records, scope_exits
 
@@ -93,13 +94,12 @@ def _subtree_filter(principal: Principal) -> ColumnElement[bool] | None:
 def _visible(conn: Connection, principal: Principal, *orgs: str | None) -> bool:
     if not principal.restricted:
         return True
-    for org in orgs:
-        if org is None:
-            continue
-        path = conn.execute(select(org_tree.c.path).where(org_tree.c.id == org)).scalar()
-        if principal.sees(path):
-            return True
-    return False
+    paths = [
+        conn.execute(select(org_tree.c.path).where(org_tree.c.id == org)).scalar()
+        for org in orgs
+        if org is not None
+    ]
+    return sees(principal, *paths)
 
 
 def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Record:

@@ -60,6 +60,7 @@ from ._federation import (
 from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES
 from ._letters_at_rest import open_letter, seal_letter
+from ._policy import sees
 from ._security import Principal, org_path
 from ._tables import audit, hub_state, records, transfer_letters
 from ._writes import _digest
@@ -68,7 +69,6 @@ __all__ = [
     "Actor",
     "decide_transfer",
     "issue_transfer",
-    "may_see_transfer",
     "plan_transfer",
     "read_letter",
     "read_status",
@@ -107,15 +107,6 @@ class Actor:
     @classmethod
     def peer(cls, hub_id: str) -> Actor:
         return cls(request_id=f"peer:{hub_id}")
-
-
-def may_see_transfer(principal: Principal, side_path: str | None) -> bool:
-    """May ``principal`` see (and, with ``records:write``, act on) a transfer whose organisation
-    on this hub's side — the sending organisation on the sending hub, the receiving one on the
-    receiving hub — has the tree path ``side_path`` (None: not in this hub's tree)? Tokens
-    without an organisation see every transfer; a subtree token only those of its subtree.
-    A transfer it may not see answers 404 like an unknown one."""
-    return principal.sees(side_path)
 
 
 def _loads(value: str | bytes) -> Any:
@@ -208,7 +199,7 @@ def _required(
     with hub.db.read() as conn:
         row = _row(conn, transfer_id)
         if row is not None and principal is not None and principal.restricted:
-            row = row if may_see_transfer(principal, org_path(conn, _side_org(hub, row))) else None
+            row = row if sees(principal, org_path(conn, _side_org(hub, row))) else None
     if row is None:
         raise NotFound(
             f"no electronic letter for transfer {transfer_id} on this hub",
@@ -461,7 +452,11 @@ def send_letter(hub: Hub, peer: Peer, row: Any) -> Any:
 
 def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     """The receiving hub's receipt: record it; on acceptance the member becomes a replica."""
-    transfer_id = str((body or {}).get("receipt", {}).get("receipt", {}).get("transferId", ""))
+    envelope = body.get("receipt") if isinstance(body, dict) else None
+    inner = envelope.get("receipt") if isinstance(envelope, dict) else None
+    transfer_id = inner.get("transferId") if isinstance(inner, dict) else None
+    if not isinstance(transfer_id, str) or not transfer_id:
+        raise LetterError("receipt-malformed", "the body has no receipt", "正文中没有回执")
     row = _required(hub, transfer_id)
     if row.role != "sender" or row.peer_hub != peer.hub_id:
         raise LetterError(

@@ -43,6 +43,7 @@ from ._errors import Conflict, Forbidden, HubError, NotFound, PreconditionFailed
 from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES, TRANSFER_MOVES
+from ._policy import may_learn, sees
 from ._security import Principal
 from ._tables import audit, hub_state, org_tree, records
 
@@ -261,17 +262,7 @@ def keep_unseen(
 
 
 def _sees(principal: Principal, row: _Row, paths: dict[str, str | None]) -> bool:
-    return any(principal.sees(paths.get(o)) for o in (row.scope_org, row.scope_org2) if o)
-
-
-def may_learn(principal: Principal, row_paths: Iterable[str | None]) -> bool:
-    """What a refusal may reveal about another record (its id, URL, version): only to a caller
-    that reads records and could read that one (unrestricted, or the record lies in its
-    subtree, ``row_paths`` being the paths of the record's organisations). Everyone else learns
-    only that the value is taken. The one place this is decided."""
-    if not principal.has("records:read"):
-        return False
-    return not principal.restricted or any(principal.sees(p) for p in row_paths if p)
+    return sees(principal, *(paths.get(o) for o in (row.scope_org, row.scope_org2) if o))
 
 
 class Uncheckable(Unprocessable):
@@ -356,10 +347,7 @@ class _Batch:
         self.stamp, self.stamp_us = now_stamp()
 
     def visible(self, row: _Row) -> bool:
-        p = self.principal
-        if not p.restricted:
-            return True
-        return any(p.sees(self.paths.get(o)) for o in (row.scope_org, row.scope_org2) if o)
+        return _sees(self.principal, row, self.paths)
 
     def put(self, op: Op, row: _Row, before: int | None, action: str) -> None:
         key = (op.collection, op.id)

@@ -30,10 +30,9 @@ from tongxin.server._federation import (
     get_peer,
     hub_keys,
     list_peers,
-    require_peer_may,
 )
 from tongxin.server._hub import Hub
-from tongxin.server._policy import Act, authorize
+from tongxin.server._policy import Act, PeerAct, authorize, authorize_peer
 from tongxin.server._security import Principal
 from tongxin.server._transfers import (
     decide_transfer,
@@ -217,7 +216,7 @@ def federation_router() -> APIRouter:
     )
     async def hint(request: Request, caller: PeerOnly, hub: HubDep) -> Response:
         try:
-            require_peer_may(caller.peer, "hint")
+            authorize_peer(caller.peer.hub_id, caller.peer.relation, PeerAct.HINT)
         except FederationError as error:
             return peer_problem(hub, error, request, caller)
         request.app.state.pull_now.hint(caller.peer.hub_id)
@@ -235,7 +234,7 @@ def federation_router() -> APIRouter:
         },
     )
     async def withdraw(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
-        caller.require("records:write")
+        authorize(caller, Act.WRITE)
         reason = _reason(await request.body())
         out = await to_thread.run_sync(withdraw_transfer, hub, id, reason, caller)
         status = 200 if out["state"] == "withdrawn" else 202
@@ -249,7 +248,7 @@ def federation_router() -> APIRouter:
         responses=_problems(401, 403, 404, 429),
     )
     async def letter_file(id: str, hub: HubDep, caller: Caller) -> Response:
-        caller.require("records:read")
+        authorize(caller, Act.READ)
         body = await to_thread.run_sync(read_letter, hub, id, caller)
         name = id.replace(":", "_")
         headers = {"Content-Disposition": f'attachment; filename="{name}.letter.json"'}
@@ -263,7 +262,7 @@ def federation_router() -> APIRouter:
         responses=_problems(401, 403, 404, 429),
     )
     async def history(id: str, hub: HubDep, caller: Caller) -> Response:
-        caller.require("records:read")
+        authorize(caller, Act.READ)
         out = await to_thread.run_sync(read_status, hub, id, caller)
         return Response(orjson.dumps(out), media_type=JSON)
 
@@ -285,6 +284,7 @@ class _Delivery:
     receive: Callable[[Hub, Any, Any], dict[str, Any]]
     malformed_zh: str
     statuses: tuple[int, ...]
+    act: PeerAct
 
 
 _DELIVERIES = (
@@ -295,6 +295,7 @@ _DELIVERIES = (
         receive_letter,
         "正文不是介绍信投递",
         (401, 403, 409, 422),
+        PeerAct.DELIVER_LETTER,
     ),
     _Delivery(
         "receipts",
@@ -303,6 +304,7 @@ _DELIVERIES = (
         receive_receipt,
         "正文不是回执",
         (401, 403, 404, 409, 422),
+        PeerAct.DELIVER_RECEIPT,
     ),
     _Delivery(
         "withdrawals",
@@ -311,6 +313,7 @@ _DELIVERIES = (
         receive_withdrawal,
         "正文不是撤回通知",
         (401, 403, 409, 422),
+        PeerAct.DELIVER_WITHDRAWAL,
     ),
 )
 
@@ -330,7 +333,7 @@ def _delivery_route(router: APIRouter, delivery: _Delivery) -> None:
             f"{singular}-malformed", f"the body is not a {singular}", delivery.malformed_zh
         )
         try:
-            require_peer_may(caller.peer, f"deliver-{singular}")
+            authorize_peer(caller.peer.hub_id, caller.peer.relation, delivery.act)
         except FederationError as error:
             return peer_problem(hub, error, request, caller)
         return await _deliver(request, hub, caller, delivery.receive, malformed)
@@ -345,7 +348,7 @@ def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:
         responses=_problems(401, 403, 404, 409, 422, 429),
     )
     async def decide(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
-        caller.require("records:write")
+        authorize(caller, Act.WRITE)
         reason = _reason(await request.body())
         out = await to_thread.run_sync(decide_transfer, hub, id, decision, reason, caller)
         return Response(orjson.dumps(out), media_type=JSON)

@@ -13,6 +13,7 @@ from tongxin.schemas import RECORD_TYPES, Record
 from tongxin.schemas._fields import ID_PATTERN
 from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
 from tongxin.server._hub import Hub
+from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
 from tongxin.server._settings import Settings
@@ -71,7 +72,7 @@ def _write(
     record_id: str | None,
     expected: int | None,
 ) -> Outcome:
-    caller.require("records:write")
+    authorize(caller, Act.WRITE)
     kept = None
     if action == "replace" and record_id is not None and isinstance(body, dict):
         body = dict(body)
@@ -154,7 +155,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         body = await json_body(request, hub)
         peer = None
         if coll == "transfers":
-            caller.require("records:write")
+            authorize(caller, Act.WRITE)
             peer = await to_thread.run_sync(plan_transfer, hub, body)
         outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
         response = _written(hub, caller, outcome, coll, request)
@@ -174,7 +175,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         responses=_problems(401, 404, 410, 429),
     )
     async def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
-        caller.require("records:read")
+        authorize(caller, Act.READ)
         found = await to_thread.run_sync(get_record, hub, caller, coll, id)
         return Response(found.body, headers={"ETag": etag(found.version)}, media_type=JSON)
 
@@ -259,7 +260,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
         include: Annotated[Literal["sensitive"] | None, Query()] = None,
     ) -> Response:
-        caller.require("records:read")
+        authorize(caller, Act.READ)
         if updated_since is not None and updated_since.tzinfo is None:
             raise _naive()
         page = list_records(

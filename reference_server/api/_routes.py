@@ -117,6 +117,7 @@ def misc_router(settings: Settings) -> APIRouter:
             ),
         ] = None,
     ) -> Response:
+        authorize(caller, Act.VALIDATE)
         require_type(request, "application/json")
         limits = hub.settings
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1_048_576)  # noqa: SIM115
@@ -160,7 +161,7 @@ def misc_router(settings: Settings) -> APIRouter:
             ),
         ] = None,
     ) -> Response:
-        caller.require("records:write")
+        authorize(caller, Act.WRITE)
         require_type(request, *NDJSON)
         result = await run_bulk(hub, caller, limited_stream(request, None), idempotency_key)
         headers = {f"Tongxin-Bulk-{k.title()}": str(v) for k, v in sorted(result.counts.items())}
@@ -231,7 +232,7 @@ def misc_router(settings: Settings) -> APIRouter:
                 }
             )
             return signed_response(hub, 200, body, caller.request)
-        caller.require("records:read")
+        authorize(caller, Act.READ)
         page = list_changes(
             hub,
             caller,
