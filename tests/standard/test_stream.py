@@ -15,7 +15,12 @@ from tongxin.schemas import PackageSyntaxError
 from tongxin.schemas._stream import RecordItem, iter_package
 
 COLLECTIONS = frozenset({"members", "activities"})
-scalars = st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(), max_size=8)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=8)
+)
 values = st.recursive(
     scalars,
     lambda inner: (
