@@ -77,7 +77,11 @@ def _stop(
     sink: JsonStream | GroupedText, file: str, kind: str, en: str, line: str, status: int
 ) -> NoReturn:
     """End the output as a complete document naming the failure, explain on stderr, exit."""
-    error = {"file": file, "code": kind, "message": {"zh-CN": _FAILURES_ZH[kind], "en": en}}
+    error: dict[str, object] = {
+        "file": file,
+        "code": kind,
+        "message": {"zh-CN": _FAILURES_ZH[kind], "en": en},
+    }
     if isinstance(sink, JsonStream):
         sink.close(error)
     sys.stdout.flush()
