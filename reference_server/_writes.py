@@ -355,10 +355,7 @@ class _Batch:
         self.stamp, self.stamp_us = now_stamp()
 
     def visible(self, row: _Row) -> bool:
-        p = self.principal
-        if not p.restricted:
-            return True
-        return any(p.sees(self.paths.get(o)) for o in (row.scope_org, row.scope_org2) if o)
+        return not self.principal.restricted or _sees(self.principal, row, self.paths)
 
     def put(self, op: Op, row: _Row, before: int | None, action: str) -> None:
         key = (op.collection, op.id)
