@@ -241,8 +241,7 @@ def test_a_taken_citizen_id_is_named_only_to_who_may_see_its_member(
     # changing a member's citizen ID to a taken one: the same answer
     ours = person(tree["a"])
     assert api.post("/v1/members", json=ours).status_code == 201
-    moved = {**ours, "citizenId": theirs["citizenId"]}
-    moved |= {"birthDate": theirs["birthDate"], "gender": theirs["gender"]}
+    moved = {**theirs, "id": ours["id"], "organisationId": tree["a"]}
     with _branch_token(server, hub, tree["a"]) as branch:
         put = branch.put(f"/v1/members/{ours['id']}", json=moved, headers={"If-Match": '"1"'})
         assert_problem(put, 409, "duplicate-citizen-id")
