@@ -34,9 +34,12 @@ def test_public_api_is_locked() -> None:
             "HubError",
             "Principal",
             "Settings",
+            "TokenInfo",
             "create_token",
+            "list_tokens",
             "open_hub",
             "purge",
+            "revoke_token",
         ]
     )
 
