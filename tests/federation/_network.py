@@ -38,10 +38,17 @@ class Node:
     token: str = ""
     proxy: FaultProxy | None = None
     key_refresh: float = 600
+    #: Another database than the SQLite file in ``workdir`` (a PostgreSQL URL).
+    database: str | None = None
 
     @property
     def db(self) -> str:
-        return f"sqlite:///{self.workdir / 'hub.db'}"
+        return self.database or f"sqlite:///{self.workdir / 'hub.db'}"
+
+    @property
+    def key_store(self) -> Path:
+        """The hub's signing key store (next to the SQLite file, else in its directory)."""
+        return self.workdir / ("tongxin.keys.json" if self.database else "hub.keys.json")
 
     @property
     def db_args(self) -> list[str]:
@@ -155,6 +162,12 @@ class Node:
 
     def _read(self, sql: str, *params: str) -> list[Any]:
         """Rows of ``sql`` straight from the hub's database, opened read-only and closed."""
+        if self.database is not None:
+            import psycopg
+
+            url = self.database.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(url, autocommit=True) as pg:
+                return pg.execute(sql.replace("?", "%s"), params).fetchall()
         conn = sqlite3.connect(f"file:{self.workdir / 'hub.db'}?mode=ro", uri=True)
         try:
             return conn.execute(sql, params).fetchall()

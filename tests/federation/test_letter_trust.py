@@ -16,20 +16,36 @@ import httpx
 import pytest
 
 from tests.federation._network import Node, new_member, seed, transfer_body
-from tongxin.federation import CHINA, KeyStore, SigningAuth, china_today, issue_letter
+from tests.server.conftest import BACKENDS, make_backend
+from tongxin.federation import (
+    CHINA,
+    KeyStore,
+    SigningAuth,
+    china_today,
+    issue_letter,
+    make_receipt,
+    make_withdrawal,
+)
 from tongxin.schemas import Member, Transfer
 
 LETTERS = "/v1/federation/letters"
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
-    """Two sibling counties trusting each other by fingerprint, and a third sibling of A that
-    is down after peering (its deliveries fail transiently)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def net(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Node]]:
+    """Two sibling counties trusting each other by fingerprint — the receiving one, B, on each
+    database — and a third sibling of A that is down after peering (its deliveries fail
+    transiently)."""
     root = tmp_path_factory.mktemp("trust")
+    database = make_backend(request.param, root / "b-db")
+    backend = next(database)
     nodes = {
         "a": Node("cd-wuhou", root / "a"),
-        "b": Node("cd-jinjiang", root / "b"),
+        "b": Node(
+            "cd-jinjiang", root / "b", database=None if backend.name == "sqlite" else backend.url
+        ),
         "c": Node("cd-qingyang", root / "c"),
     }
     for node in nodes.values():
@@ -45,6 +61,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
     finally:
         for node in nodes.values():
             node.close()
+        database.close()
 
 
 def _stamped(record: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +74,7 @@ def _genuine(a: Node, b: Node, n: int) -> tuple[dict[str, Any], dict[str, Any], 
     org_b, _ = seed(b, 0, 0)
     member = _stamped(new_member(a.hub_id, f"{a.hub_id}:o{secrets.token_hex(4)}", n))
     transfer = _stamped(transfer_body(member["id"], member["organisationId"], org_b))
-    signer = KeyStore.load(a.workdir / "hub.keys.json").signer()
+    signer = KeyStore.load(a.key_store).signer()
     envelope = issue_letter(
         Transfer.model_validate(transfer),
         Member.model_validate(member),
@@ -68,7 +85,7 @@ def _genuine(a: Node, b: Node, n: int) -> tuple[dict[str, Any], dict[str, Any], 
 
 
 def _deliver(a: Node, b: Node, body: dict[str, Any]) -> httpx.Response:
-    signer = KeyStore.load(a.workdir / "hub.keys.json").signer()
+    signer = KeyStore.load(a.key_store).signer()
     with httpx.Client(auth=SigningAuth(signer)) as client:
         return client.post(b.url + LETTERS, json=body)
 
@@ -330,3 +347,51 @@ def test_a_transient_failure_is_retried_with_backoff(net: dict[str, Node]) -> No
 def _attempts(node: Node, tid: str) -> int:
     ((attempts,),) = node._read("SELECT attempts FROM transfer_letters WHERE transfer_id = ?", tid)
     return int(attempts)
+
+
+def _signed_post(signer_node: Node, target: Node, path: str, body: dict[str, Any]) -> Any:
+    signer = KeyStore.load(signer_node.key_store).signer()
+    with httpx.Client(auth=SigningAuth(signer)) as client:
+        return client.post(target.url + path, json=body)
+
+
+def test_a_receipt_or_withdrawal_with_forged_cargo_is_refused(net: dict[str, Node]) -> None:
+    a, b = net["a"], net["b"]
+    tid, member_id, _, org_b = _sent(a, b, 1000)
+    with a.api() as api:
+        envelope = api.get(f"/v1/transfers/{tid}/letter").json()
+        member = api.get(f"/v1/members/{member_id}", params={"include": "sensitive"}).json()
+        transfer = api.get(f"/v1/transfers/{tid}").json()
+    b_signer = KeyStore.load(b.key_store).signer()
+    receipt = make_receipt(
+        envelope, "accepted", b_signer, decided_at=datetime.now(CHINA).replace(microsecond=0)
+    )
+    forged = {**member, "organisationId": org_b, "version": 2, "name": "王伪造"}
+    body = {"receipt": receipt, "member": {"version": 2, "record": forged}}
+    refused = _signed_post(b, a, "/v1/federation/receipts", body)
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["code"], refused.json()["errors"][0]["pointer"]) == (
+        "cargo-mismatch",
+        "/member/record/name",
+    )
+    with a.api() as api:
+        assert api.get(f"/v1/transfers/{tid}/history").json()["state"] == "issued"
+        assert api.get(f"/v1/members/{member_id}").json()["name"] == member["name"]
+    # a withdrawal whose transfer record is not withdrawn
+    a_signer = KeyStore.load(a.key_store).signer()
+    notice = make_withdrawal(
+        envelope, a_signer, withdrawn_at=datetime.now(CHINA).replace(microsecond=0)
+    )
+    stamped = {**transfer, "version": transfer["version"] + 1}
+    body = {
+        "withdrawal": notice,
+        "letter": envelope,
+        "transfer": {"version": stamped["version"], "record": stamped},
+    }
+    refused = _signed_post(a, b, "/v1/federation/withdrawals", body)
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["code"], refused.json()["errors"][0]["pointer"]) == (
+        "cargo-mismatch",
+        "/transfer/record/state",
+    )
+    assert b.letters()[tid] == ("issued", False)
