@@ -17,16 +17,19 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from sqlalchemy import insert
 
 from tongxin.schemas import citizen_id_check
 from tongxin.schemas._synthetic import SyntheticHub, member
 from tongxin.server import Hub, Settings, create_token, open_hub
+from tongxin.server._tables import peers
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_HINT = (
@@ -240,6 +243,22 @@ def numbered_person(org: str, n: int) -> dict[str, Any]:
         gender="1" if seq % 2 else "2",
         citizenId=first17 + citizen_id_check(first17),
     )
+
+
+def known_peer(hub: Hub, hub_id: str, relation: str = "child") -> None:
+    """Record ``hub_id`` as a peer of ``hub`` without keys (for replicas written directly)."""
+    with hub.db.write() as conn:
+        conn.execute(
+            insert(peers).values(
+                hub_id=hub_id,
+                url="http://127.0.0.1:9",
+                relation=relation,
+                pins="[]",
+                key_set="{}",
+                policy=orjson.dumps({"types": None}).decode(),
+                created_at=datetime.now(UTC),
+            )
+        )
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ applied twice changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from tongxin.federation import Change, FeedPage
 from tongxin.server import Hub
@@ -17,22 +16,13 @@ from tongxin.server._federation import CursorMovedError, apply_page, get_peer, l
 from tongxin.server._security import org_path
 from tongxin.server._tables import audit, peers, records, refused_changes
 
+from .conftest import known_peer
+
 CHILD = "cd-kid"
 
 
 def _peer(hub: Hub, hub_id: str = CHILD) -> None:
-    with hub.db.write() as conn:
-        conn.execute(
-            insert(peers).values(
-                hub_id=hub_id,
-                url="http://127.0.0.1:9",
-                relation="child",
-                pins="[]",
-                key_set="{}",
-                policy=orjson.dumps({"types": None}).decode(),
-                created_at=datetime.now(UTC),
-            )
-        )
+    known_peer(hub, hub_id)
 
 
 def _org(n: int, parent: int | None = None, hub_id: str = CHILD) -> Change:

@@ -35,6 +35,18 @@ def tongxin(
     )
 
 
+def token_cli(backend: Backend, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tongxin token …`` against the backend's database."""
+    return tongxin(
+        "token",
+        *args,
+        "--database",
+        backend.url,
+        cwd=backend.workdir,
+        env={"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key")},
+    )
+
+
 def _refused_within(server: Server, token: str, seconds: float = 15) -> bool:
     """True once the hub answers 401 to ``token`` (the token cache lives five seconds)."""
     deadline = time.monotonic() + seconds
@@ -47,30 +59,14 @@ def _refused_within(server: Server, token: str, seconds: float = 15) -> bool:
 
 
 def test_token_list_shows_every_token_without_its_secret(server: Server, backend: Backend) -> None:
-    done = tongxin(
-        "token",
-        "list",
-        "--format",
-        "json",
-        "--database",
-        backend.url,
-        cwd=backend.workdir,
-        env={"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key")},
-    )
+    done = token_cli(backend, "list", "--format", "json")
     assert done.returncode == 0, done.stderr
     listed = orjson.loads(done.stdout)
     assert {"admin"} <= {s for t in listed for s in t["scopes"]}
     assert all(t["state"] == "active" for t in listed)
     for secret in server.tokens.values():
         assert secret not in done.stdout
-    text = tongxin(
-        "token",
-        "list",
-        "--database",
-        backend.url,
-        cwd=backend.workdir,
-        env={"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key")},
-    )
+    text = token_cli(backend, "list")
     assert text.returncode == 0, text.stderr
     assert text.stdout.splitlines()[0].startswith("id\tstate")
     assert len(text.stdout.splitlines()) == len(listed) + 1
@@ -85,15 +81,7 @@ def test_a_revoked_token_is_refused(server: Server, backend: Backend) -> None:
         hub.close()
     with server.client(token) as client:
         assert client.get("/v1/organisations").status_code == 200
-    done = tongxin(
-        "token",
-        "revoke",
-        token_id,
-        "--database",
-        backend.url,
-        cwd=backend.workdir,
-        env={"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key")},
-    )
+    done = token_cli(backend, "revoke", token_id)
     assert done.returncode == 0, done.stderr
     assert _refused_within(server, token)
     with server.client(token) as client:
@@ -134,47 +122,13 @@ def test_an_expired_token_is_refused(server: Server, backend: Backend) -> None:
 
 
 def test_token_create_takes_an_expiry(backend: Backend) -> None:
-    env = {"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key")}
-    made = tongxin(
-        "token",
-        "create",
-        "--scope",
-        "records:read",
-        "--expires",
-        "30d",
-        "--database",
-        backend.url,
-        cwd=backend.workdir,
-        env=env,
-    )
+    made = token_cli(backend, "create", "--scope", "records:read", "--expires", "30d")
     assert made.returncode == 0, made.stderr
-    bad = tongxin(
-        "token",
-        "create",
-        "--scope",
-        "records:read",
-        "--expires",
-        "soon",
-        "--database",
-        backend.url,
-        cwd=backend.workdir,
-        env=env,
-    )
+    bad = token_cli(backend, "create", "--scope", "records:read", "--expires", "soon")
     assert bad.returncode == 1
     assert "--expires" in bad.stderr
     assert bad.stdout == ""
-    listed = orjson.loads(
-        tongxin(
-            "token",
-            "list",
-            "--format",
-            "json",
-            "--database",
-            backend.url,
-            cwd=backend.workdir,
-            env=env,
-        ).stdout
-    )
+    listed = orjson.loads(token_cli(backend, "list", "--format", "json").stdout)
     expiring = [t for t in listed if t["expiresAt"]]
     assert expiring
     assert datetime.fromisoformat(expiring[-1]["expiresAt"]) > datetime.now(UTC) + timedelta(29)

@@ -5,22 +5,21 @@ says only that a value is taken, never where."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import update
 
 from tongxin.federation import Change, FeedPage
 from tongxin.server import Hub, create_token
 from tongxin.server._federation import apply_page, get_peer
 from tongxin.server._security import TokenStore
-from tongxin.server._tables import peers, records
+from tongxin.server._tables import records
 from tongxin.server._writes import Op, apply_batch, keep_unseen, prepare
 
-from .conftest import HUB_ID, Server, organisation, person, uid
+from .conftest import HUB_ID, Server, known_peer, organisation, person, uid
 from .test_feed_and_bulk import bulk, ndjson, results
 from .test_records import assert_problem
 
@@ -43,18 +42,7 @@ def _branch_token(server: Server, hub: Hub, org: str) -> httpx.Client:
 def _replicate(hub: Hub, record: dict[str, Any], collection: str = "organisations") -> None:
     """Hold ``record`` as a replica owned by the peer hub (as a parent pulling its feed)."""
     if get_peer(hub, PEER) is None:
-        with hub.db.write() as conn:
-            conn.execute(
-                insert(peers).values(
-                    hub_id=PEER,
-                    url="http://127.0.0.1:9",
-                    relation="child",
-                    pins="[]",
-                    key_set="{}",
-                    policy=orjson.dumps({"types": None}).decode(),
-                    created_at=datetime.now(UTC),
-                )
-            )
+        known_peer(hub, PEER)
     peer = get_peer(hub, PEER)
     assert peer is not None
     change = Change(collection, record["id"], 1, PEER, False, record)
