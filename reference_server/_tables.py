@@ -37,6 +37,7 @@ __all__ = [
     "org_tree",
     "peers",
     "records",
+    "schema_software",
     "tokens",
     "transfer_letters",
 ]
@@ -243,4 +244,15 @@ transfer_letters = Table(
     Column("next_attempt_at", Stamp),
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
+)
+
+#: The release of Tongxin that last migrated this database and the revision it left (one row):
+#: an older release refusing a newer database names the release to install.
+schema_software = Table(
+    "schema_software",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(40), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("migrated_at", Stamp, nullable=False),
 )
