@@ -103,10 +103,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _revision(conn: Any) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(conn).get_current_revision()
+def _blocks(f: IO[bytes]) -> Iterator[bytes]:
+    while block := f.read(1 << 20):
+        yield block
 
 
 def _pg_dsn(url: str) -> str:
@@ -334,7 +333,9 @@ def _check(work: Path) -> BackupInfo:
         dialect = manifest["dialect"]
         key_id = manifest["hub"]["keyId"]
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise BackupError(f"the manifest is missing or unreadable ({error})", "清单缺失或无法读取") from None
+        raise BackupError(
+            f"the manifest is missing or unreadable ({error})", "清单缺失或无法读取"
+        ) from None
     present = {str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()} - {MANIFEST}
     if present != set(files):
         raise BackupError(
@@ -366,7 +367,7 @@ def _check(work: Path) -> BackupInfo:
         counts = {}
         for name in tables:
             with (work / f"tables/{name}.copy").open("rb") as f:
-                counts[name] = sum(block.count(b"\n") for block in iter(lambda f=f: f.read(1 << 20), b""))
+                counts[name] = sum(block.count(b"\n") for block in _blocks(f))
     expected = {name: int(t["rows"]) for name, t in tables.items()}
     if counts != expected:
         wrong = sorted(n for n in set(counts) | set(expected) if counts.get(n) != expected.get(n))
@@ -432,14 +433,13 @@ def restore(settings: Settings, path: Path, passphrase: str, *, force: bool = Fa
                 f"备份的数据库结构版本 {revision} 比本程序新：请安装写出该备份的版本（或更新版本）",
             )
         key = base64.b64decode((work / KEY_ENTRY).read_bytes().strip())
-        if settings.secret_key is not None:
-            if load_key(settings, create=False) != key:
-                raise BackupError(
-                    "TONGXIN_SECRET_KEY is not the backup's key: unset it (the key file is "
-                    "restored) or set it to the backed-up key",
-                    "TONGXIN_SECRET_KEY 与备份中的密钥不同：请取消该设置（将恢复密钥文件）"
-                    "或设为备份中的密钥",
-                )
+        if settings.secret_key is not None and load_key(settings, create=False) != key:
+            raise BackupError(
+                "TONGXIN_SECRET_KEY is not the backup's key: unset it (the key file is "
+                "restored) or set it to the backed-up key",
+                "TONGXIN_SECRET_KEY 与备份中的密钥不同：请取消该设置（将恢复密钥文件）"
+                "或设为备份中的密钥",
+            )
         db = Database(settings)
         try:
             if _occupied(settings, db) and not force:
@@ -516,12 +516,10 @@ def _restore_postgresql(settings: Settings, db: Database, work: Path, manifest: 
                 ident, sql.SQL(", ").join(map(sql.Identifier, table["columns"]))
             )
             with (work / f"tables/{name}.copy").open("rb") as f, pg.cursor().copy(query) as copy:
-                for block in iter(lambda f=f: f.read(1 << 20), b""):
+                for block in _blocks(f):
                     copy.write(block)
             for column in table["columns"]:
-                row = pg.execute(
-                    "SELECT pg_get_serial_sequence(%s, %s)", (name, column)
-                ).fetchone()
+                row = pg.execute("SELECT pg_get_serial_sequence(%s, %s)", (name, column)).fetchone()
                 if row and row[0]:
                     pg.execute(
                         sql.SQL(

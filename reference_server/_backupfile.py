@@ -22,7 +22,7 @@ import hmac
 import io
 import os
 import struct
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -71,7 +71,7 @@ def _aad(header_hash: bytes, counter: int, final: bool) -> bytes:
 class SealingWriter(io.RawIOBase):
     """A write-only stream that encrypts what is written to ``out`` in sealed chunks."""
 
-    def __init__(self, out: BinaryIO, passphrase: str) -> None:
+    def __init__(self, out: IO[bytes], passphrase: str) -> None:
         super().__init__()
         salt, prefix = os.urandom(16), os.urandom(4)
         header = orjson.dumps(
@@ -135,10 +135,15 @@ class OpeningReader(io.RawIOBase):
     def _next(self) -> None:
         head = self._source.read(5)
         if len(head) < 5:
-            raise _damaged("the file ends before its last chunk (cut off)", "文件在最后一块之前就结束了（被截断）")
+            raise _damaged(
+                "the file ends before its last chunk (cut off)",
+                "文件在最后一块之前就结束了（被截断）",
+            )
         final, size = struct.unpack(">BI", head)
         if final not in (0, 1) or size > CHUNK + 16:
-            raise _damaged(f"chunk {self._counter} has a bad frame", f"第 {self._counter} 块的格式错误")
+            raise _damaged(
+                f"chunk {self._counter} has a bad frame", f"第 {self._counter} 块的格式错误"
+            )
         sealed = self._source.read(size)
         nonce = self._prefix + struct.pack(">Q", self._counter)
         try:
@@ -191,9 +196,13 @@ def open_stream(source: BinaryIO, passphrase: str) -> OpeningReader:
     if not ok:
         raise _damaged("the header is not readable", "文件头无法读取")
     if not (1 < n <= _MAX_N and n & (n - 1) == 0 and 0 < r <= _MAX_R and 0 < p <= _MAX_P):
-        raise _damaged("the header asks for unreasonable key-derivation costs", "文件头的密钥派生参数不合理")
+        raise _damaged(
+            "the header asks for unreasonable key-derivation costs", "文件头的密钥派生参数不合理"
+        )
     key, check_key = _derive(passphrase, salt, n, r, p)
-    if not hmac.compare_digest(source.read(32), hmac.new(check_key, header, hashlib.sha256).digest()):
+    if not hmac.compare_digest(
+        source.read(32), hmac.new(check_key, header, hashlib.sha256).digest()
+    ):
         raise BackupError(
             "wrong passphrase (or the file header was altered): the backup cannot be opened",
             "口令错误（或文件头已被篡改）：无法打开该备份",

@@ -118,9 +118,7 @@ def migrate(
         raise _fail(error) from None
     finally:
         db.dispose()
-    typer.echo(
-        f"migrated {before or 'empty'} -> {code_head()} ({len(steps)} migrations)", err=True
-    )
+    typer.echo(f"migrated {before or 'empty'} -> {code_head()} ({len(steps)} migrations)", err=True)
 
 
 def register(app: typer.Typer) -> None:
