@@ -74,7 +74,7 @@ def refuse_newer(conn: Connection) -> None:
     """Raise :class:`ConfigurationError` when the database's revision is unknown to this code
     (a newer release migrated it), naming the release to install."""
     revision = current_revision(conn)
-    if revision is None or _script().get_revision(revision) is not None:
+    if revision is None or known(revision):
         return
     release = None
     if inspect(conn).has_table("schema_software"):
