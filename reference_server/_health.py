@@ -39,6 +39,11 @@ def _check(hub: Hub) -> _Failure | None:
         with hub.db.read() as conn:
             conn.execute(text("SELECT 1"))
             revision = current_revision(conn)
+        if hub.db.dialect == "postgresql":
+            # The writers' pool too: a connection that died in an outage is found (and the
+            # pool renewed) here rather than by the next write.
+            with hub.db.writer.connect() as conn:
+                conn.execute(text("SELECT 1"))
     except Exception as error:
         return _Failure(
             "database-unreachable",
