@@ -37,6 +37,7 @@ from typing import IO, Any
 import orjson
 from sqlalchemy import insert, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from tongxin.federation import key_store_path
 
@@ -201,9 +202,15 @@ def backup(settings: Settings, out: Path, passphrase: str) -> BackupInfo:
     """Write an encrypted backup of the hub described by ``settings`` to ``out`` (mode 0600)."""
     check_passphrase(passphrase)
     key = load_key(settings, create=False)
+    path = settings.sqlite_path()
+    if settings.is_sqlite and (path is None or not path.exists()):
+        raise BackupError(f"no SQLite database at {path}", f"在 {path} 没有 SQLite 数据库")
     db = Database(settings)
     try:
-        identity = db.identity()
+        try:
+            identity = db.identity()
+        except DBAPIError:
+            identity = None
         if identity is None:
             raise BackupError(
                 "this database holds no hub yet (run `tongxin init`)",

@@ -30,6 +30,11 @@ def _passphrase(*, confirm: bool) -> str:
 
 
 def _fail(error: Exception) -> typer.Exit:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(error, SQLAlchemyError):  # the first line names the cause, not the SQL
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        error = Exception(f"数据库错误：{cause}\ndatabase error: {cause}")
     typer.echo(f"错误 / error:\n{error}", err=True)
     return typer.Exit(1)
 
@@ -45,6 +50,8 @@ def backup(
     database: Database = None,
 ) -> None:
     """Back up the hub while it serves (database, keys, settings; encrypted), or check a backup."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tongxin.server import ConfigurationError
     from tongxin.server._backup import BackupError
     from tongxin.server._backup import backup as run_backup
@@ -63,7 +70,7 @@ def backup(
         assert out is not None
         settings = load_settings(database_url=database)
         info = run_backup(settings, out, _passphrase(confirm=True))
-    except (BackupError, ConfigurationError) as error:
+    except (BackupError, ConfigurationError, SQLAlchemyError) as error:
         raise _fail(error) from None
     typer.echo(f"已写入 / written {out}: {info.summary()}", err=True)
 
@@ -79,6 +86,8 @@ def restore(
     database: Database = None,
 ) -> None:
     """Restore a backup into an empty database and key location (a new feed epoch)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tongxin.server import ConfigurationError
     from tongxin.server._backup import BackupError
     from tongxin.server._backup import restore as run_restore
@@ -86,7 +95,7 @@ def restore(
     try:
         settings = load_settings(database_url=database)
         info = run_restore(settings, file, _passphrase(confirm=False), force=force)
-    except (BackupError, ConfigurationError) as error:
+    except (BackupError, ConfigurationError, SQLAlchemyError) as error:
         raise _fail(error) from None
     typer.echo(f"已恢复 / restored {info.summary()}", err=True)
 
@@ -98,6 +107,8 @@ def migrate(
     database: Database = None,
 ) -> None:
     """Upgrade the database schema to this release (back up first: `tongxin backup`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from tongxin.server import ConfigurationError
     from tongxin.server._db import Database as Db
     from tongxin.server._schema import code_head, current_revision, pending
@@ -114,7 +125,7 @@ def migrate(
                 typer.echo(f"{step.revision}\t{step.title}")
             return
         db.migrate()
-    except ConfigurationError as error:
+    except (ConfigurationError, SQLAlchemyError) as error:
         raise _fail(error) from None
     finally:
         db.dispose()
