@@ -236,9 +236,8 @@ def test_restore_drill_under_bulk_load(backend: Backend, tmp_path: Path) -> None
                 assert one.json()["citizenId"] == by_id[members[-1]["id"]]["citizenId"]
                 assert api.get(f"/v1/organisations/{root['id']}").status_code == 200
                 # Refusals that name a citizen ID (logged requests, greped by the last test).
-                same = {k: early[0][k] for k in ("citizenId", "birthDate", "gender")}
-                twin = remember(person(root["id"], **same))
-                assert api.post("/v1/members", json=twin).status_code == 409
+                twin = {**early[0], "id": person(root["id"])["id"]}
+                assert_problem(api.post("/v1/members", json=twin), 409, "duplicate-citizen-id")
                 broken = remember(person(root["id"], citizenId="51010719600101123X"))
                 assert api.post("/v1/members", json=broken).status_code == 422
                 audit_after = pages(api, "/v1/audit?limit=1000")
