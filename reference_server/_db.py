@@ -82,10 +82,18 @@ def alembic_config(conn: Connection, cipher: Any = None) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head", cipher: Any = None) -> None:
-    """Upgrade the database to ``revision`` (creating it from nothing if needed)."""
+    """Upgrade the database to ``revision`` (creating it from nothing if needed); refuses a
+    database newer than the code (:func:`._schema.refuse_newer`)."""
+    from ._schema import record_software, refuse_newer
+
     with engine.connect() as conn:
+        refuse_newer(conn)
+        conn.commit()
         command.upgrade(alembic_config(conn, cipher), revision)
         conn.commit()
+    if revision == "head":
+        with engine.begin() as conn:
+            record_software(conn)
 
 
 def _create_private(path: Path | None) -> None:

@@ -49,6 +49,9 @@ class Act(StrEnum):
     """The whole audit log: a hub-wide view, so only an unrestricted admin token."""
     PEERS = "peers"
     """The peers and their sync state: hub-wide, so only an unrestricted admin token."""
+    METRICS = "metrics"
+    """The hub's metrics: hub-wide, so only an unrestricted admin token (unless the hub's
+    settings make them public)."""
 
 
 #: The scope each act needs, and whether a subtree-limited token may do it at all.
@@ -58,6 +61,7 @@ _NEEDS: dict[Act, tuple[str, bool]] = {
     Act.WRITE: ("records:write", True),
     Act.AUDIT: ("admin", False),
     Act.PEERS: ("admin", False),
+    Act.METRICS: ("admin", False),
 }
 
 

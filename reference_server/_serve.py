@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 from ._federation import check_key_store
 from ._hub import open_hub
@@ -20,6 +23,7 @@ _ENV = {
     "host": "TONGXIN_HOST",
     "port": "TONGXIN_PORT",
     "workers": "TONGXIN_WORKERS",
+    "log_format": "TONGXIN_LOG_FORMAT",
 }
 
 
@@ -53,8 +57,16 @@ def serve(settings: Settings, *, access_log: bool = True) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers count into files here; a scrape of any worker adds up all of them.
+        metrics_dir = tempfile.mkdtemp(prefix="tongxin-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from ._observe import log_config
+
     uvicorn.run(
         "tongxin.server.api:app_from_env",
+        log_config=log_config(settings.log_format),
         factory=True,
         host=settings.host,
         port=settings.port,

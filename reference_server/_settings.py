@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     and revocations take effect."""
     pool_size: int = Field(8, ge=1, le=200)
     """Database connections per worker process (PostgreSQL)."""
+    metrics_public: bool = False
+    """Serve `GET /metrics` without a token (only where the port is reachable from the
+    monitoring network alone); otherwise `/metrics` needs an unrestricted admin token."""
+    log_format: Literal["text", "json"] = "text"
+    """Server logs as plain `text` or one `json` object per line, each with its request id."""
 
     @property
     def is_sqlite(self) -> bool:

@@ -38,6 +38,7 @@ __all__ = [
     "peers",
     "records",
     "refused_changes",
+    "schema_software",
     "scope_exits",
     "tokens",
     "transfer_letters",
@@ -280,4 +281,15 @@ transfer_letters = Table(
     Column("updated_at", Stamp, nullable=False),
     #: The peer's problem (JSON) when it refused the pending message for good: not retried.
     Column("refused", Text),
+)
+
+#: The release of Tongxin that last migrated this database and the revision it left (one row):
+#: an older release refusing a newer database names the release to install.
+schema_software = Table(
+    "schema_software",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(40), nullable=False),
+    Column("revision", String(32), nullable=False),
+    Column("migrated_at", Stamp, nullable=False),
 )

@@ -19,12 +19,14 @@ from tongxin.server._discovery import API_VERSION
 from tongxin.server._hints import PullNow, send_hints
 from tongxin.server._hub import Hub, open_hub
 from tongxin.server._maintenance import purge
+from tongxin.server._observe import Observe
 from tongxin.server._rounds import federation_round
 from tongxin.server._settings import Settings
 
 from ._fastread import FastReads
 from ._federation import install_federation
 from ._guard import InputGuard
+from ._ops import ops_router
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
@@ -173,13 +175,14 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     install(app)
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))
+    app.include_router(ops_router(settings))
     install_federation(app)
     app.add_middleware(InputGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def app_from_env() -> FastReads:
+def app_from_env() -> Observe:
     """The app with settings from the environment (for ``uvicorn --factory`` and workers),
-    behind the lean path for single-record reads."""
-    return FastReads(create_app(Settings()))
+    behind the lean path for single-record reads, with request ids and metrics outermost."""
+    return Observe(FastReads(create_app(Settings())))

@@ -175,6 +175,9 @@ def _routes() -> list[Route]:
             200,
             lambda w, _: Call("/.well-known/tongxin/certificates/mx-child"),
         ),
+        Route("GET", "/healthz", "public", 200, lambda w, _: Call("/healthz")),
+        Route("GET", "/readyz", "public", 200, lambda w, _: Call("/readyz")),
+        Route("GET", "/metrics", "hub-admin", 200, lambda w, _: Call("/metrics")),
         Route("GET", "/v1/audit", "hub-admin", 200, lambda w, _: Call("/v1/audit")),
         Route("GET", "/v1/peers", "hub-admin", 200, lambda w, _: Call("/v1/peers")),
         Route(

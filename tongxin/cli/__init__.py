@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import federation, hub, standard
+from . import federation, hub, ops, standard
 
 __all__ = ["app", "main"]
 
@@ -22,6 +22,7 @@ app = typer.Typer(
 standard.register(app)
 hub.register(app)
 federation.register(app)
+ops.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,139 @@
+"""Operations commands: ``backup``, ``restore`` and ``migrate`` (``docs/operations.md``).
+
+The backup passphrase comes from ``TONGXIN_BACKUP_PASSPHRASE`` or an interactive prompt, never
+from the command line (where other users and the shell history would see it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .hub import Database, load_settings
+
+__all__ = ["register"]
+
+PASSPHRASE_ENV = "TONGXIN_BACKUP_PASSPHRASE"
+
+
+def _passphrase(*, confirm: bool) -> str:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    prompt: str = typer.prompt(
+        "备份口令 / backup passphrase", hide_input=True, confirmation_prompt=confirm
+    )
+    return prompt
+
+
+def _fail(error: Exception) -> typer.Exit:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(error, SQLAlchemyError):  # the first line names the cause, not the SQL
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        error = Exception(f"数据库错误：{cause}\ndatabase error: {cause}")
+    typer.echo(f"错误 / error:\n{error}", err=True)
+    return typer.Exit(1)
+
+
+def backup(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write an encrypted backup of the hub here.")
+    ] = None,
+    verify: Annotated[
+        Path | None,
+        typer.Option("--verify", help="Check this backup file without restoring it."),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Back up the hub while it serves (database, keys, settings; encrypted), or check a backup."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongxin.server import ConfigurationError
+    from tongxin.server._backup import BackupError
+    from tongxin.server._backup import backup as run_backup
+    from tongxin.server._backup import verify as run_verify
+
+    if (out is None) == (verify is None):
+        typer.echo("error: give exactly one of --out FILE or --verify FILE", err=True)
+        raise typer.Exit(2)
+    try:
+        if verify is not None:
+            info = run_verify(verify, _passphrase(confirm=False))
+            typer.echo(f"备份完整 / backup intact: {info.summary()}")
+            for name, rows in sorted(info.tables.items()):
+                typer.echo(f"  {name}\t{rows}")
+            return
+        assert out is not None
+        settings = load_settings(database_url=database)
+        info = run_backup(settings, out, _passphrase(confirm=True))
+    except (BackupError, ConfigurationError, SQLAlchemyError) as error:
+        raise _fail(error) from None
+    typer.echo(f"已写入 / written {out}: {info.summary()}", err=True)
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup made by `tongxin backup --out`.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace a database and keys that are not empty (stop the hub first)."
+        ),
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Restore a backup into an empty database and key location (a new feed epoch)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongxin.server import ConfigurationError
+    from tongxin.server._backup import BackupError
+    from tongxin.server._backup import restore as run_restore
+
+    try:
+        settings = load_settings(database_url=database)
+        info = run_restore(settings, file, _passphrase(confirm=False), force=force)
+    except (BackupError, ConfigurationError, SQLAlchemyError) as error:
+        raise _fail(error) from None
+    typer.echo(f"已恢复 / restored {info.summary()}", err=True)
+
+
+def migrate(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the pending migrations; change nothing.")
+    ] = False,
+    database: Database = None,
+) -> None:
+    """Upgrade the database schema to this release (back up first: `tongxin backup`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongxin.server import ConfigurationError
+    from tongxin.server._db import Database as Db
+    from tongxin.server._schema import code_head, current_revision, pending
+
+    settings = load_settings(database_url=database)
+    db = Db(settings)
+    try:
+        with db.writer.connect() as conn:
+            before = current_revision(conn)
+            steps = pending(conn)
+        if dry_run:
+            typer.echo(f"schema {before or 'empty'} -> {code_head()}: {len(steps)} pending")
+            for step in steps:
+                typer.echo(f"{step.revision}\t{step.title}")
+            return
+        db.migrate()
+    except (ConfigurationError, SQLAlchemyError) as error:
+        raise _fail(error) from None
+    finally:
+        db.dispose()
+    typer.echo(f"migrated {before or 'empty'} -> {code_head()} ({len(steps)} migrations)", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operations commands to ``app``."""
+    app.command()(backup)
+    app.command()(restore)
+    app.command()(migrate)
