@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tongxin.federation._errors import PROBLEM_BASE
+from tongxin.schemas import Issue, Severity
+from tongxin.server._errors import BadRequest
 
 __all__ = ["MAX_PATH_CHARS", "MAX_QUERY_CHARS", "MAX_VALUE_CHARS", "InputGuard", "unsafe"]
 
@@ -36,25 +37,9 @@ def unsafe(value: str) -> bool:
 def _refusal(name: str, why_en: str, why_zh: str) -> bytes:
     subject = {"path": "请求路径", "query": "查询串"}.get(name, f"参数 {name}")
     en, zh = f"parameter {name} is invalid: {why_en}", f"{subject}无效：{why_zh}"
-    return orjson.dumps(
-        {
-            "type": PROBLEM_BASE + "invalid-parameter",
-            "title": "Bad request",
-            "status": 400,
-            "detail": en,
-            "detailZh": zh,
-            "code": "invalid-parameter",
-            "errors": [
-                {
-                    "pointer": f"/{name}",
-                    "rule": "API-001",
-                    "severity": "error",
-                    "message": {"zh-CN": zh, "en": en},
-                }
-            ],
-            "parameter": name,
-        }
-    )
+    issue = Issue("API-001", Severity.ERROR, f"/{name}", zh, en)
+    error = BadRequest(en, zh, code="invalid-parameter", issues=[issue], extra={"parameter": name})
+    return orjson.dumps(error.to_problem())
 
 
 def check_request(path: str, query: bytes) -> bytes | None:
