@@ -172,6 +172,13 @@ class Peer:
     #: latest of them; filled by :func:`list_peers`.
     refused: int = 0
     last_refused: dict[str, Any] | None = None
+    #: Times this peer's feed answered 410 ``epoch-changed`` (it was restored, §4.7), the
+    #: last time, whether the re-sync from the start is still under way, and the replicas
+    #: from it that its restored feed no longer holds (orphans; filled by :func:`list_peers`).
+    resets: int = 0
+    last_reset_at: datetime | None = None
+    resyncing: bool = False
+    orphans: int = 0
 
     @classmethod
     def of(cls, row: Any) -> Peer:
@@ -189,6 +196,9 @@ class Peer:
             row.last_error,
             row.failures,
             row.applied,
+            resets=row.resets,
+            last_reset_at=_aware(row.last_reset_at),
+            resyncing=bool(row.resyncing),
         )
 
     def keys(self) -> KeySet:
@@ -219,6 +229,10 @@ class Peer:
             "applied": self.applied,
             "refused": self.refused,
             "lastRefused": self.last_refused,
+            "resets": self.resets,
+            "lastResetAt": _stamp(self.last_reset_at),
+            "resyncing": self.resyncing,
+            "orphans": self.orphans,
         }
 
 
@@ -248,6 +262,15 @@ def list_peers(hub: Hub) -> list[Peer]:
             .add_columns(r.reason, r.at)
             .order_by(r.at, r.record_id)
         ).all()
+        orphans = {
+            row.hub_id: conn.execute(
+                select(func.count())
+                .select_from(records)
+                .where(records.c.orphan == _ORPHAN, _replicated_from(row.hub_id))
+            ).scalar_one()
+            for row in rows
+            if row.resets
+        }
     counts: dict[str, int] = {}
     latest: dict[str, dict[str, Any]] = {}
     for row in refusals:
@@ -263,7 +286,10 @@ def list_peers(hub: Hub) -> list[Peer]:
         }
     return [
         dataclasses.replace(
-            Peer.of(row), refused=counts.get(row.hub_id, 0), last_refused=latest.get(row.hub_id)
+            Peer.of(row),
+            refused=counts.get(row.hub_id, 0),
+            last_refused=latest.get(row.hub_id),
+            orphans=orphans.get(row.hub_id, 0),
         )
         for row in rows
     ]
@@ -511,6 +537,7 @@ def _values(hub: Hub, change: Change, scope: str | None, seq: int) -> dict[str, 
         "sealed": sealed,
         "citizen_hash": None,
         "digest": "",
+        "orphan": _CURRENT,
     }
 
 
@@ -671,10 +698,14 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
             raise CursorMovedError(peer.hub_id)
         held = _held(conn, page.changes)
         before = dict(held)
+        if peer.resyncing:
+            _seen_again(conn, page.changes)
         chosen: dict[tuple[str, str], Change] = {}
         for change in page.changes:
             key = (change.type, change.id)
             verdict = _verdict(hub, conn, change, held.get(key), may_speak_for, peer.hub_id)
+            if peer.resyncing and verdict is Decision.SKIP:
+                verdict = _restored(hub, change, held.get(key), may_speak_for)
             if verdict is Decision.APPLY:
                 chosen[key] = change
                 _hold(held, change)
@@ -855,6 +886,7 @@ def sync_peer(
         store.signer(), verify_with=PeerResolver(hub, only=peer.hub_id), nonces=DbNonceCache(hub)
     )
     total = pages = 0
+    reset = False
     with httpx.Client(auth=auth, timeout=60, transport=transport) as client:
         while True:
             params: dict[str, Any] = {"limit": _PAGE}
@@ -866,6 +898,10 @@ def sync_peer(
                 raise SyncError(f"response {error.code}: {error.detail_en}") from None
             except httpx.HTTPError as error:
                 raise SyncError(f"unreachable: {error}") from None
+            if response.status_code == 410 and _code(response) == "epoch-changed" and not reset:
+                reset = True  # once a round: a feed that keeps answering so is an error
+                peer = reset_peer(hub, peer)
+                continue
             if response.status_code != 200:
                 raise SyncError(_problem(response))
             page = FeedPage.from_wire(response.json())
@@ -873,10 +909,147 @@ def sync_peer(
                 total += apply_page(hub, peer, page)
             except CursorMovedError:
                 return total  # the other puller carries on from its cursor
-            peer = get_peer(hub, peer.hub_id) or peer
             pages += 1
+            if not page.more and peer.resyncing:
+                finish_resync(hub, peer)
+            peer = get_peer(hub, peer.hub_id) or peer
             if not page.more or (max_pages and pages >= max_pages):
                 return total
+
+
+def _code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body.get("code")) if isinstance(body, dict) else None
+
+
+# -- restored peers (§4.7) ---------------------------------------------------------------------
+_CURRENT, _UNSEEN, _ORPHAN = 0, 1, 2
+
+
+def _replicated_from(peer_hub: str) -> Any:
+    """Records this hub replicated from ``peer_hub`` (its audit log says so)."""
+    a = audit.c
+    return (
+        select(literal(1))
+        .where(
+            a.action == "replicate",
+            a.request_id == f"sync:{peer_hub}",
+            a.collection == records.c.collection,
+            a.record_id == records.c.id,
+        )
+        .exists()
+    )
+
+
+def reset_peer(hub: Hub, peer: Peer) -> Peer:
+    """The peer's feed answered 410 ``epoch-changed``: it was restored from a backup (or its
+    database replaced). Start its feed again from the beginning, count the reset, and mark
+    every live replica this hub took from it as not yet seen again; the re-sync clears the
+    mark of each record the restored feed still holds (:func:`finish_resync`)."""
+    log.warning(
+        "peer %s started a new feed epoch (restored): re-syncing from the start", peer.hub_id
+    )
+    may_speak_for = _below(hub, peer.hub_id)
+    c = records.c
+    with hub.db.write() as conn:
+        owners = [
+            o
+            for o in conn.execute(select(c.owner).distinct()).scalars()
+            if o != hub.hub_id and may_speak_for(o)
+        ]
+        if owners:
+            conn.execute(
+                update(records)
+                .where(
+                    among(conn, c.owner, owners),
+                    c.deleted.is_(False),
+                    _replicated_from(peer.hub_id),
+                )
+                .values(orphan=_UNSEEN)
+            )
+        conn.execute(
+            update(peers)
+            .where(peers.c.hub_id == peer.hub_id)
+            .values(
+                cursor=None,
+                resets=peers.c.resets + 1,
+                last_reset_at=_now(),
+                resyncing=True,
+            )
+        )
+    return get_peer(hub, peer.hub_id) or peer
+
+
+def _seen_again(conn: Connection, changes: tuple[Change, ...]) -> None:
+    """The records of a re-sync page are still held by the restored peer: not orphans."""
+    c = records.c
+    ids: dict[str, list[str]] = {}
+    for change in changes:
+        ids.setdefault(change.type, []).append(change.id)
+    for collection, keys in ids.items():
+        conn.execute(
+            update(records)
+            .where(c.collection == collection, among(conn, c.id, keys), c.orphan != _CURRENT)
+            .values(orphan=_CURRENT)
+        )
+
+
+def _restored(
+    hub: Hub, change: Change, held: _Held | None, may_speak_for: Callable[[str], bool]
+) -> Decision:
+    """During the re-sync of a restored peer its own records are taken as it now holds them,
+    even at a version not above ours: what it wrote after the restore may reuse the version
+    numbers the lost history had used, and must not be missed."""
+    if (
+        held is not None
+        and held.owner == change.owner
+        and change.owner != hub.hub_id
+        and may_speak_for(change.owner)
+    ):
+        return Decision.APPLY
+    return Decision.SKIP
+
+
+def finish_resync(hub: Hub, peer: Peer) -> int:
+    """The re-sync of a restored peer has read its whole feed: the replicas it did not send
+    again become orphans. Each gets a new feed sequence number, so this hub's own feed serves
+    it as a tombstone (``reason: orphaned``) and its parent learns of the loss too; the row is
+    kept (``peer list`` counts it) until the peer sends the record again. The number of new
+    orphans."""
+    c = records.c
+    with hub.db.write() as conn:
+        unseen = conn.execute(
+            select(c.collection, c.id)
+            .where(c.orphan == _UNSEEN, _replicated_from(peer.hub_id))
+            .order_by(c.seq)
+        ).all()
+        if unseen:
+            top = conn.execute(
+                update(hub_state)
+                .where(hub_state.c.id == 1)
+                .values(last_seq=hub_state.c.last_seq + len(unseen))
+                .returning(hub_state.c.last_seq)
+            ).scalar_one()
+            conn.execute(
+                update(records).where(
+                    c.collection == bindparam("k_collection"), c.id == bindparam("k_id")
+                ),
+                [
+                    {"k_collection": row.collection, "k_id": row.id, "orphan": _ORPHAN, "seq": seq}
+                    for seq, row in enumerate(unseen, start=top - len(unseen) + 1)
+                ],
+            )
+        conn.execute(update(peers).where(peers.c.hub_id == peer.hub_id).values(resyncing=False))
+    if unseen:
+        log.warning(
+            "peer %s no longer holds %d records replicated from it: kept as orphans",
+            peer.hub_id,
+            len(unseen),
+        )
+    return len(unseen)
 
 
 def _record(hub: Hub, peer: Peer, error: str | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "PointReader",
     "Record",
     "decode_cursor",
+    "epoch_changed",
     "get_record",
     "invalid_cursor",
     "list_changes",
@@ -123,6 +124,8 @@ def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Rec
     return Record(_body(hub, rid, row.doc, row.sealed, sensitive), row.version)
 
 
+#: ``records.orphan`` of a replica whose restored source no longer holds it.
+_ORPHAN = 2
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{24,400}")
 _TAG_BYTES = 16
 #: A feed cursor of the unsigned form hubs handed out before cursors were signed:
@@ -212,7 +215,7 @@ def list_records(
 
 def decode_cursor(hub: Hub, cursor: str | None) -> int:
     """The sequence a change-feed cursor stands for; 400 ``invalid-cursor`` unless this hub
-    made it, 410 when it is from another database of this hub."""
+    made it, 410 ``epoch-changed`` when it is from another epoch of this hub (a restore)."""
     if not cursor:
         return 0
     try:
@@ -225,11 +228,26 @@ def decode_cursor(hub: Hub, cursor: str | None) -> int:
         value = text
     epoch, _, seq = value.partition(":")
     if epoch != hub.identity.epoch:
-        raise _expired(
-            "the cursor comes from another database of this hub (restored or reset)",
-            "游标来自本枢纽的另一个数据库（已恢复或重置）",
-        )
+        raise epoch_changed(hub)
     return int(seq)
+
+
+def epoch_changed(hub: Hub) -> Gone:
+    """410 ``epoch-changed``: the cursor belongs to another epoch of this hub's change feed (it
+    was restored from a backup, or its database was replaced), so its sequence numbers mean
+    nothing now; the consumer re-syncs from the start."""
+    epoch = hub.identity.epoch
+    return Gone(
+        f"the change feed of this hub started a new epoch {epoch} (it was restored from a backup "
+        "or its database was replaced): the cursor belongs to an earlier epoch; re-sync by "
+        "reading /v1/changes without `after` from the start, replace your copy with what it "
+        "returns (records it no longer holds were lost here), then continue from its cursor",
+        f"本枢纽的变更流已进入新纪元 {epoch}（已从备份恢复或更换了数据库），该游标属于此前的纪元："
+        "请不带 after 参数从头读取 /v1/changes 重新同步，以返回内容替换本地副本"
+        "（不再出现的记录已在本枢纽丢失），再从新游标继续",
+        code="epoch-changed",
+        extra={"epoch": epoch, "bootstrap": "/v1/changes"},
+    )
 
 
 def _expired(en: str, zh: str) -> Gone:
@@ -258,7 +276,7 @@ def list_changes(
     seq = decode_cursor(hub, after)
     c = records.c
     query: Select[Any] = select(
-        c.seq, c.collection, c.id, c.version, c.owner, c.deleted, c.doc, c.sealed
+        c.seq, c.collection, c.id, c.version, c.owner, c.deleted, c.doc, c.sealed, c.orphan
     ).where(c.seq > seq)
     if collections:
         query = query.where(c.collection.in_(collections))
@@ -338,6 +356,19 @@ def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> byt
                 "deleted": True,
                 "record": None,
                 "reason": "moved-out",
+            }
+        )
+    if r.orphan == _ORPHAN and not r.deleted:
+        # a replica its restored owner no longer holds (spec/federation.md §4.7)
+        return orjson.dumps(
+            {
+                "type": r.collection,
+                "id": r.id,
+                "version": r.version,
+                "owner": r.owner,
+                "deleted": True,
+                "record": None,
+                "reason": "orphaned",
             }
         )
     head = orjson.dumps(

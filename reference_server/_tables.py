@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -99,6 +100,10 @@ records = Table(
     Column("citizen_hash", String(64)),
     #: SHA-256 of the submitted content: an identical upsert is "unchanged", not a new version.
     Column("digest", String(64), nullable=False),
+    #: A replica's standing after its source peer was restored (``spec/federation.md`` §4.7):
+    #: 0 current; 1 not yet seen again in the re-sync that follows the reset; 2 orphan (the
+    #: restored peer no longer holds it: kept here, served to this hub's parent as a tombstone).
+    Column("orphan", SmallInteger, nullable=False, server_default=text("0")),
     Index("ix_records_seq", "seq", unique=True),
     Index("ix_records_citizen", "owner", "citizen_hash", unique=True),
     Index("ix_records_scope", "collection", "scope_org", "id"),
@@ -197,6 +202,11 @@ peers = Table(
     Column("failures", Integer, nullable=False, server_default=text("0")),
     #: Changes applied from this peer so far.
     Column("applied", BigInteger, nullable=False, server_default=text("0")),
+    #: Times the peer's feed answered 410 ``epoch-changed`` (it was restored) and the last.
+    Column("resets", Integer, nullable=False, server_default=text("0")),
+    Column("last_reset_at", Stamp),
+    #: True from a reset until the re-sync from the start has read the whole feed.
+    Column("resyncing", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", Stamp, nullable=False),
     #: When the peer's key set was last fetched and verified (refreshed periodically, so a
     #: revocation takes effect).

@@ -32,7 +32,7 @@ from tongxin.server._settings import Settings
 from tongxin.server._writes import Uncheckable, check
 
 from ._deps import Caller, HubDep, limited_stream, require_type
-from ._federation import FeedCaller, PeerCaller, peer_problem, signed_response
+from ._federation import PROBLEM, FeedCaller, PeerCaller, peer_problem, signed_response
 from ._pages import next_url, page_body
 from ._records import JSON, _problems
 
@@ -224,6 +224,11 @@ def misc_router(settings: Settings) -> APIRouter:
                 )
             except RelationError as error:
                 return peer_problem(hub, error, request, caller)
+            except HubError as error:
+                # a cursor refused (400 invalid-cursor, 410 cursor-expired / epoch-changed) is
+                # answered signed like every response to a peer, so the puller can act on it
+                problem = orjson.dumps(error.to_problem(request.url.path))
+                return signed_response(hub, error.status, problem, caller.request, PROBLEM)
             body = orjson.dumps(
                 {
                     "items": items,

@@ -177,7 +177,7 @@ def test_feed_cursors_of_the_unsigned_form_keep_working(api: httpx.Client, hub: 
     assert page.status_code == 200, page.text
     assert page.json()["cursor"] != legacy
     other_epoch = _b64("0" * 32 + ":5")
-    assert_problem(api.get("/v1/changes", params={"after": other_epoch}), 410, "cursor-expired")
+    assert_problem(api.get("/v1/changes", params={"after": other_epoch}), 410, "epoch-changed")
 
 
 def test_a_bulk_line_with_a_bad_id_fails_alone(api: httpx.Client, tree: dict[str, str]) -> None:

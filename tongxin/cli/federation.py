@@ -303,7 +303,8 @@ def peer_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     database: Database = None,
 ) -> None:
-    """The peers with relation, sync lag, changes refused for ownership and last error."""
+    """The peers with relation, sync lag, changes refused for ownership, history resets
+    (restores) and orphans, and last error."""
     from tongxin.server._federation import list_peers
 
     hub = _hub(database)
@@ -327,9 +328,15 @@ def peer_list(
                 f"; {p['refused']} refused (last: {last['type']}/{last['id']} v{last['version']}"
                 f" owned by {last['recordedOwner'] or 'nobody yet'}, {last['reason']})"
             )
+        reset = ""
+        if p["resets"]:
+            reset = (
+                f"; restored: history reset {p['resets']}x (last {p['lastResetAt']}"
+                f"{', re-syncing' if p['resyncing'] else ''}), {p['orphans']} orphans"
+            )
         typer.echo(
             f"{p['hubId']}\t{p['relation']}\t{p['url']}\t{lag}\t{p['applied']} applied"
-            f"{refused}{error}"
+            f"{refused}{reset}{error}"
         )
 
 
