@@ -9,7 +9,7 @@ invalid input, the issues (JSON Pointer, rule, message). One handler in ``api`` 
     ├── Forbidden                 403     forbidden, outside-subtree, scope-missing
     ├── NotFound                  404     not-found
     ├── Conflict                  409     conflict, duplicate-citizen-id, replica-read-only, …
-    ├── Gone                      410     cursor-expired
+    ├── Gone                      410     deleted, cursor-expired, epoch-changed
     ├── PreconditionFailed        412     version-mismatch
     ├── PayloadTooLarge           413     payload-too-large
     ├── UnsupportedMediaType      415     unsupported-media-type

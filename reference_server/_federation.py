@@ -172,7 +172,7 @@ class Peer:
     #: latest of them; filled by :func:`list_peers`.
     refused: int = 0
     last_refused: dict[str, Any] | None = None
-    #: Times this peer's feed answered 410 ``epoch-changed`` (it was restored, §4.7), the
+    #: Times this peer's feed answered 410 ``epoch-changed`` (it was restored, §4.5), the
     #: last time, whether the re-sync from the start is still under way, and the replicas
     #: from it that its restored feed no longer holds (orphans; filled by :func:`list_peers`).
     resets: int = 0
@@ -925,7 +925,7 @@ def _code(response: httpx.Response) -> str | None:
     return str(body.get("code")) if isinstance(body, dict) else None
 
 
-# -- restored peers (§4.7) ---------------------------------------------------------------------
+# -- restored peers (§4.5) ---------------------------------------------------------------------
 _CURRENT, _UNSEEN, _ORPHAN = 0, 1, 2
 
 

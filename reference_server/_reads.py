@@ -359,7 +359,7 @@ def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> byt
             }
         )
     if r.orphan == _ORPHAN and not r.deleted:
-        # a replica its restored owner no longer holds (spec/federation.md §4.7)
+        # a replica its restored owner no longer holds (spec/federation.md §4.5)
         return orjson.dumps(
             {
                 "type": r.collection,

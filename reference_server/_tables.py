@@ -100,7 +100,7 @@ records = Table(
     Column("citizen_hash", String(64)),
     #: SHA-256 of the submitted content: an identical upsert is "unchanged", not a new version.
     Column("digest", String(64), nullable=False),
-    #: A replica's standing after its source peer was restored (``spec/federation.md`` §4.7):
+    #: A replica's standing after its source peer was restored (``spec/federation.md`` §4.5):
     #: 0 current; 1 not yet seen again in the re-sync that follows the reset; 2 orphan (the
     #: restored peer no longer holds it: kept here, served to this hub's parent as a tombstone).
     Column("orphan", SmallInteger, nullable=False, server_default=text("0")),

@@ -1,4 +1,4 @@
-"""A restore is visible to the federation (``spec/federation.md`` §4.7): a county restored from
+"""A restore is visible to the federation (``spec/federation.md`` §4.5): a county restored from
 a backup older than its city's cursor starts a new feed epoch; the city's cursor then answers
 410 ``epoch-changed``, the city re-syncs from the start, counts the reset, keeps the records the
 county lost as orphans (served onwards as tombstones) and misses nothing written after the
