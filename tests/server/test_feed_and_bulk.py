@@ -171,3 +171,33 @@ def test_validate_package_gives_the_cli_report(api: httpx.Client) -> None:
         400,
         "invalid-json",
     )
+
+
+def test_a_cursor_of_another_epoch_is_epoch_changed(
+    api: httpx.Client, tree: dict[str, str], backend: Backend
+) -> None:
+    from sqlalchemy import update
+
+    from tongxin.server._reads import sign_cursor
+    from tongxin.server._tables import records
+
+    record = person(tree["a"])
+    assert api.post("/v1/members", json=record).status_code == 201
+    _, cursor = feed(api)
+    hub = open_hub(backend.settings())
+    try:
+        epoch = hub.identity.epoch
+        other = sign_cursor(hub, "feed", "f" * 32 + ":1")  # signed here, an earlier epoch
+        with hub.db.write() as conn:  # as the re-sync after a child's restore leaves it
+            conn.execute(update(records).where(records.c.id == record["id"]).values(orphan=2))
+    finally:
+        hub.close()
+    body = assert_problem(api.get("/v1/changes", params={"after": other}), 410, "epoch-changed")
+    assert body["epoch"] == epoch
+    assert body["bootstrap"] == "/v1/changes"
+    assert epoch in body["detail"]
+    assert epoch in body["detailZh"]
+    assert api.get("/v1/changes", params={"after": cursor}).status_code == 200
+    items, _ = feed(api)
+    (orphan,) = [i for i in items if i["id"] == record["id"]]
+    assert (orphan["deleted"], orphan["record"], orphan["reason"]) == (True, None, "orphaned")
