@@ -485,8 +485,9 @@ def test_migrate_dry_run_then_migrate_and_newer_database_refused(
             migrate(engine, "0006")
             dry = cli(db, "migrate", "--dry-run")
             assert dry.returncode == 0, dry.stderr
-            assert "0006 -> 0010" in dry.stdout
+            assert "0006 -> 0011" in dry.stdout
             assert re.search(r"^0010\t\S", dry.stdout, re.MULTILINE)
+            assert re.search(r"^0011\t\S", dry.stdout, re.MULTILINE)
             with engine.connect() as conn:
                 assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
                     "0006"
