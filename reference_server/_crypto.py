@@ -221,9 +221,13 @@ class FieldCipher:
         self._use(ring)
 
     def _use(self, ring: KeyRing) -> None:
-        self.ring = ring
-        self._aeads = {data_key_id(k): AESGCM(_derive(k, b"fields")) for k in ring.data}
-        self._current_id = data_key_id(ring.current)
+        aeads = {data_key_id(k): AESGCM(_derive(k, b"fields")) for k in ring.data}
+        # One assignment: a request thread sees the old or the new keys, never a mixture.
+        self._state = (ring, aeads, data_key_id(ring.current), ring.is_single)
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._state[0]
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         if self._source is None:
@@ -251,10 +255,6 @@ class FieldCipher:
             self._use(ring)
             self._stamp = stamp
 
-    @property
-    def current_key_id(self) -> bytes:
-        return self._current_id
-
     def citizen_hash(self, citizen_id: str) -> str:
         """The keyed hash of a citizen ID (upper-case check character)."""
         return hmac.new(self._mac_key, citizen_id.upper().encode(), hashlib.sha256).hexdigest()
@@ -266,32 +266,33 @@ class FieldCipher:
     def seal(self, record_id: str, fields: dict[str, Any]) -> bytes:
         """Encrypt ``fields`` bound to ``record_id`` with the current data key."""
         self.refresh()
+        _, aeads, current, single = self._state
         nonce = os.urandom(12)
-        current = self._current_id
-        aead = self._aeads[current]
-        ct = aead.encrypt(nonce, orjson.dumps(fields), record_id.encode())
-        if self.ring.is_single:
+        ct = aeads[current].encrypt(nonce, orjson.dumps(fields), record_id.encode())
+        if single:
             return _FORMAT + nonce + ct
         return _FORMAT_KEYED + current + nonce + ct
 
     def sealed_with_current(self, blob: bytes) -> bool:
         """Whether ``blob`` is sealed with the current data key in the current format."""
-        if self.ring.is_single:
+        _, _, current, single = self._state
+        if single:
             return blob[:1] == _FORMAT
-        return blob[:1] == _FORMAT_KEYED and blob[1:9] == self._current_id
+        return blob[:1] == _FORMAT_KEYED and blob[1:9] == current
 
     def open(self, record_id: str, blob: bytes) -> dict[str, Any]:
         """Decrypt what :meth:`seal` made for ``record_id`` (with any key of the ring)."""
+        if blob[:1] == _FORMAT_KEYED and blob[1:9] not in self._state[1]:
+            self.refresh()
+        aeads = self._state[1]
         if blob[:1] == _FORMAT_KEYED:
-            if blob[1:9] not in self._aeads:
-                self.refresh()
-            found = self._aeads.get(blob[1:9])
+            found = aeads.get(blob[1:9])
             candidates = [found] if found is not None else []
             body = blob[9:]
         else:
             # Format 1 names no key: sealed by the first master key, a data key of the ring
             # until a rotation finishes.
-            candidates, body = list(self._aeads.values()), blob[1:]
+            candidates, body = list(aeads.values()), blob[1:]
         for aead in candidates:
             try:
                 plain = aead.decrypt(body[:12], body[12:], record_id.encode())

@@ -170,8 +170,8 @@ def rotate_data_key(
         resumed = len(ring.data) > 1
         if not resumed:
             ring = ring.with_data((os.urandom(32), *ring.data))
+            _audit(db, "datakey.start")
             write_key_file(path, ring)
-            _audit(db, "rotate-data-key.start")
         cipher = FieldCipher(ring)
         total = _total(db)
         done = 0
@@ -196,7 +196,7 @@ def rotate_data_key(
                 break
             total += _total(db)  # the confirming sweep
         write_key_file(path, ring.with_data((ring.current,)))
-        _audit(db, "rotate-data-key.done")
+        _audit(db, "datakey.done")
         return RotationResult(resumed, resealed, sweeps)
     finally:
         db.dispose()

@@ -166,8 +166,8 @@ def test_rotation_killed_halfway_resumes_while_the_hub_serves(
                 twin = {**expected[changed], "id": person(root["id"])["id"]}
                 assert_problem(api.post("/v1/members", json=twin), 409, "duplicate-citizen-id")
                 audit = [a["action"] for a in pages(api, "/v1/audit?limit=1000")]
-                assert audit.count("rotate-data-key.start") == 1
-                assert audit.count("rotate-data-key.done") == 1
+                assert audit.count("datakey.start") == 1
+                assert audit.count("datakey.done") == 1
                 admin = srv.tokens["admin"]
         finally:
             srv.stop()
