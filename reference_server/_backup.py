@@ -19,7 +19,6 @@ new random feed epoch.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import getpass
 import hashlib
@@ -43,7 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from tongxin.federation import key_store_path
 
 from ._backupfile import MIN_PASSPHRASE, BackupError, SealingWriter, open_stream
-from ._crypto import FieldCipher, load_key
+from ._crypto import FieldCipher, KeyRing, load_key
 from ._db import Database, migrate
 from ._schema import known
 from ._settings import Settings
@@ -226,7 +225,7 @@ def backup(settings: Settings, out: Path, passphrase: str) -> BackupInfo:
                 snapshot, files = _snapshot_postgresql(settings, work)
             keyfile = work / KEY_ENTRY
             with private_file(keyfile) as f:
-                f.write(base64.b64encode(key) + b"\n")
+                f.write(key.encode())
             files.append(keyfile)
             store = key_store_path(settings.database_url)
             if store.exists():
@@ -359,8 +358,11 @@ def _check(work: Path) -> BackupInfo:
     for name, meta in files.items():
         if _sha256(work / name) != meta["sha256"] or (work / name).stat().st_size != meta["size"]:
             raise BackupError(f"entry {name} does not match its digest", f"条目 {name} 与摘要不符")
-    key = base64.b64decode((work / KEY_ENTRY).read_bytes().strip())
-    if len(key) != 32 or FieldCipher(key).key_id != key_id:
+    try:
+        ring = KeyRing.parse((work / KEY_ENTRY).read_bytes())
+    except ValueError:
+        ring = None
+    if ring is None or ring.key_id != key_id:
         raise BackupError(
             "the field-encryption key in the backup is not the key of its data",
             "备份中的字段加密密钥与数据不匹配",
@@ -446,7 +448,7 @@ def restore(settings: Settings, path: Path, passphrase: str, *, force: bool = Fa
                 "install the version that wrote it (or newer)",
                 f"备份的数据库结构版本 {revision} 比本程序新：请安装写出该备份的版本（或更新版本）",
             )
-        key = base64.b64decode((work / KEY_ENTRY).read_bytes().strip())
+        key = KeyRing.parse((work / KEY_ENTRY).read_bytes())
         if settings.secret_key is not None and load_key(settings, create=False) != key:
             raise BackupError(
                 "TONGXIN_SECRET_KEY is not the backup's key: unset it (the key file is "

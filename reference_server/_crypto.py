@@ -5,6 +5,14 @@ One 32-byte master key lives outside the database (``TONGXIN_SECRET_KEY`` or a k
 record (bound to the record id as associated data), HMAC-SHA-256 for the citizen-ID hash that
 carries the database's uniqueness constraint, and HMAC-SHA-256 for the pagination cursors the
 hub hands out.
+
+Data-key rotation (``tongxin keys rotate-data-key``, ``docs/operations.md``) replaces the key
+that seals the fields while the key of the citizen-ID hash (and of the cursors and the key id)
+stays the first master key, so the hash column and its uniqueness never change. The key file
+then holds a small JSON key ring (the current data key, the previous one while a rotation runs,
+and the hash key); a file of one base64 line is a ring of one key, as before. A sealed blob
+names the data key that sealed it, and the hub re-reads the key file when it changes, so a
+serving hub opens both keys and seals with the new one while the rotation runs.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import hashlib
 import hmac
 import os
 import stat
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +36,86 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ._errors import ConfigurationError
 from ._settings import Settings
 
-__all__ = ["SENSITIVE_FIELDS", "FieldCipher", "create_key_file", "load_key"]
+__all__ = [
+    "SENSITIVE_FIELDS",
+    "FieldCipher",
+    "KeyRing",
+    "create_key_file",
+    "load_key",
+    "write_key_file",
+]
 
 #: Record fields encrypted at rest and hidden from list responses.
 SENSITIVE_FIELDS: dict[str, tuple[str, ...]] = {"members": ("citizenId", "phone")}
+#: Format bytes of a sealed blob: 1 = sealed with the first master key (no key id inside);
+#: 2 = followed by the 8-byte id of the data key that sealed it.
 _FORMAT = b"\x01"
+_FORMAT_KEYED = b"\x02"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """The data keys (current first, then the previous one while a rotation runs) and the
+    sub-keys of the first master key that never change: the citizen-ID hash key, the cursor key
+    and the key id. The first master key itself leaves the ring with the first rotation."""
+
+    data: tuple[bytes, ...]
+    mac_key: bytes
+    cursor_key: bytes
+    key_id: str
+
+    @classmethod
+    def single(cls, key: bytes) -> KeyRing:
+        key_id = hashlib.sha256(_derive(key, b"key-id")).hexdigest()[:16]
+        return cls((key,), _derive(key, b"citizen-id"), _derive(key, b"cursor"), key_id)
+
+    @property
+    def current(self) -> bytes:
+        return self.data[0]
+
+    @property
+    def is_single(self) -> bool:
+        """One master key for everything (never rotated): the one-line key file."""
+        return len(self.data) == 1 and KeyRing.single(self.data[0]) == self
+
+    def with_data(self, data: tuple[bytes, ...]) -> KeyRing:
+        return KeyRing(data, self.mac_key, self.cursor_key, self.key_id)
+
+    def encode(self) -> bytes:
+        """The key file's bytes: one base64 line for a single key, else the JSON key ring."""
+        if self.is_single:
+            return base64.b64encode(self.current) + b"\n"
+        ring = {
+            "version": 2,
+            "data": [base64.b64encode(k).decode() for k in self.data],
+            "citizenIdKey": base64.b64encode(self.mac_key).decode(),
+            "cursorKey": base64.b64encode(self.cursor_key).decode(),
+            "keyId": self.key_id,
+        }
+        return orjson.dumps(ring, option=orjson.OPT_INDENT_2) + b"\n"
+
+    @classmethod
+    def parse(cls, raw: bytes) -> KeyRing:
+        """Read :meth:`encode`'s bytes; ValueError when they hold no valid ring."""
+        raw = raw.strip()
+        if not raw.startswith(b"{"):
+            key = base64.b64decode(raw, validate=True)
+            if len(key) != 32:
+                raise ValueError("not a 32-byte key")
+            return cls.single(key)
+        try:
+            doc = orjson.loads(raw)
+            data = tuple(base64.b64decode(k, validate=True) for k in doc["data"])
+            mac_key = base64.b64decode(doc["citizenIdKey"], validate=True)
+            cursor_key = base64.b64decode(doc["cursorKey"], validate=True)
+            key_id = doc["keyId"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise ValueError("not a key ring") from None
+        if not data or any(len(k) != 32 for k in (*data, mac_key, cursor_key)):
+            raise ValueError("not a key ring")
+        if not isinstance(key_id, str) or len(key_id) != 16:
+            raise ValueError("not a key ring")
+        return cls(data, mac_key, cursor_key, key_id)
 
 
 def create_key_file(path: Path) -> bool:
@@ -44,8 +129,27 @@ def create_key_file(path: Path) -> bool:
     return True
 
 
-def load_key(settings: Settings, *, create: bool) -> bytes:
-    """The master key from the settings or the key file (created when ``create``)."""
+def write_key_file(path: Path, ring: KeyRing) -> None:
+    """Replace the key file atomically (a 0600 temporary file renamed over it, then fsync)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(ring.encode())
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_key(settings: Settings, *, create: bool) -> KeyRing:
+    """The key ring from the settings or the key file (created when ``create``)."""
     if settings.secret_key is not None:
         raw = settings.secret_key.get_secret_value().encode()
         try:
@@ -53,22 +157,26 @@ def load_key(settings: Settings, *, create: bool) -> bytes:
         except ValueError:
             key = b""
         # A passphrase that is not base64 of 32 bytes is stretched into a key.
-        return key if len(key) == 32 else hashlib.sha256(raw).digest()
+        return KeyRing.single(key if len(key) == 32 else hashlib.sha256(raw).digest())
     path = settings.resolved_key_file()
     if create:
         create_key_file(path)
+    return read_key_file(path)
+
+
+def read_key_file(path: Path) -> KeyRing:
+    """The key ring in the key file ``path`` (refused when others may read it)."""
     try:
         _refuse_shared(path)
-        key = base64.b64decode(path.read_bytes().strip(), validate=True)
+        return KeyRing.parse(path.read_bytes())
     except FileNotFoundError:
         raise ConfigurationError(
             f"no key file at {path}: run `tongxin init` or set TONGXIN_SECRET_KEY"
         ) from None
     except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise ConfigurationError(f"{path} does not hold a base64 32-byte key")
-    return key
+        raise ConfigurationError(
+            f"{path} does not hold a base64 32-byte key or a key ring"
+        ) from None
 
 
 def _refuse_shared(path: Path) -> None:
@@ -87,15 +195,65 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=b"tongxin/" + purpose).derive(master)
 
 
-class FieldCipher:
-    """Encrypts and decrypts the sensitive fields of records; hashes citizen IDs."""
+def data_key_id(key: bytes) -> bytes:
+    """The 8-byte id of a data key, written into the blobs it seals."""
+    return hashlib.sha256(_derive(key, b"data-key-id")).digest()[:8]
 
-    def __init__(self, master: bytes) -> None:
-        self._aead = AESGCM(_derive(master, b"fields"))
-        self._mac_key = _derive(master, b"citizen-id")
-        self._cursor_key = _derive(master, b"cursor")
-        #: A short public fingerprint of the key, kept with the data to detect a wrong key.
-        self.key_id = hashlib.sha256(_derive(master, b"key-id")).hexdigest()[:16]
+
+class FieldCipher:
+    """Encrypts and decrypts the sensitive fields of records; hashes citizen IDs.
+
+    Built from a key ring (or one master key). With ``source`` (the key file) it re-reads the
+    file whenever it changes, so a serving hub follows a data-key rotation run by another
+    process: it opens blobs of every key in the ring and seals with the current one.
+    """
+
+    def __init__(self, keys: KeyRing | bytes, source: Path | None = None) -> None:
+        ring = KeyRing.single(keys) if isinstance(keys, bytes) else keys
+        self._mac_key = ring.mac_key
+        self._cursor_key = ring.cursor_key
+        #: A short public fingerprint of the first master key, kept with the data to detect a
+        #: wrong key; it survives data-key rotations (the hash key does not change).
+        self.key_id = ring.key_id
+        self._source = source
+        self._lock = threading.Lock()
+        self._stamp = self._file_stamp()
+        self._use(ring)
+
+    def _use(self, ring: KeyRing) -> None:
+        aeads = {data_key_id(k): AESGCM(_derive(k, b"fields")) for k in ring.data}
+        # One assignment: a request thread sees the old or the new keys, never a mixture.
+        self._state = (ring, aeads, data_key_id(ring.current), ring.is_single)
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._state[0]
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        if self._source is None:
+            return None
+        try:
+            st = self._source.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def refresh(self) -> None:
+        """Re-read the key file when it changed (a rotation); keep the keys if it is unreadable."""
+        if self._source is None:
+            return
+        stamp = self._file_stamp()
+        if stamp == self._stamp or stamp is None:
+            return
+        with self._lock:
+            try:
+                ring = read_key_file(self._source)
+            except ConfigurationError:
+                return
+            if ring.key_id != self.key_id:
+                return  # another hub's key: the identity check refuses it at the next start
+            self._use(ring)
+            self._stamp = stamp
 
     def citizen_hash(self, citizen_id: str) -> str:
         """The keyed hash of a citizen ID (upper-case check character)."""
@@ -106,19 +264,43 @@ class FieldCipher:
         return hmac.new(self._cursor_key, payload, hashlib.sha256).digest()[:16]
 
     def seal(self, record_id: str, fields: dict[str, Any]) -> bytes:
-        """Encrypt ``fields`` bound to ``record_id``."""
+        """Encrypt ``fields`` bound to ``record_id`` with the current data key."""
+        self.refresh()
+        _, aeads, current, single = self._state
         nonce = os.urandom(12)
-        ct = self._aead.encrypt(nonce, orjson.dumps(fields), record_id.encode())
-        return _FORMAT + nonce + ct
+        ct = aeads[current].encrypt(nonce, orjson.dumps(fields), record_id.encode())
+        if single:
+            return _FORMAT + nonce + ct
+        return _FORMAT_KEYED + current + nonce + ct
+
+    def sealed_with_current(self, blob: bytes) -> bool:
+        """Whether ``blob`` is sealed with the current data key in the current format."""
+        _, _, current, single = self._state
+        if single:
+            return blob[:1] == _FORMAT
+        return blob[:1] == _FORMAT_KEYED and blob[1:9] == current
 
     def open(self, record_id: str, blob: bytes) -> dict[str, Any]:
-        """Decrypt what :meth:`seal` made for ``record_id``."""
-        try:
-            plain = self._aead.decrypt(blob[1:13], blob[13:], record_id.encode())
-        except InvalidTag:
-            raise ConfigurationError(
-                "cannot decrypt sensitive fields: the hub's key differs from the one that "
-                "encrypted them"
-            ) from None
-        fields: dict[str, Any] = orjson.loads(plain)
-        return fields
+        """Decrypt what :meth:`seal` made for ``record_id`` (with any key of the ring)."""
+        if blob[:1] == _FORMAT_KEYED and blob[1:9] not in self._state[1]:
+            self.refresh()
+        aeads = self._state[1]
+        if blob[:1] == _FORMAT_KEYED:
+            found = aeads.get(blob[1:9])
+            candidates = [found] if found is not None else []
+            body = blob[9:]
+        else:
+            # Format 1 names no key: sealed by the first master key, a data key of the ring
+            # until a rotation finishes.
+            candidates, body = list(aeads.values()), blob[1:]
+        for aead in candidates:
+            try:
+                plain = aead.decrypt(body[:12], body[12:], record_id.encode())
+            except InvalidTag:
+                continue
+            fields: dict[str, Any] = orjson.loads(plain)
+            return fields
+        raise ConfigurationError(
+            "cannot decrypt sensitive fields: the hub's key differs from the one that "
+            "encrypted them"
+        )

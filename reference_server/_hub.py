@@ -47,7 +47,9 @@ def open_hub(settings: Settings, *, migrate: bool = True, create_key: bool | Non
     if create_key is None:
         create_key = settings.environment == "development"
     key = load_key(settings, create=create_key)
-    cipher = FieldCipher(key)
+    # A key file is followed while the hub runs (a data-key rotation rewrites it).
+    source = settings.resolved_key_file() if settings.secret_key is None else None
+    cipher = FieldCipher(key, source)
     db = Database(settings)
     if migrate:
         db.migrate(cipher)

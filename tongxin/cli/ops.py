@@ -132,8 +132,62 @@ def migrate(
     typer.echo(f"migrated {before or 'empty'} -> {code_head()} ({len(steps)} migrations)", err=True)
 
 
+def rotate_data_key(
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Values re-encrypted per transaction.")
+    ] = 500,
+    crash_after: Annotated[
+        int | None,
+        typer.Option("--crash-after-batches", hidden=True, help="Testing: SIGKILL itself."),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Re-encrypt every sensitive field with a new data key while the hub serves (resumable)."""
+    import signal
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongxin.server import ConfigurationError
+    from tongxin.server._rotation import rotate_data_key as run_rotation
+
+    def crash(batches: int) -> None:
+        if crash_after is not None and batches >= crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    bar = Progress(
+        TextColumn("重新加密 / re-encrypting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    task = bar.add_task("rotate", total=None)
+    try:
+        settings = load_settings(database_url=database)
+        with bar:
+            result = run_rotation(
+                settings,
+                batch_size=batch_size,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                after_batch=crash,
+            )
+    except (ConfigurationError, SQLAlchemyError) as error:
+        raise _fail(error) from None
+    how = "续完 / resumed and finished" if result.resumed else "完成 / done"
+    typer.echo(
+        f"数据密钥已轮换，旧密钥已从密钥文件删除 / data key rotated, old key removed from the "
+        f"key file ({how}: {result.resealed} values re-encrypted in {result.sweeps} sweeps)",
+        err=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the operations commands to ``app``."""
+    from .federation import keys_app
+
     app.command()(backup)
     app.command()(restore)
     app.command()(migrate)
+    keys_app.command("rotate-data-key")(rotate_data_key)
