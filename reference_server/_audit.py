@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+
 import orjson
 from sqlalchemy import select
 
@@ -9,7 +12,17 @@ from ._hub import Hub
 from ._reads import Page, open_cursor, sign_cursor
 from ._tables import audit
 
-__all__ = ["list_audit"]
+__all__ = ["list_audit", "operator_id"]
+
+
+def operator_id() -> str:
+    """The actor of a command run on the hub's machine (backup, restore, key rotation):
+    ``cli:<system user>``, as the audit log's ``requestId``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid-{os.getuid()}"
+    return f"cli:{user}"[:64]
 
 
 def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:

@@ -20,7 +20,6 @@ new random feed epoch.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
 import os
 import shutil
@@ -41,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tongxin.federation import key_store_path
 
+from ._audit import operator_id
 from ._backupfile import MIN_PASSPHRASE, BackupError, SealingWriter, open_stream
 from ._crypto import FieldCipher, KeyRing, load_key
 from ._db import Database, migrate
@@ -284,10 +284,6 @@ def _write_archive(out: Path, passphrase: str, work: Path, files: list[Path]) ->
 
 def _audit(conn: Any, action: str, backup_id: str) -> None:
     """An audit entry naming the operator: the system user who ran the command."""
-    try:
-        operator = getpass.getuser()
-    except (KeyError, OSError):
-        operator = f"uid-{os.getuid()}"
     conn.execute(
         insert(audit).values(
             at=datetime.now(UTC),
@@ -295,7 +291,7 @@ def _audit(conn: Any, action: str, backup_id: str) -> None:
             action=action,
             collection="hub",
             record_id=backup_id,
-            request_id=f"cli:{operator}"[:64],
+            request_id=operator_id(),
         )
     )
 

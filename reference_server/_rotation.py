@@ -13,8 +13,8 @@ command again: a ring that still holds a previous key is finished, not rotated a
 from __future__ import annotations
 
 import base64
-import getpass
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Column, Table, and_, func, insert, select, tuple_, update
 
+from ._audit import operator_id
 from ._crypto import FieldCipher, read_key_file, write_key_file
 from ._db import Database
 from ._errors import ConfigurationError
@@ -122,10 +123,6 @@ def _total(db: Database) -> int:
 
 
 def _audit(db: Database, action: str) -> None:
-    try:
-        operator = getpass.getuser()
-    except (KeyError, OSError):
-        operator = f"uid-{os.getuid()}"
     with db.write() as conn:
         conn.execute(
             insert(audit).values(
@@ -134,7 +131,7 @@ def _audit(db: Database, action: str) -> None:
                 action=action,
                 collection="hub",
                 record_id="data-key",
-                request_id=f"cli:{operator}"[:64],
+                request_id=operator_id(),
             )
         )
 
@@ -143,13 +140,17 @@ def rotate_data_key(
     settings: Settings,
     *,
     batch_size: int = 500,
+    settle_seconds: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
     after_batch: Callable[[int], None] | None = None,
 ) -> RotationResult:
     """Rotate (or finish rotating) the data key of the hub described by ``settings``.
 
     ``progress(done, total)`` is called after every batch; ``after_batch(n)`` too, with the
-    number of batches so far (a test's hook to kill the process midway).
+    number of batches so far (a test's hook to kill the process midway). The old key is dropped
+    only after a sweep that finds nothing, ``settle_seconds`` of waiting (longer than any write
+    takes, so a write that sealed its fields with the old key before the new one was added has
+    committed), and a confirming sweep that finds nothing either.
     """
     if settings.secret_key is not None:
         raise ConfigurationError(
@@ -188,12 +189,16 @@ def rotate_data_key(
 
         resealed = 0
         sweeps = 0
+        settled = False
         while True:
             sweeps += 1
             found = sum(_sweep(db, cipher, s, batch_size, on_batch) for s in _COLUMNS)
             resealed += found
-            if not found:
+            if not found and settled:
                 break
+            if not found:
+                time.sleep(settle_seconds)  # let writes in flight since the start commit
+                settled = True
             total += _total(db)  # the confirming sweep
         write_key_file(path, ring.with_data((ring.current,)))
         _audit(db, "datakey.done")

@@ -141,7 +141,15 @@ def test_rotation_killed_halfway_resumes_while_the_hub_serves(
                 outcome: dict[str, Any] = {}
 
                 def resume() -> None:
-                    outcome["run"] = cli(hub_dir, "keys", "rotate-data-key", "--batch-size", "2")
+                    outcome["run"] = cli(
+                        hub_dir,
+                        "keys",
+                        "rotate-data-key",
+                        "--batch-size",
+                        "2",
+                        "--settle-seconds",
+                        "1",
+                    )
 
                 runner = threading.Thread(target=resume)
                 runner.start()
@@ -204,7 +212,7 @@ def test_a_second_rotation_and_a_secret_key_setting(backend: Backend, tmp_path: 
         assert cli(hub_dir, "init").returncode == 0
         first = _ring(hub_dir)
         for _ in range(2):
-            run = cli(hub_dir, "keys", "rotate-data-key")
+            run = cli(hub_dir, "keys", "rotate-data-key", "--settle-seconds", "0")
             assert run.returncode == 0, run.stderr
         ring = _ring(hub_dir)
         assert len(ring.data) == 1

@@ -136,6 +136,14 @@ def rotate_data_key(
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Values re-encrypted per transaction.")
     ] = 500,
+    settle_seconds: Annotated[
+        float,
+        typer.Option(
+            "--settle-seconds",
+            min=0,
+            help="Wait before the confirming sweep, longer than any write takes [60].",
+        ),
+    ] = 60.0,
     crash_after: Annotated[
         int | None,
         typer.Option("--crash-after-batches", hidden=True, help="Testing: SIGKILL itself."),
@@ -170,6 +178,7 @@ def rotate_data_key(
             result = run_rotation(
                 settings,
                 batch_size=batch_size,
+                settle_seconds=settle_seconds,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
                 after_batch=crash,
             )
