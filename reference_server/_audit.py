@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 
 from ._hub import Hub
 from ._reads import Page, open_cursor, sign_cursor
 from ._tables import audit
 
-__all__ = ["list_audit", "operator_id"]
+__all__ = ["audit_operator", "list_audit", "operator_id"]
 
 
 def operator_id() -> str:
@@ -23,6 +24,20 @@ def operator_id() -> str:
     except (KeyError, OSError):
         user = f"uid-{os.getuid()}"
     return f"cli:{user}"[:64]
+
+
+def audit_operator(conn: Connection, action: str, record_id: str) -> None:
+    """An audit entry for a command run on the hub's machine, naming its operator."""
+    conn.execute(
+        insert(audit).values(
+            at=datetime.now(UTC),
+            token_id=None,
+            action=action,
+            collection="hub",
+            record_id=record_id,
+            request_id=operator_id(),
+        )
+    )
 
 
 def list_audit(hub: Hub, *, after: str | None, limit: int) -> Page:

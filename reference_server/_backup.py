@@ -34,19 +34,19 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from tongxin.federation import key_store_path
 
-from ._audit import operator_id
+from ._audit import audit_operator
 from ._backupfile import MIN_PASSPHRASE, BackupError, SealingWriter, open_stream
 from ._crypto import FieldCipher, KeyRing, load_key
 from ._db import Database, migrate
 from ._schema import known
 from ._settings import Settings
-from ._tables import audit, hub_identity
+from ._tables import hub_identity
 
 __all__ = ["BackupError", "BackupInfo", "backup", "restore", "verify"]
 
@@ -283,17 +283,7 @@ def _write_archive(out: Path, passphrase: str, work: Path, files: list[Path]) ->
 
 
 def _audit(conn: Any, action: str, backup_id: str) -> None:
-    """An audit entry naming the operator: the system user who ran the command."""
-    conn.execute(
-        insert(audit).values(
-            at=datetime.now(UTC),
-            token_id=None,
-            action=action,
-            collection="hub",
-            record_id=backup_id,
-            request_id=operator_id(),
-        )
-    )
+    audit_operator(conn, action, backup_id)
 
 
 # -- reading a backup --------------------------------------------------------------------------

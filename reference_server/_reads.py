@@ -345,32 +345,28 @@ def _exits(
     return out
 
 
+def _tombstone(r: Any, reason: str) -> bytes:
+    """A feed item telling a consumer to drop its copy: ``reason`` says why (``moved-out`` of
+    its subtree, ``orphaned`` by a restored owner), never where the record went."""
+    return orjson.dumps(
+        {
+            "type": r.collection,
+            "id": r.id,
+            "version": r.version,
+            "owner": r.owner,
+            "deleted": True,
+            "record": None,
+            "reason": reason,
+        }
+    )
+
+
 def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> bytes:
     if isinstance(r, _Exit):
-        return orjson.dumps(
-            {
-                "type": r.collection,
-                "id": r.id,
-                "version": r.version,
-                "owner": r.owner,
-                "deleted": True,
-                "record": None,
-                "reason": "moved-out",
-            }
-        )
+        return _tombstone(r, "moved-out")
     if r.orphan == _ORPHAN and not r.deleted:
         # a replica its restored owner no longer holds (spec/federation.md §4.5)
-        return orjson.dumps(
-            {
-                "type": r.collection,
-                "id": r.id,
-                "version": r.version,
-                "owner": r.owner,
-                "deleted": True,
-                "record": None,
-                "reason": "orphaned",
-            }
-        )
+        return _tombstone(r, "orphaned")
     head = orjson.dumps(
         {
             "type": r.collection,

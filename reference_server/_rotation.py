@@ -17,19 +17,18 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, func, insert, select, tuple_, update
+from sqlalchemy import Column, Table, and_, func, select, tuple_, update
 
-from ._audit import operator_id
+from ._audit import audit_operator
 from ._crypto import FieldCipher, read_key_file, write_key_file
 from ._db import Database
 from ._errors import ConfigurationError
 from ._letters_at_rest import is_sealed
 from ._settings import Settings
-from ._tables import audit, records, refused_changes, transfer_letters
+from ._tables import records, refused_changes, transfer_letters
 
 __all__ = ["RotationResult", "rotate_data_key"]
 
@@ -124,16 +123,7 @@ def _total(db: Database) -> int:
 
 def _audit(db: Database, action: str) -> None:
     with db.write() as conn:
-        conn.execute(
-            insert(audit).values(
-                at=datetime.now(UTC),
-                token_id=None,
-                action=action,
-                collection="hub",
-                record_id="data-key",
-                request_id=operator_id(),
-            )
-        )
+        audit_operator(conn, action, "data-key")
 
 
 def rotate_data_key(
