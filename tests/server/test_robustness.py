@@ -70,13 +70,19 @@ def _cut_off(srv: Server, backend: Backend, body: bytes, key: str, start: int) -
     """Send ``body`` with ``key`` and SIGKILL the hub once 1,000 lines (two batches of 500)
     have committed; the number of records written."""
     errors: list[BaseException] = []
+    killed = threading.Event()
+
+    def held() -> Iterator[bytes]:
+        """The body, then the request held open until the hub is killed: it cannot end first."""
+        yield from _chunks(body)
+        killed.wait(120)
 
     def send() -> None:
         try:
             with srv.client() as api:
                 api.post(
                     "/v1/bulk",
-                    content=_chunks(body),
+                    content=held(),
                     headers={"content-type": "application/x-ndjson", "Idempotency-Key": key},
                 )
         except httpx.TransportError as error:
@@ -88,6 +94,7 @@ def _cut_off(srv: Server, backend: Backend, body: bytes, key: str, start: int) -
     while _count(backend) - start < 1000 and time.monotonic() < deadline:
         time.sleep(0.05)
     srv.kill()
+    killed.set()
     sender.join(30)
     assert errors, "the request should have been cut off"
     return _count(backend) - start
