@@ -91,7 +91,8 @@ def _fold(c: Candidate, res: dict[str, Any]) -> None:
     problems = res.get("problems", [])
     if res.get("outcome") == "error" and not any(p.get("severity") == "error" for p in problems):
         detail = str(res.get("detail") or res.get("code") or res.get("status"))
-        c.at(None, roster_rule("ROS-030").issue("", detail=detail))
+        status = res.get("status", "")
+        c.at(None, roster_rule("ROS-030").issue("", detail=detail, status=status))
         return
     for p in problems:
         pointer = str(p.get("pointer", "")).removeprefix("/record")

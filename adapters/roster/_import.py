@@ -281,7 +281,11 @@ class Roster:
                 self._map(live[int(m[1])], m[2], issue)
             elif issue.path.startswith("/organisations/"):
                 self._org_issue(organisations, org_index, issue)
-        return [m for m, c in zip(members, live, strict=True) if not c.rejected]
+        accepted = [m for m, c in zip(members, live, strict=True) if not c.rejected]
+        for m in accepted:  # checked as typed (MBR-009 names a lower-case x), stored upper
+            if isinstance(m.get("citizenId"), str):
+                m["citizenId"] = m["citizenId"].upper()
+        return accepted
 
     def _wire(self, c: Candidate) -> dict[str, Any]:
         rec = {k: v for k, v in c.record.items() if k not in c.bad}

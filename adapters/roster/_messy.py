@@ -145,7 +145,8 @@ def messy_roster(
         if rec["citizenId"][6:8] != "19" and n % 7 == 5:
             pass
         branch = f"第{n // hub.per_branch + 1}党支部"
-        expected = {k: v for k, v in rec.items() if k not in ("id", "version", "updatedAt")}
+        drop = ("id", "version", "updatedAt", "organisationId")
+        expected = {k: v for k, v in rec.items() if k not in drop}
         expected["organisation"] = branch
         m.expected.append(expected)
         row = _render(rec, n, excel, branch)

@@ -79,10 +79,15 @@ def _subtree(organisations: list[dict[str, Any]], root: str | None) -> set[str]:
     return out
 
 
+def _content(record: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k not in _META}
+    if isinstance(out.get("citizenId"), str):
+        out["citizenId"] = out["citizenId"].upper()
+    return out
+
+
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return {k: v for k, v in a.items() if k not in _META} == {
-        k: v for k, v in b.items() if k not in _META
-    }
+    return _content(a) == _content(b)
 
 
 def _versions(candidates: list[Candidate], previous: dict[str, dict[str, Any]]) -> None:
