@@ -62,7 +62,8 @@ def test_every_bad_row_at_its_cell_and_every_good_row_right(
     assert {r for r, _, _ in errors} == planted_rows  # no good row refused
     for issue in report["issues"]:
         assert issue["file"] == str(path)
-        assert issue["message"]["zh-CN"] and issue["message"]["en"]
+        assert issue["message"]["zh-CN"]
+        assert issue["message"]["en"]
     package = load_package(out)
     assert package is not None
     names = {o["id"]: o["name"] for o in package["organisations"]}
@@ -84,8 +85,10 @@ def test_reimport_creates_nobody_twice(messy: Messy, tmp_path: Path) -> None:
     first = load_package(out)
     code, report = run(str(path), "--organisation", ROOT, "--out", str(out))
     second = load_package(out)
-    assert first is not None and second is not None
-    assert code == 1 and report["accepted"] == len(first["members"])
+    assert first is not None
+    assert second is not None
+    assert code == 1
+    assert report["accepted"] == len(first["members"])
     assert second["members"] == first["members"]  # same ids, same versions
     assert second["organisations"] == first["organisations"]
     # a corrected roster (one name changed) updates that member in place
@@ -97,7 +100,8 @@ def test_reimport_creates_nobody_twice(messy: Messy, tmp_path: Path) -> None:
     assert third is not None
     assert len(third["members"]) == len(first["members"])
     changed = [m for m in third["members"] if m["name"] == "王改名"]
-    assert len(changed) == 1 and changed[0]["version"] == 2
+    assert len(changed) == 1
+    assert changed[0]["version"] == 2
     assert changed[0]["id"] == first["members"][0]["id"]
 
 
@@ -110,14 +114,16 @@ def test_error_workbook_reads_back(messy: Messy, tmp_path: Path) -> None:
     assert book.sheet_names == ["需要处理的行", "问题清单"]
     rows = book.get_sheet_by_name("需要处理的行").to_python()
     head = rows[0]
-    assert head[1] == "党员姓名" and head[-2:] == ["问题说明", "原行号"]
+    assert head[1] == "党员姓名"
+    assert head[-2:] == ["问题说明", "原行号"]
     by_row = {int(r[-1]): r for r in rows[1:]}
     rows_with_issues = {i["row"] for i in report["issues"] if i["row"] is not None}
     rows_with_issues.discard(3)  # the header row's ROS-002 (备注) is not a data row
     assert set(by_row) == rows_with_issues
     bad = next(p for p in messy.planted if p.rule == "MBR-001")
     text = by_row[where[bad.index]][-2]
-    assert "公民身份号码" in text and "错误" in text
+    assert "公民身份号码" in text
+    assert "错误" in text
     listed = book.get_sheet_by_name("问题清单").to_python()
     assert len(listed) == 1 + len(report["issues"])
     import openpyxl  # the highlight is a fill on the problem cell
@@ -134,7 +140,7 @@ def test_corrected_error_workbook_imports_again(messy: Messy, tmp_path: Path) ->
     path, _ = write("xlsx", messy, tmp_path)
     errors = tmp_path / "errors.xlsx"
     run(str(path), "--organisation", ROOT, "--report", str(errors))
-    code, report = run(str(errors), "--sheet", "需要处理的行", "--organisation", ROOT)
+    _code, report = run(str(errors), "--sheet", "需要处理的行", "--organisation", ROOT)
     assert report["rows"] > 0
     assert {i["header"] for i in report["issues"] if i["rule"] == "ROS-002"} == {"备注"}
     assert report["rejected"] == len(messy.planted)
@@ -154,7 +160,8 @@ def test_mapping_round_trip(messy: Messy, tmp_path: Path) -> None:
     assert not [i for i in report["issues"] if i["rule"] == "ROS-002"]
     mapping.write_text('"备注" = "nonsense"\n', "utf-8")
     code, report = run(str(path), "--organisation", ROOT, "--mapping", str(mapping))
-    assert code == 2 and "error" in report
+    assert code == 2
+    assert "error" in report
 
 
 def test_unreadable_file_exits_2_with_one_object(tmp_path: Path) -> None:
@@ -165,15 +172,19 @@ def test_unreadable_file_exits_2_with_one_object(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, check=False)
     assert done.returncode == 2
     doc = orjson.loads(done.stdout)
-    assert doc["rows"] == 0 and doc["error"]["message"]["zh-CN"]
+    assert doc["rows"] == 0
+    assert doc["error"]["message"]["zh-CN"]
     empty = tmp_path / "empty.csv"
     empty.write_text("just,some,words\n1,2,3\n", "utf-8")
     code, doc = run(str(empty), "--hub-id", "cd-wuhou")
-    assert code == 2 and doc["files"] == [str(empty)]
+    assert code == 2
+    assert doc["files"] == [str(empty)]
 
 
 def test_no_bad_rows_exit_0(tmp_path: Path) -> None:
     m = messy_roster(30, bad=False)
     path, _ = write("xlsx", m, tmp_path)
     code, report = run(str(path), "--organisation", ROOT, "--out", str(tmp_path / "p.json"))
-    assert code == 0 and report["accepted"] == 30 and report["rejected"] == 0
+    assert code == 0
+    assert report["accepted"] == 30
+    assert report["rejected"] == 0
