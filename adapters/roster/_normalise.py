@@ -173,9 +173,8 @@ def phone_value(value: Any) -> str:
         digits = digits[2:]
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return digits
-    m = re.fullmatch(
-        r"\(?(0\d{2,3})\)?[\s\-]*(\d{7,8})", text.replace("（", "(").replace("）", ")")
-    )
-    if m:
-        return f"{m[1]}-{m[2]}"
+    text = text.replace("（", "(").replace("）", ")")
+    m = re.fullmatch(r"\(?(0\d{2,3})\)?[\s\-]*([\d\s\-]{7,12})", text)
+    if m and 7 <= len(number := re.sub(r"\D", "", m[2])) <= 8:
+        return f"{m[1]}-{number}"
     return digits
