@@ -134,16 +134,21 @@ def _plant(m: Messy, row: list[Any], n: int, excel: bool) -> None:
 
 
 def messy_roster(
-    count: int, *, seed: int = 3, excel: bool = True, bad: bool = True, hub_id: str = "cd-wuhou"
+    count: int,
+    *,
+    seed: int = 3,
+    excel: bool = True,
+    bad: bool = True,
+    hub_id: str = "cd-wuhou",
+    division: str = "510107",
 ) -> Messy:
-    """``count`` data rows of a messy roster (every tenth row spoiled when ``bad``)."""
-    hub = SyntheticHub(hub_id=hub_id, members=count, per_branch=25, seed=seed)
+    """``count`` data rows of a messy roster (every tenth row spoiled when ``bad``); people
+    of another ``division`` have other citizen IDs."""
+    hub = SyntheticHub(hub_id=hub_id, members=count, per_branch=25, seed=seed, division=division)
     rng = random.Random(seed)
     m = Messy(hub)
     for n in range(count):
         rec = member(hub, n, rng)
-        if rec["citizenId"][6:8] != "19" and n % 7 == 5:
-            pass
         branch = f"第{n // hub.per_branch + 1}党支部"
         drop = ("id", "version", "updatedAt", "organisationId")
         expected = {k: v for k, v in rec.items() if k not in drop}
