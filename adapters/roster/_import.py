@@ -347,7 +347,8 @@ def _order(i: CellIssue) -> tuple[str, str, int, str]:
 
 
 def _texts(row: list[Any]) -> tuple[str, ...]:
-    return tuple(t for t in (clean_text(c) for c in row if c != "" and c is not None) if t)
+    """The row's non-blank cells as trimmed text: blank rows and repeated headers compare by it."""
+    return tuple(t for t in (str(c).strip() for c in row if c != "" and c is not None) if t)
 
 
 def _present(value: Any) -> bool:

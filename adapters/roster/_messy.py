@@ -96,7 +96,7 @@ def _plant(m: Messy, row: list[Any], n: int, excel: bool) -> None:
     """Spoil row ``n`` in one of the ways that must be caught (one every 10 rows)."""
     kind = (n // 10) % (9 if excel else 8)
     spoil: dict[int, tuple[str, str, Any]] = {
-        0: ("citizenId", "MBR-001", lambda c: c[:17] + ("0" if c[17] != "0" else "1")),
+        0: ("citizenId", "MBR-001", None),
         1: ("gender", "MBR-003", None),
         2: ("birthDate", "ROS-010", lambda _c: "1985-13-45"),
         3: ("gender", "ROS-012", lambda _c: "不详"),
@@ -110,7 +110,10 @@ def _plant(m: Messy, row: list[Any], n: int, excel: bool) -> None:
     col = [f for f, _ in COLUMNS].index(name)
     rec = m.expected[n]
     assert rec is not None
-    if kind == 1:
+    if kind == 0:
+        cid = rec["citizenId"]
+        row[col] = cid[:17] + ("0" if cid[17] != "0" else "1")
+    elif kind == 1:
         row[col] = "女" if rec["gender"] == "1" else "男"
     elif kind == 4:
         row[col] = f"{int(rec['birthDate'][:4]) + 10}-01-01"

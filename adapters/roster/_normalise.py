@@ -57,15 +57,24 @@ class Finding:
 def clean_text(value: Any) -> str:
     """NFKC (full-width digits, letters and spaces become ASCII), trimmed; spaces between two
     Chinese characters removed (names aligned with spaces: 张 三)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    text = re.sub(r"\s+", " ", text)
-    return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", text)
+    if not isinstance(value, str):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        value = str(value)
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
+    text = text.strip()
+    if " " in text or "\t" in text or "\n" in text:
+        text = " ".join(text.split())
+        if not text.isascii():
+            text = _CJK_SPACE.sub("", text)
+    return text
+
+
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])")
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\s+", "", clean_text(text)).lower()
+    return clean_text(text).replace(" ", "").lower()
 
 
 @cache
