@@ -276,9 +276,9 @@ class Roster:
         }
         org_index = {o["id"]: i for i, o in enumerate(organisations)}
         for issue in iter_issues(package, as_of=self.options.as_of):
-            m = _MEMBER_PATH.match(issue.path)
-            if m and int(m[1]) < len(live):
-                self._map(live[int(m[1])], m[2], issue)
+            found = _MEMBER_PATH.match(issue.path)
+            if found and int(found[1]) < len(live):
+                self._map(live[int(found[1])], found[2], issue)
             elif issue.path.startswith("/organisations/"):
                 self._org_issue(organisations, org_index, issue)
         accepted = [m for m, c in zip(members, live, strict=True) if not c.rejected]
