@@ -1,0 +1,139 @@
+"""The roster rules (``ROS-xxx``): findings that only a spreadsheet can cause.
+
+They complement the rules of the standard (``tongxin.schemas.RULES``), which every row is also
+checked with; ``spec/roster.md`` is generated from this table (and drift-tested).
+"""
+
+from __future__ import annotations
+
+from tongxin.schemas import Rule, Severity
+
+__all__ = ["ROSTER_RULES", "roster_rule"]
+
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+_CATALOGUE = (
+    Rule(
+        "ROS-001",
+        W,
+        "未找到表头",
+        "No header row",
+        "工作表中没有找到花名册表头（至少需要“姓名”等三列），已跳过该工作表",
+        "no roster header row (at least three known columns such as 姓名) was found; "
+        "the sheet was skipped",
+        "The header row may sit below title rows or span two rows; it needs at least three "
+        "recognised columns. Pass --sheet or a --mapping file to choose.",
+    ),
+    Rule(
+        "ROS-002",
+        W,
+        "未识别的列",
+        "Unrecognised column",
+        "未识别列“{header}”，其内容未导入；如需导入请在映射文件中指定字段",
+        "column “{header}” was not recognised and was not imported; name its field in a "
+        "mapping file to import it",
+        "Run `tongxin roster mapping FILE`, edit the TOML and pass it back with --mapping.",
+    ),
+    Rule(
+        "ROS-003",
+        E,
+        "缺少必需的列",
+        "Required column missing",
+        "缺少“{title}”列，所有行均无法导入",
+        "the column “{title}” is missing, so no row can be imported",
+        "姓名, 性别, 出生日期 and 入党日期 are required by the standard (出生日期 may come from "
+        "the citizen ID).",
+    ),
+    Rule(
+        "ROS-004",
+        W,
+        "列重复",
+        "Duplicate column",
+        "“{header}”与前面的“{first}”对应同一字段，已忽略",
+        "“{header}” maps to the same field as “{first}” before it and was ignored",
+        "Each field is read from one column; choose another in the mapping file.",
+    ),
+    Rule(
+        "ROS-010",
+        E,
+        "日期无法识别",
+        "Unreadable date",
+        "“{value}”不是可识别的日期（例如 1985-06-15、1985年6月15日）",
+        "“{value}” is not a recognisable date (e.g. 1985-06-15, 1985年6月15日)",
+        "Accepted: Excel dates and serials, 1985-06-15, 1985/6/15, 1985.06.15, 19850615, "
+        "1985年6月15日, and month-only 1985.06 or 1985年6月.",
+    ),
+    Rule(
+        "ROS-011",
+        W,
+        "日期只有年月",
+        "Month-only date",
+        "“{value}”只有年月，已按 {date} 导入（{how_zh}）",
+        "“{value}” has no day; imported as {date} ({how_en})",
+        "A birth date takes its day from the citizen ID when the month agrees; other dates take "
+        "the first of the month. Type the full date to silence this warning.",
+    ),
+    Rule(
+        "ROS-012",
+        E,
+        "代码无法识别",
+        "Unrecognised code",
+        "“{value}”不是“{title}”的代码、名称或常用写法",
+        "“{value}” is not a code, title or known synonym of {codelist}",
+        "Any codelist field accepts the code, the Chinese or English title, or a listed synonym "
+        "(see `tongxin codelists NAME`).",
+    ),
+    Rule(
+        "ROS-013",
+        W,
+        "15位身份号码已升级",
+        "15-digit citizen ID upgraded",
+        "15位身份号码已升级为18位 {value}",
+        "the 15-digit citizen ID was upgraded to 18 digits: {value}",
+        "GB 11643-1989 numbers get “19” before the year and a MOD 11-2 check character.",
+    ),
+    Rule(
+        "ROS-014",
+        E,
+        "身份号码被存为数字",
+        "Citizen ID stored as a number",
+        "身份号码以数字格式保存，末尾几位已丢失；请将该列设为文本后重新输入",
+        "the citizen ID was stored as a number and its last digits were lost; format the "
+        "column as text and type it again",
+        "Spreadsheets keep 15 significant digits; an 18-digit number loses its last digits.",
+    ),
+    Rule(
+        "ROS-016",
+        E,
+        "无法确定所在党组织",
+        "No organisation",
+        "所在党组织为空，且未指定上级党组织",
+        "the organisation is empty and no --organisation was given",
+        "Fill in the branch column or pass --organisation for the whole roster.",
+    ),
+    Rule(
+        "ROS-020",
+        E,
+        "同一人重复出现",
+        "Same person twice",
+        "该公民身份号码已在第 {first} 行出现，本行未导入",
+        "this citizen ID already appears in row {first}; this row was not imported",
+        "One person is one member: keep one row per citizen ID.",
+    ),
+    Rule(
+        "ROS-030",
+        E,
+        "枢纽拒绝",
+        "Refused by the hub",
+        "枢纽未接受本行（状态码 {status}）",
+        "the hub refused this row: {detail}",
+        "The hub answered this line with an error that names no rule of the standard.",
+    ),
+)
+
+ROSTER_RULES: dict[str, Rule] = {r.id: r for r in _CATALOGUE}
+
+
+def roster_rule(rule_id: str) -> Rule:
+    """The roster rule ``rule_id`` (``ROS-012``); ``KeyError`` when unknown."""
+    return ROSTER_RULES[rule_id]
