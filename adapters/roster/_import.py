@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -175,32 +176,31 @@ class Roster:
         self, info: SheetInfo, row: int, cells: list[Any], cols: dict[str, int]
     ) -> Candidate:
         c = Candidate(info, row, cells, {}, None, cols)
-        raw = {f: cells[i] for f, i in cols.items() if i < len(cells) and _present(cells[i])}
-        rec = c.record
-        for name in TEXTS:
-            if name in raw:
-                rec[name] = clean_text(raw[name])
-        if "id" in raw:
-            rec["id"] = clean_text(raw["id"])
-        if "organisation" in raw:
-            c.branch = clean_text(raw["organisation"]) or None
-        if "citizenId" in raw:
-            value, found = citizen_id_value(raw["citizenId"])
-            rec["citizenId"] = value
-            for f in found:
-                self._finding(c, "citizenId", f)
-        for name in CODED:
-            if name in raw:
-                code = code_value(name, raw[name])
+        rec, width = c.record, len(cells)
+        for name, col, kind in _plan(cols):
+            if col >= width:
+                continue
+            value = cells[col]
+            if value is None or (value.__class__ is str and not value.strip()):
+                continue
+            if kind == "text":
+                rec[name] = clean_text(value)
+            elif kind == "branch":
+                c.branch = clean_text(value) or None
+            elif kind == "citizenId":
+                rec[name], found = citizen_id_value(value)
+                for f in found:
+                    self._finding(c, name, f)
+            elif kind == "code":
+                code = code_value(name, value)
                 if isinstance(code, Finding):
                     self._finding(c, name, code)
                 else:
                     rec[name] = code
-        if "phone" in raw:
-            rec["phone"] = phone_value(raw["phone"])
-        for name in DATES:
-            if name in raw:
-                self._date(c, name, raw[name])
+            elif kind == "phone":
+                rec[name] = phone_value(value)
+            else:
+                self._date(c, name, value)
         self._defaults(c)
         return c
 
@@ -276,9 +276,9 @@ class Roster:
         }
         org_index = {o["id"]: i for i, o in enumerate(organisations)}
         for issue in iter_issues(package, as_of=self.options.as_of):
-            m = _MEMBER_PATH.match(issue.path)
-            if m and int(m[1]) < len(live):
-                self._map(live[int(m[1])], m[2], issue)
+            found = _MEMBER_PATH.match(issue.path)
+            if found and int(found[1]) < len(live):
+                self._map(live[int(found[1])], found[2], issue)
             elif issue.path.startswith("/organisations/"):
                 self._org_issue(organisations, org_index, issue)
         accepted = [m for m, c in zip(members, live, strict=True) if not c.rejected]
@@ -288,7 +288,7 @@ class Roster:
         return accepted
 
     def _wire(self, c: Candidate) -> dict[str, Any]:
-        rec = {k: v for k, v in c.record.items() if k not in c.bad}
+        rec = {k: v for k, v in c.record.items() if k not in c.bad} if c.bad else c.record
         rec.setdefault("version", 1)
         rec.setdefault("updatedAt", self.options.stamp)
         return rec
@@ -344,6 +344,27 @@ class Roster:
 
 def _order(i: CellIssue) -> tuple[str, str, int, str]:
     return (i.file, i.sheet, i.row or 0, i.column or "")
+
+
+_KINDS = (
+    *((f, "text") for f in (*TEXTS, "id")),
+    ("organisation", "branch"),
+    ("citizenId", "citizenId"),  # before the dates: a month-only birth date takes its day
+    *((f, "code") for f in CODED),
+    ("phone", "phone"),
+    *((f, "date") for f in DATES),
+)
+
+
+@lru_cache(maxsize=64)
+def _plan_of(cols: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int, str], ...]:
+    where = dict(cols)
+    return tuple((f, where[f], kind) for f, kind in _KINDS if f in where)
+
+
+def _plan(cols: dict[str, int]) -> tuple[tuple[str, int, str], ...]:
+    """(field, column, kind) of a sheet's columns, in the order the fields are read."""
+    return _plan_of(tuple(cols.items()))
 
 
 def _texts(row: list[Any]) -> tuple[str, ...]:

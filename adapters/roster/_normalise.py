@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from tongxin.schemas import citizen_id_check, codelist
@@ -95,8 +95,16 @@ def _code_index(name: str) -> dict[str, str]:
 
 def code_value(name: str, value: Any) -> str | Finding:
     """The code for a cell of the coded field ``name``."""
+    if isinstance(value, str):
+        return _code_text(name, value)
+    return _code_text(name, clean_text(value))
+
+
+@lru_cache(maxsize=8192)
+def _code_text(name: str, value: str) -> str | Finding:
+    """Cached: a roster repeats 男, 汉族 and 本科 on every row."""
     text = clean_text(value)
-    found = _code_index(name).get(_key(text))
+    found = _code_index(name).get(text.replace(" ", "").lower())
     if found is not None:
         return found
     cl = codelist(CODED[name])

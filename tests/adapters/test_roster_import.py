@@ -188,3 +188,26 @@ def test_no_bad_rows_exit_0(tmp_path: Path) -> None:
     assert code == 0
     assert report["accepted"] == 30
     assert report["rejected"] == 0
+
+
+def test_missing_columns_and_organisation(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("姓名,性别,身份证号\n张三,男,440304198506151237\n", "utf-8")
+    code, report = run(str(path), "--hub-id", "cd-wuhou")
+    assert code == 1
+    missing = {i["message"]["en"] for i in report["issues"] if i["rule"] == "ROS-003"}
+    assert any("入党日期" in m for m in missing)
+    assert any("所在党支部" in m for m in missing)
+    assert {(i["row"], i["rule"]) for i in report["issues"]} >= {(2, "ROS-016")}
+    assert report["rows"] == 1
+    assert report["rejected"] == 1
+
+
+def test_text_report_in_english(messy: Messy, tmp_path: Path) -> None:
+    path, where = write("xlsx", messy, tmp_path)
+    done = runner.invoke(app, ["roster", "import", str(path), "--organisation", ROOT,
+                               "--lang", "en"])  # fmt: skip
+    assert done.exit_code == 1
+    bad = messy.planted[0]
+    assert f"row {where[bad.index]} · column F (身份证号码): [error]" in done.stdout
+    assert "100 rows: 90 accepted, 10 rejected" in done.stdout
