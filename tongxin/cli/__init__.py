@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import federation, hub, ops, roster, standard
+from . import federation, hub, legacy, ops, roster, standard
 
 __all__ = ["app", "main"]
 
@@ -24,6 +24,7 @@ hub.register(app)
 federation.register(app)
 ops.register(app)
 roster.register(app)
+legacy.register(app)
 
 
 def main() -> None:
