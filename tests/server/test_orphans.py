@@ -102,9 +102,7 @@ def test_an_orphan_is_gone_unless_asked_for(
         assert _ids(branch.get("/v1/members", params={"orphaned": "only"})) == [lost["id"]]
 
 
-def test_an_orphan_sent_again_by_its_owner_is_current_again(
-    api: httpx.Client, hub: Hub
-) -> None:
+def test_an_orphan_sent_again_by_its_owner_is_current_again(api: httpx.Client, hub: Hub) -> None:
     """The flag is all that hides it: cleared (as a later change from the owner clears it), the
     record reads and lists as before."""
     org = organisation()
