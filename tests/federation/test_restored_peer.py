@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import _logcheck
 from tests.federation._network import TONGXIN, Node, new_member, seed
 from tests.server.conftest import BACKENDS, make_backend
 from tongxin.federation import KeyStore, SigningAuth
@@ -80,6 +81,7 @@ def _backup_cli(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         check=False,
     )
+    _logcheck.keep(f"{node.hub_id}-{args[0]}", done.stderr)
     assert done.returncode == 0, done.stderr
     return done
 
