@@ -641,6 +641,7 @@ class _Held:
     owner: str
     deleted: bool
     scope_org: str | None
+    orphan: int = 0
 
 
 def _held(conn: Connection, changes: tuple[Change, ...]) -> dict[tuple[str, str], _Held]:
@@ -651,11 +652,13 @@ def _held(conn: Connection, changes: tuple[Change, ...]) -> dict[tuple[str, str]
         ids.setdefault(change.type, []).append(change.id)
     held: dict[tuple[str, str], _Held] = {}
     for collection, keys in ids.items():
-        query = select(c.id, c.version, c.owner, c.deleted, c.scope_org).where(
+        query = select(c.id, c.version, c.owner, c.deleted, c.scope_org, c.orphan).where(
             c.collection == collection, among(conn, c.id, keys)
         )
         for row in conn.execute(query):
-            held[(collection, row.id)] = _Held(row.version, row.owner, row.deleted, row.scope_org)
+            held[(collection, row.id)] = _Held(
+                row.version, row.owner, row.deleted, row.scope_org, row.orphan
+            )
     return held
 
 
@@ -704,7 +707,9 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
         for change in page.changes:
             key = (change.type, change.id)
             verdict = _verdict(hub, conn, change, held.get(key), may_speak_for, peer.hub_id)
-            if peer.resyncing and verdict is Decision.SKIP:
+            orphan = key in held and held[key].orphan == _ORPHAN
+            if (peer.resyncing or orphan) and verdict is Decision.SKIP:
+                # the restored owner's record, even at a version it lost: current again
                 verdict = _restored(hub, change, held.get(key), may_speak_for)
             if verdict is Decision.APPLY:
                 chosen[key] = change

@@ -36,6 +36,7 @@ __all__ = [
     "list_changes",
     "list_records",
     "open_cursor",
+    "orphan_gone",
     "sensitive_allowed",
     "sign_cursor",
 ]
@@ -47,6 +48,8 @@ class Record:
 
     body: bytes
     version: int
+    #: A replica its restored owner no longer holds, read on explicit request (§4.5).
+    orphaned: bool = False
 
 
 @dataclass(slots=True)
@@ -103,12 +106,15 @@ def _visible(conn: Connection, principal: Principal, *orgs: str | None) -> bool:
     return sees(principal, *paths)
 
 
-def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Record:
-    """One live record; 404 when absent or outside the token's subtree, 410 when deleted."""
+def get_record(
+    hub: Hub, principal: Principal, collection: str, rid: str, *, orphaned: bool = False
+) -> Record:
+    """One live record; 404 when absent or outside the token's subtree, 410 when deleted, and
+    410 ``orphaned`` for an orphan unless ``orphaned`` (the caller asked for it explicitly)."""
     c = records.c
-    query = select(c.version, c.deleted, c.doc, c.sealed, c.scope_org, c.scope_org2).where(
-        c.collection == collection, c.id == rid
-    )
+    query = select(
+        c.version, c.deleted, c.doc, c.sealed, c.scope_org, c.scope_org2, c.owner, c.orphan
+    ).where(c.collection == collection, c.id == rid)
     with hub.db.read() as conn:
         row = conn.execute(query).first()
         if row is None or not _visible(conn, principal, row.scope_org, row.scope_org2):
@@ -120,8 +126,25 @@ def get_record(hub: Hub, principal: Principal, collection: str, rid: str) -> Rec
             code="deleted",
             extra={"currentVersion": row.version},
         )
+    if row.orphan == _ORPHAN and not orphaned:
+        raise orphan_gone(collection, rid, row.owner, row.version)
     sensitive = principal.has("records:read-sensitive")
-    return Record(_body(hub, rid, row.doc, row.sealed, sensitive), row.version)
+    body = _body(hub, rid, row.doc, row.sealed, sensitive)
+    return Record(body, row.version, row.orphan == _ORPHAN)
+
+
+def orphan_gone(collection: str, rid: str, owner: str, version: int) -> Gone:
+    """410 ``orphaned``: a replica whose owner hub was restored from a backup and no longer
+    holds it (``spec/federation.md`` §4.5); this hub keeps the row, readable only when asked
+    for explicitly (``?orphaned=include``)."""
+    return Gone(
+        f"{collection}/{rid} is an orphan: its owner hub {owner} was restored from a backup and "
+        "no longer holds it, so this copy is not current; read it with ?orphaned=include",
+        f"记录 {collection}/{rid} 为孤儿副本：所属枢纽 {owner} 已从备份恢复，不再持有该记录，"
+        "此副本并非现行记录；如需查看，请加参数 orphaned=include",
+        code="orphaned",
+        extra={"currentVersion": version, "owner": owner, "read": "?orphaned=include"},
+    )
 
 
 #: ``records.orphan`` of a replica whose restored source no longer holds it.
@@ -188,12 +211,18 @@ def list_records(
     organisation_id: str | None = None,
     updated_since: datetime | None = None,
     sensitive: bool = False,
+    orphaned: str = "exclude",
 ) -> Page:
-    """Live records in id order after the cursor ``after``."""
+    """Live records in id order after the cursor ``after``; orphans only when ``orphaned`` is
+    ``include`` (with the others) or ``only``."""
     c = records.c
     query: Select[Any] = select(c.id, c.doc, c.sealed).where(
         c.collection == collection, c.deleted.is_(False)
     )
+    if orphaned == "exclude":
+        query = query.where(c.orphan != _ORPHAN)
+    elif orphaned == "only":
+        query = query.where(c.orphan == _ORPHAN)
     if after:
         query = query.where(c.id > open_cursor(hub, f"list:{collection}", after))
     if organisation_id is not None:
@@ -389,13 +418,13 @@ class PointReader:
         self._raw: Any = None
         mark = "%s" if hub.db.dialect == "postgresql" else "?"
         self._sql = (
-            f"SELECT version, deleted, doc, sealed FROM records "
+            f"SELECT version, deleted, doc, sealed, orphan FROM records "
             f"WHERE collection = {mark} AND id = {mark}"
         )
 
     def get(self, principal: Principal, collection: str, rid: str) -> Record | None:
         """The record, or None when the ordinary path must answer (restricted token, absent,
-        deleted)."""
+        deleted, orphaned)."""
         if principal.restricted:
             return None
         if self._raw is None:
@@ -406,7 +435,7 @@ class PointReader:
             self._raw.invalidate()
             self._raw = None
             return None
-        if row is None or row[1]:
+        if row is None or row[1] or row[4] == _ORPHAN:
             return None
         body = _body(self._hub, rid, row[2], row[3], principal.has("records:read-sensitive"))
         return Record(body, row[0])

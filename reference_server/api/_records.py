@@ -2,6 +2,7 @@
 
 import re
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -38,6 +39,8 @@ IdPath = Annotated[
 
 
 _ETAG = re.compile(r'"[0-9]{1,18}"')
+#: Marks a 200 that carries an orphan (``spec/federation.md`` §4.5), read on explicit request.
+ORPHANED_HEADER = "Tongxin-Orphaned"
 
 
 def etag(version: int) -> str:
@@ -174,10 +177,27 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         summary=f"Read one {model.titles[1].lower()}",
         responses=_problems(401, 404, 410, 429),
     )
-    async def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
+    async def read(
+        id: IdPath,
+        hub: HubDep,
+        caller: Caller,
+        orphaned: Annotated[
+            Literal["exclude", "include"],
+            Query(
+                description="`include` reads an orphan (a replica its restored owner hub no "
+                "longer holds) with the header `Tongxin-Orphaned: true`; by default an orphan "
+                "answers 410 `orphaned`."
+            ),
+        ] = "exclude",
+    ) -> Response:
         authorize(caller, Act.READ)
-        found = await to_thread.run_sync(get_record, hub, caller, coll, id)
-        return Response(found.body, headers={"ETag": etag(found.version)}, media_type=JSON)
+        found = await to_thread.run_sync(
+            partial(get_record, orphaned=orphaned == "include"), hub, caller, coll, id
+        )
+        headers = {"ETag": etag(found.version)}
+        if found.orphaned:
+            headers[ORPHANED_HEADER] = "true"
+        return Response(found.body, headers=headers, media_type=JSON)
 
     @router.put(
         f"/v1/{coll}/{{id}}",
@@ -259,6 +279,14 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         ] = None,
         updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
         include: Annotated[Literal["sensitive"] | None, Query()] = None,
+        orphaned: Annotated[
+            Literal["exclude", "include", "only"],
+            Query(
+                description="Orphans (replicas their restored owner hub no longer holds) are "
+                "left out by default; `include` lists them with the others, `only` lists "
+                "nothing else."
+            ),
+        ] = "exclude",
     ) -> Response:
         authorize(caller, Act.READ)
         if updated_since is not None and updated_since.tzinfo is None:
@@ -272,6 +300,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
             organisation_id=organisation_id,
             updated_since=updated_since,
             sensitive=sensitive_allowed(caller, include == "sensitive"),
+            orphaned=orphaned,
         )
         return Response(page_body(request, page), media_type=JSON)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests import _logcheck
 from tests.federation._proxy import FaultProxy
 from tests.server.conftest import free_port, numbered_person
 from tongxin.federation import china_today
@@ -81,6 +82,7 @@ class Node:
             text=True,
             timeout=120,
         )
+        _logcheck.keep(f"{self.hub_id}-{args[0]}", done.stderr)
         if check:
             assert done.returncode == 0, done.stderr
         return done
@@ -91,10 +93,11 @@ class Node:
             self.proxy = FaultProxy(self.url)
         self.cli("init", "--hub-id", self.hub_id, "--name", f"hub {self.hub_id}")
         self.token = self.cli("token", "create", "--scope", "admin").stdout.strip()
+        _logcheck.remember(self.token)
         return self.cli("keys", "show").stdout.splitlines()[0].strip()
 
     def start(self) -> None:
-        with (self.workdir / "serve.log").open("ab") as log:
+        with _logcheck.watch(self.workdir / "serve.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [TONGXIN, "serve", "--port", str(self.port), "--no-access-log", *self.db_args],
                 env=self.env(),

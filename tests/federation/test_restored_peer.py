@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests import _logcheck
 from tests.federation._network import TONGXIN, Node, new_member, seed
 from tests.server.conftest import BACKENDS, make_backend
 from tongxin.federation import KeyStore, SigningAuth
@@ -21,28 +24,50 @@ from tongxin.federation import KeyStore, SigningAuth
 PASSPHRASE = "restore-drill-passphrase-2026"
 
 
+@contextmanager
+def _two_hubs(root: Path, city_db: str, county_db: str) -> Iterator[tuple[Node, Node]]:
+    """A city (parent) and its county (child), each on a database of kind ``*_db``."""
+    databases = [make_backend(city_db, root / "city-db"), make_backend(county_db, root / "c-db")]
+    try:
+        city_backend, county_backend = (next(d) for d in databases)
+        city, county = (
+            Node(hub, root / name, database=None if b.name == "sqlite" else b.url)
+            for hub, name, b in (
+                ("cd-city", "city", city_backend),
+                ("cd-wuhou", "county", county_backend),
+            )
+        )
+        try:
+            for node in (city, county):
+                node.init()
+                node.start()
+            city.peer(county, "child")
+            county.peer(city, "parent")
+            yield city, county
+        finally:
+            for node in (city, county):
+                node.stop()
+    finally:
+        for database in databases:
+            database.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def pair(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Node, Node]]:
-    root = tmp_path_factory.mktemp("restored")
-    database = make_backend(request.param, root / "county-db")
-    backend = next(database)
-    city = Node("cd-city", root / "city")
-    county = Node(
-        "cd-wuhou", root / "county", database=None if backend.name == "sqlite" else backend.url
-    )
-    for node in (city, county):
-        node.init()
-        node.start()
-    try:
-        city.peer(county, "child")
-        county.peer(city, "parent")
-        yield city, county
-    finally:
-        for node in (city, county):
-            node.stop()
-        database.close()
+    """The county on each database, the city on SQLite."""
+    with _two_hubs(tmp_path_factory.mktemp("restored"), "sqlite", request.param) as hubs:
+        yield hubs
+
+
+@pytest.fixture(params=BACKENDS)
+def parent_on(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Node, Node]]:
+    """The city (where orphans are kept and read) on each database, the county on SQLite."""
+    with _two_hubs(tmp_path_factory.mktemp("orphans"), request.param, "sqlite") as hubs:
+        yield hubs
 
 
 def _backup_cli(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,6 +81,7 @@ def _backup_cli(node: Node, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         check=False,
     )
+    _logcheck.keep(f"{node.hub_id}-{args[0]}", done.stderr)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -168,3 +194,72 @@ def test_a_restored_child_is_detected_and_re_synced(pair: tuple[Node, Node]) -> 
     again = _peer(city)
     assert (again["resets"], again["orphans"], again["resyncing"]) == (1, 2, False)
     assert ("members", later) in city.rows()
+
+
+def _restore_losing(city: Node, county: Node, org: str, n: int, base: int) -> list[str]:
+    """Back the county up, write ``n`` members the city pulls, then restore the county from the
+    backup and let the city re-sync: the ``n`` members are orphans at the city."""
+    _backup_cli(county, "backup", "--out", "county.txbk")
+    lost = [_add(county, org, base + i) for i in range(n)]
+    city.cli("sync", "--once")
+    county.stop()
+    _backup_cli(county, "restore", "county.txbk", "--force")
+    county.start()
+    city.cli("sync", "--once")
+    assert _peer(city)["orphans"] == n
+    return lost
+
+
+def test_the_parent_never_serves_an_orphan_as_current(parent_on: tuple[Node, Node]) -> None:
+    """A direct read at the parent answers 410 ``orphaned``; only an explicit
+    ``?orphaned=include`` shows the content, marked; lists leave orphans out unless asked; the
+    owner sending the record again makes it current (``spec/api.md`` §4 Orphans)."""
+    city, county = parent_on
+    org, kept = seed(county, 2, 7500)
+    city.cli("sync", "--once")
+    lost = _restore_losing(city, county, org, 2, 7600)
+    ids = sorted([*kept, *lost])
+
+    def listed(**params: str) -> list[str]:
+        with city.api() as api:
+            got = api.get("/v1/members", params={"organisationId": org, **params})
+        assert got.status_code == 200, got.text
+        assert got.json()["next"] is None
+        return sorted(item["id"] for item in got.json()["items"])
+
+    with city.api() as api:
+        for member in lost:
+            for _ in range(2):  # the second read takes the cached-token fast path
+                gone = api.get(f"/v1/members/{member}")
+                assert gone.status_code == 410, gone.text
+                assert gone.headers["content-type"] == "application/problem+json"
+                problem = gone.json()
+                assert (problem["code"], problem["owner"]) == ("orphaned", "cd-wuhou")
+            shown = api.get(f"/v1/members/{member}", params={"orphaned": "include"})
+            assert shown.status_code == 200, shown.text
+            assert shown.headers["tongxin-orphaned"] == "true"
+            assert shown.json()["id"] == member
+        for member in kept:
+            current = api.get(f"/v1/members/{member}")
+            assert current.status_code == 200
+            assert "tongxin-orphaned" not in current.headers
+    assert listed() == sorted(kept)
+    assert listed(orphaned="include") == ids
+    assert listed(orphaned="only") == sorted(lost)
+
+    # The county re-enters one of them (as docs/operations.md says to): current again above.
+    back = lost[0]
+    with city.api() as api:
+        content = api.get(f"/v1/members/{back}", params={"orphaned": "include"}).json()
+    record = {k: v for k, v in content.items() if k not in ("version", "updatedAt")}
+    record["citizenId"] = new_member(county.hub_id, org, 7600)["citizenId"]
+    with county.api() as api:
+        assert api.post("/v1/members", json=record).status_code == 201
+    city.cli("sync", "--once")
+    assert _peer(city)["orphans"] == 1
+    with city.api() as api:
+        again = api.get(f"/v1/members/{back}")
+    assert again.status_code == 200, again.text
+    assert "tongxin-orphaned" not in again.headers
+    assert listed(orphaned="only") == [lost[1]]
+    assert listed() == sorted([*kept, back])

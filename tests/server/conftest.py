@@ -26,6 +26,7 @@ import orjson
 import pytest
 from sqlalchemy import insert
 
+from tests import _logcheck
 from tongxin.schemas import citizen_id_check
 from tongxin.schemas._synthetic import SyntheticHub, member
 from tongxin.server import Hub, Settings, create_token, open_hub
@@ -109,7 +110,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.log = self.backend.workdir / f"serve-{self.port}.log"
+        self.log = _logcheck.watch(self.backend.workdir / f"serve-{self.port}.log")
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
@@ -173,6 +174,7 @@ def start_server(backend: Backend, *, extra_env: dict[str, str] | None = None) -
         server.tokens["writer"] = create_token(hub.db, ["records:read", "records:write"])
     finally:
         hub.close()
+    _logcheck.remember(*server.tokens.values())
     return server
 
 
@@ -228,6 +230,7 @@ def person(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
     for key in ("version", "updatedAt"):
         record.pop(key)
     record.update(id=uid("m"), organisationId=org, **fields)
+    _logcheck.remember(record.get("citizenId"), record.get("phone"))
     return record
 
 

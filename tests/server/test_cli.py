@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 
+from tests import _logcheck
 from tongxin.federation import KeyStore
 from tongxin.server import Settings, create_token, open_hub
 from tongxin.server._federation import keys_path
@@ -22,9 +23,11 @@ from .conftest import BACKENDS, Backend, make_backend
 
 def tongxin(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = str(Path(sys.executable).parent / "tongxin")
-    return subprocess.run(
+    done = subprocess.run(
         [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
+    _logcheck.keep(f"cli-{args[0]}", done.stderr)
+    return done
 
 
 def test_init_then_token_create_prints_only_the_token(backend: Backend) -> None:

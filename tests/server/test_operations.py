@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests import _logcheck
 from tongxin.server import create_token, open_hub
 from tongxin.server._db import migrate
 
@@ -55,7 +56,7 @@ def cli(
     if passphrase is not None:
         env["TONGXIN_BACKUP_PASSPHRASE"] = passphrase
     extra = ["--database", backend.url] if database and backend.name == "postgresql" else []
-    return subprocess.run(
+    done = subprocess.run(
         [TONGXIN, *args, *extra],
         cwd=backend.workdir,
         env=env,
@@ -64,6 +65,8 @@ def cli(
         timeout=600,
         check=False,
     )
+    _logcheck.keep(f"operations-{args[0]}", done.stderr)
+    return done
 
 
 @contextmanager

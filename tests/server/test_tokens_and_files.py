@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests import _logcheck
 from tongxin.cli.hub import parse_expiry
 from tongxin.server import HubError, create_token, list_tokens, open_hub, revoke_token
 
@@ -24,7 +25,7 @@ def tongxin(
 ) -> subprocess.CompletedProcess[str]:
     exe = str(Path(sys.executable).parent / "tongxin")
     base = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN_")}
-    return subprocess.run(
+    done = subprocess.run(
         [exe, *args],
         cwd=cwd,
         capture_output=True,
@@ -33,6 +34,8 @@ def tongxin(
         check=False,
         env={**base, **(env or {})},
     )
+    _logcheck.keep(f"tokens-{args[0]}", done.stderr)
+    return done
 
 
 def token_cli(backend: Backend, *args: str) -> subprocess.CompletedProcess[str]:
@@ -185,6 +188,7 @@ def _serve_refuses(workdir: Path) -> subprocess.CompletedProcess[str]:
         proc.kill()
         out, err = proc.communicate()
         pytest.fail(f"the hub started instead of refusing:\n{err}")
+    _logcheck.keep("serve-refused", err)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
