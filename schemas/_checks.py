@@ -59,10 +59,11 @@ def plus_years(iso: str, years: int | float) -> str:
     Civil Code art. 202). Periods of years (probation, age, terms of office) end on this day.
     (JSON integers may arrive as ``5.0``.)"""
     year = int(iso[:4]) + int(years)
-    rest = iso[4:]
-    if rest.startswith("-02-29") and not _leap(year):
-        rest = "-02-28" + rest[6:]
-    return f"{year:04d}{rest}"
+    if iso[4:10] == "-02-29" and not _leap(year):
+        return f"{year:04d}-02-28{iso[10:]}"
+    if 1000 <= year <= 9999:  # the common case, without the cost of a format
+        return str(year) + iso[4:]
+    return f"{year:04d}{iso[4:]}"
 
 
 def _leap(year: int) -> bool:
