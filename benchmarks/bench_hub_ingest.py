@@ -13,7 +13,8 @@ of the same definition (same columns and indexes): with ``COPY`` on PostgreSQL, 
 ``--shapes``: the same number of members ingested twice per backend, once in 50-member branches
 and once in 12,500-member organisations (large 机关党委 with directly attached members), each into
 a fresh database in the same run; prints members/s of both shapes and their ratio (goal: the same
-rate whatever the organisations' sizes, ratio ≈ 1).
+rate whatever the organisations' sizes, ratio ≈ 1). ``--profile``: the bulk path in process, its
+two stages (parse, validate, hash, encrypt; the write transaction) timed apart.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ import sys
 import time
 
 import psycopg
-from _hubbench import HUB, database, main_over_backends, ndjson_file, post_bulk, server
+from _hubbench import (
+    HUB,
+    database,
+    main_over_backends,
+    ndjson_file,
+    post_bulk,
+    server,
+    settings,
+)
 
 COLUMNS = (
     "collection, id, owner, scope_org, scope_org2, version, updated_us, seq, deleted, doc,"
@@ -104,6 +113,42 @@ def run_shapes(kind: str, members: int) -> None:
     )
 
 
+def where_time_goes(kind: str, members: int) -> None:
+    """The bulk path in this process, batch by batch, with its two stages timed apart: parse,
+    validate, hash and encrypt (``stage``, runs ahead of the writes in the server) and the
+    write transaction (``commit``). Prints µs per member of each."""
+    from tongxin.server import create_token, open_hub
+    from tongxin.server._bulk import _Run
+
+    body = ndjson_file(members)
+    with database(kind) as url:
+        hub = open_hub(settings(url))
+        try:
+            principal = hub.tokens.authenticate("Bearer " + create_token(hub.db, ["admin"]))
+            run = _Run(hub, principal, None)
+            staged = committed = 0.0
+            batch: list[tuple[int, bytes | None]] = []
+            with body.open("rb") as f:
+                lines = [(n, line.rstrip(b"\n")) for n, line in enumerate(f)]
+            size = hub.settings.bulk_batch_lines
+            for no, start in enumerate(range(0, len(lines), size)):
+                batch = list(lines[start : start + size])
+                t0 = time.process_time()
+                ready = run.stage(no, batch)
+                t1 = time.perf_counter()
+                run.commit(ready)
+                staged += time.process_time() - t0
+                committed += time.perf_counter() - t1
+        finally:
+            hub.close()
+    n = len(lines)
+    print(
+        f"{kind}: where the time goes, per line ({n:,} lines, in process): parse + validate + "
+        f"hash + encrypt {staged / n * 1e6:.0f} µs of CPU; write transaction "
+        f"{committed / n * 1e6:.0f} µs"
+    )
+
+
 def run(kind: str, members: int) -> None:
     body = ndjson_file(members)
     with database(kind) as url:
@@ -129,5 +174,8 @@ if __name__ == "__main__":
     if "--shapes" in sys.argv:
         sys.argv.remove("--shapes")
         main_over_backends(run_shapes, __doc__)
+    elif "--profile" in sys.argv:
+        sys.argv.remove("--profile")
+        main_over_backends(where_time_goes, __doc__)
     else:
         main_over_backends(run, __doc__)
