@@ -160,6 +160,8 @@ def raw_server(url: str, workers: int) -> Iterator[str]:
             "--no-access-log",
             "--log-level",
             "warning",
+            "--timeout-worker-healthcheck",  # as tongxin serve: no restarts of slow starters
+            "60",
         ],
         cwd=Path(__file__).parent,
         env={**os.environ, "TONGXIN_RAW_DSN": dsn},
