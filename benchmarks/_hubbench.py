@@ -105,9 +105,9 @@ def server(url: str, workers: int = 1) -> Iterator[tuple[str, str]]:
         log.close()
 
 
-def lines(n: int) -> Iterator[bytes]:
+def lines(n: int, per_branch: int = HUB.per_branch) -> Iterator[bytes]:
     """Bulk lines: the organisations for ``n`` members, then the members."""
-    hub = SyntheticHub(hub_id=HUB.hub_id, members=n, per_branch=HUB.per_branch)
+    hub = SyntheticHub(hub_id=HUB.hub_id, members=n, per_branch=per_branch)
     for org in organisations(hub):
         yield orjson.dumps({"op": "upsert", "type": "organisations", "record": org}) + b"\n"
     rng = random.Random(hub.seed)
@@ -117,13 +117,14 @@ def lines(n: int) -> Iterator[bytes]:
         )
 
 
-def ndjson_file(n: int) -> Path:
-    """The bulk body for ``n`` members, cached in benchmarks/_work."""
+def ndjson_file(n: int, per_branch: int = HUB.per_branch) -> Path:
+    """The bulk body for ``n`` members, ``per_branch`` to a branch, cached in benchmarks/_work."""
     WORK.mkdir(exist_ok=True)
-    path = WORK / f"bulk-{n}.ndjson"
+    shape = "" if per_branch == HUB.per_branch else f"-per{per_branch}"
+    path = WORK / f"bulk-{n}{shape}.ndjson"
     if not path.exists():
         with path.open("wb") as out:
-            for line in lines(n):
+            for line in lines(n, per_branch):
                 out.write(line)
     return path
 

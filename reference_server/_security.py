@@ -44,6 +44,7 @@ SCOPES: dict[str, str] = {
     "admin": "everything above, plus the audit log",
 }
 _CACHE_SECONDS = 5.0
+_REFRESH_AHEAD = 1.0
 
 
 def _hash(token: str) -> str:
@@ -233,6 +234,29 @@ class TokenStore:
             return None
         hit = self._cache.get(_hash(authorization[7:].strip()))
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def due(self, authorization: str) -> bool:
+        """True when the cached entry of this bearer value is missing or ends within a second:
+        :meth:`authenticate` should load it again (once, off the hot path) before it ends, so
+        a busy caller never finds it expired. Revocation still applies within 5 seconds: an
+        entry lives 5 seconds from the database read that made it."""
+        hit = self._cache.get(_hash(authorization[7:].strip()))
+        return hit is None or hit[0] - time.monotonic() < _REFRESH_AHEAD
+
+    def reload(self, authorization: str) -> None:
+        """Load the token again (the cache entry is replaced; dropped when no longer valid)."""
+        digest = _hash(authorization[7:].strip())
+        now = time.monotonic()
+        try:
+            principal, lifetime = self._load(digest)
+        except Unauthorized:
+            with self._lock:
+                self._cache.pop(digest, None)
+            return
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + min(_CACHE_SECONDS, lifetime), principal)
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal of an ``Authorization: Bearer …`` header value."""

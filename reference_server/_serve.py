@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 from ._federation import check_key_store
 from ._hub import open_hub
 from ._settings import Settings
 
 __all__ = ["prepare", "serve"]
+
+_WORKER_HEALTHCHECK_SECONDS = 60
 
 #: Settings handed to worker processes through the environment.
 _ENV = {
@@ -64,6 +68,14 @@ def serve(settings: Settings, *, access_log: bool = True) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     from ._observe import log_config
 
+    extra: dict[str, Any] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # uvicorn kills a worker that does not answer its supervisor's ping within this time
+        # (5 s by default). A worker starting on a busy machine (imports compiled from source,
+        # cores shared with the database and the clients) can take longer, and was killed and
+        # restarted in a loop: every restart dropped its connections and began cold again (the
+        # reads' p99 of a second). A hung worker is still replaced, after a minute.
+        extra["timeout_worker_healthcheck"] = _WORKER_HEALTHCHECK_SECONDS
     uvicorn.run(
         "tongxin.server.api:app_from_env",
         log_config=log_config(settings.log_format),
@@ -74,4 +86,5 @@ def serve(settings: Settings, *, access_log: bool = True) -> None:
         access_log=access_log,
         log_level="info",
         timeout_graceful_shutdown=5,
+        **extra,
     )

@@ -59,10 +59,11 @@ def plus_years(iso: str, years: int | float) -> str:
     Civil Code art. 202). Periods of years (probation, age, terms of office) end on this day.
     (JSON integers may arrive as ``5.0``.)"""
     year = int(iso[:4]) + int(years)
-    rest = iso[4:]
-    if rest.startswith("-02-29") and not _leap(year):
-        rest = "-02-28" + rest[6:]
-    return f"{year:04d}{rest}"
+    if iso[4:10] == "-02-29" and not _leap(year):
+        return f"{year:04d}-02-28{iso[10:]}"
+    if 1000 <= year <= 9999:  # the common case, without the cost of a format
+        return str(year) + iso[4:]
+    return f"{year:04d}{iso[4:]}"
 
 
 def _leap(year: int) -> bool:
@@ -419,6 +420,10 @@ class PackageState:
     pending: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: (pointer, organisation id, present member ids, listed member ids) of general meetings
     meetings: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    #: per collection, the last value of each reference (REFERENCES order) found to resolve
+    found: dict[str, list[str | None]] = field(
+        default_factory=lambda: {c: [None] * len(refs) for c, refs in REFERENCES.items()}
+    )
 
     def add(self, collection: str, r: dict[str, Any], index: int) -> list[Issue]:
         """Remember what later checks need of a well-formed record; return the issues found
@@ -434,17 +439,38 @@ class PackageState:
         if rid is not None:
             seen = ids[collection]
             key = seen.key(rid)
-            if key in seen.items:
+            items = seen.items
+            before = len(items)
+            items.add(key)
+            if len(items) == before:
                 at = f"/{collection}/{index}/id"
                 issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
-            else:
-                seen.items.add(key)
-        for (name, target), ref in zip(REFERENCES[collection], refs):  # noqa: B905 (digest built from REFERENCES)
-            if ref is not None:
+        # Records of one organisation come together: a reference found already is not looked
+        # up again (ids are never removed, so it stays found).
+        found = self.found[collection]
+        for n, ref in enumerate(refs):
+            if ref is not None and ref != found[n]:
+                name, target = REFERENCES[collection][n]
                 targets = ids[target]
-                if targets.key(ref) not in targets.items:
+                if targets.key(ref) in targets.items:
+                    found[n] = ref
+                else:
                     self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
-        if extra is not None:
+        if extra is None:
+            return issues
+        if collection == "members":  # the bulk of a package, without a call
+            cid_key, full_org = extra
+            if cid_key is not None:
+                citizen_ids = self.citizen_ids
+                before = len(citizen_ids)
+                citizen_ids.add(cid_key)
+                if len(citizen_ids) == before:
+                    issues.append(R["PKG-002"].issue(f"/members/{index}/citizenId"))
+            if full_org is not None:
+                if key is not None:
+                    self.full_members.add(key)
+                self.full_per_org[full_org] += 1
+        else:
             self._extra(collection, index, rid, key, extra, issues)
         return issues
 

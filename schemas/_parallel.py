@@ -89,6 +89,7 @@ def _drain(entry: tuple[str, int, Future[Batch]], state: PackageState) -> Iterat
     collection, start, future = entry
     issues, digests = future.result()
     yield from issues
+    add = state.add_digest
     for offset, d in enumerate(digests):
-        if d is not None:
-            yield from state.add_digest(collection, start + offset, d)
+        if d is not None and (found := add(collection, start + offset, d)):
+            yield from found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -158,6 +159,10 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
         if settings.hint_interval_seconds > 0:
             every = settings.hint_interval_seconds
             tasks.append(asyncio.create_task(_hint_loop(app.state.hub, every)))
+        # Everything loaded so far lives as long as the process: out of the collector's sight,
+        # a full collection no longer walks the app's ~120,000 objects (tens of milliseconds
+        # added to whatever request is running when it happens).
+        gc.freeze()
         try:
             yield
         finally:

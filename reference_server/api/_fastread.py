@@ -1,6 +1,7 @@
 """A lean path for the hottest request, ``GET /v1/{collection}/{id}``.
 
-When the caller's token is in the cache, has ``records:read`` and is within its rate limit,
+When the caller's token is in the cache (loaded once per process and kept loaded ahead of
+expiry while it is used), has ``records:read`` and is within its rate limit,
 the record is read and sent without routing or dependency resolution. Anything else (no or
 unknown token, missing scope, rate limit, not found, deleted) falls through to the ordinary
 route, which answers exactly as specified; the result of a fast read is the same bytes and
@@ -9,8 +10,11 @@ headers as the route's. The read runs on the event loop itself (see below).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +36,22 @@ class FastReads:
         self.app: ASGIApp = app
         self.state = app.state
         self.reader: PointReader | None = None
+        self._loading: dict[str, asyncio.Future[None]] = {}
+
+    def _reload(self, hub: Hub, authorization: str) -> asyncio.Future[None]:
+        """The one running load of this bearer value into the token cache (started if none);
+        it never fails: whatever goes wrong, the ordinary route answers."""
+        running = self._loading.get(authorization)
+        if running is None:
+            running = asyncio.ensure_future(self._load(hub, authorization))
+            self._loading[authorization] = running
+            running.add_done_callback(lambda _: self._loading.pop(authorization, None))
+        return asyncio.shield(running)
+
+    @staticmethod
+    async def _load(hub: Hub, authorization: str) -> None:
+        with contextlib.suppress(Exception):
+            await to_thread.run_sync(hub.tokens.reload, authorization)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -55,6 +75,15 @@ class FastReads:
                 authorization = value.decode("latin-1")
                 break
         principal = hub.tokens.cached(authorization)
+        if authorization is not None and authorization.startswith("Bearer "):
+            if principal is None:
+                # First use in this process, or expired: one load per token, the concurrent
+                # requests wait for it instead of each taking a thread and a pooled connection.
+                await self._reload(hub, authorization)
+                principal = hub.tokens.cached(authorization)
+            elif hub.tokens.due(authorization):
+                # Load again before the entry ends, so that a busy token never misses.
+                self._reload(hub, authorization)
         if (
             principal is None
             or not principal.has("records:read")

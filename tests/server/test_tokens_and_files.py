@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -17,7 +18,7 @@ from tests import _logcheck
 from tongxin.cli.hub import parse_expiry
 from tongxin.server import HubError, create_token, list_tokens, open_hub, revoke_token
 
-from .conftest import Backend, Server, free_port
+from .conftest import Backend, Server, free_port, person
 
 
 def tongxin(
@@ -204,3 +205,29 @@ def test_the_hub_refuses_to_start_on_a_shared_secret_file(
     assert f"chmod 600 {secret}" in done.stderr
     assert "Traceback" not in done.stderr
     (tmp_path / secret).chmod(0o600)
+
+
+def test_a_busy_token_is_refused_after_revocation(
+    server: Server, backend: Backend, api: Any, tree: dict[str, str]
+) -> None:
+    """Single-record reads keep their token loaded ahead of its cache expiry; a token in
+    constant use is still refused once revoked (the cache entry never outlives a read of the
+    database by more than five seconds)."""
+    record = person(tree["a"])
+    assert api.post("/v1/members", json=record).status_code == 201
+    hub = open_hub(backend.settings())
+    try:
+        token = create_token(hub.db, ["records:read"], name="busy")
+        token_id = hub.tokens.authenticate(f"Bearer {token}").token_id
+    finally:
+        hub.close()
+    with server.client(token) as client:
+        for _ in range(50):  # warm: loaded once, then served from the cache
+            assert client.get(f"/v1/members/{record['id']}").status_code == 200
+        done = token_cli(backend, "revoke", token_id)
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 15
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            status = client.get(f"/v1/members/{record['id']}").status_code
+        assert status == 401
