@@ -16,9 +16,10 @@ from tongxin.server._hub import Hub
 from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
+from tongxin.server._service import create_record, delete_record, replace_record
 from tongxin.server._settings import Settings
 from tongxin.server._transfers import Actor, issue_transfer, plan_transfer
-from tongxin.server._writes import Action, Outcome, apply_batch, keep_unseen, prepare
+from tongxin.server._writes import Outcome
 
 from ._deps import Caller, HubDep, json_body
 from ._pages import page_body
@@ -61,40 +62,6 @@ def parse_if_match(value: str | None) -> int | None:
         'If-Match 必须是强 ETag，例如 "3"',
         code="invalid-if-match",
     )
-
-
-def _write(
-    hub: Hub,
-    caller: Principal,
-    action: Action,
-    collection: str,
-    body: Any,
-    record_id: str | None,
-    expected: int | None,
-) -> Outcome:
-    authorize(caller, Act.WRITE)
-    kept = None
-    if action == "replace" and record_id is not None and isinstance(body, dict):
-        body = dict(body)
-        (kept,) = keep_unseen(hub, caller, [(collection, record_id, body)])
-    op = prepare(
-        hub,
-        0,
-        action,
-        collection,
-        body,
-        record_id=record_id,
-        expected_version=expected,
-        kept=kept,
-    )
-    if isinstance(op, Outcome):
-        assert op.error is not None
-        raise op.error
-    with hub.db.write() as conn:
-        outcome = apply_batch(hub, conn, caller, [op])[0]
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome
 
 
 def _written(
@@ -157,7 +124,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         if coll == "transfers":
             authorize(caller, Act.WRITE)
             peer = await to_thread.run_sync(plan_transfer, hub, body)
-        outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
+        outcome = await to_thread.run_sync(create_record, hub, caller, coll, body)
         response = _written(hub, caller, outcome, coll, request)
         if peer is not None and outcome.id is not None:
             # an electronic transfer to a peer hub: issue the signed letter and deliver it
@@ -197,7 +164,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
     ) -> Response:
         expected = parse_if_match(if_match)
         body = await json_body(request, hub)
-        outcome = await to_thread.run_sync(_write, hub, caller, "replace", coll, body, id, expected)
+        outcome = await to_thread.run_sync(replace_record, hub, caller, coll, id, body, expected)
         return _written(hub, caller, outcome, coll, request)
 
     @router.delete(
@@ -215,7 +182,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         if_match: IfMatch = None,
     ) -> Response:
         expected = parse_if_match(if_match)
-        outcome = _write(hub, caller, "delete", coll, None, id, expected)
+        outcome = delete_record(hub, caller, coll, id, expected)
         assert outcome.version is not None
         return Response(status_code=204, headers={"ETag": etag(outcome.version)})
 
