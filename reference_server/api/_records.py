@@ -80,7 +80,7 @@ def _written(
     return Response(body, outcome.status, headers=headers, media_type=JSON)
 
 
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
         c: {
@@ -115,7 +115,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         openapi_extra=_body_doc(model),
         responses={
             200: {"description": "Identical record already stored"},
-            **_problems(400, 401, 403, 409, 413, 415, 422, 429),
+            **problem_responses(400, 401, 403, 409, 413, 415, 422, 429),
         },
     )
     async def create(request: Request, hub: HubDep, caller: Caller) -> Response:
@@ -139,7 +139,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         tags=[tag],
         operation_id=f"get{name}",
         summary=f"Read one {model.titles[1].lower()}",
-        responses=_problems(401, 404, 410, 429),
+        responses=problem_responses(401, 404, 410, 429),
     )
     async def read(id: IdPath, hub: HubDep, caller: Caller) -> Response:
         authorize(caller, Act.READ)
@@ -153,7 +153,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         operation_id=f"replace{name}",
         summary=f"Replace a {model.titles[1].lower()}",
         openapi_extra=_body_doc(model),
-        responses=_problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429),
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429),
     )
     async def replace(
         id: IdPath,
@@ -173,7 +173,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         tags=[tag],
         operation_id=f"delete{name}",
         summary=f"Delete a {model.titles[1].lower()}",
-        responses=_problems(400, 401, 403, 404, 409, 412, 428, 429),
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 428, 429),
     )
     def remove(
         id: IdPath,
@@ -210,7 +210,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
                     }
                 },
             },
-            **_problems(400, 401, 403, 429),
+            **problem_responses(400, 401, 403, 429),
         },
     )
     def listing(
