@@ -41,7 +41,6 @@ __all__ = [
     "CONTENT_TYPE",
     "JsonFormatter",
     "Observe",
-    "configure_logging",
     "current_request_id",
     "scrape",
 ]
@@ -264,10 +263,3 @@ def log_config(log_format: str) -> dict[str, Any]:
             name: {"handlers": ["main"], "level": "INFO", "propagate": False} for name in loggers
         },
     }
-
-
-def configure_logging(log_format: str) -> None:
-    """Apply :func:`log_config` in this process."""
-    import logging.config
-
-    logging.config.dictConfig(log_config(log_format))
