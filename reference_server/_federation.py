@@ -50,7 +50,7 @@ from tongxin.federation import (
 )
 
 from ._crypto import SENSITIVE_FIELDS
-from ._errors import ConfigurationError, Conflict, HubError, NotFound
+from ._errors import ConfigurationError, Conflict, HubError
 from ._exits import old_scopes, record_exits, subtree_exits
 from ._hub import Hub
 from ._policy import PeerAct, authorize_peer
@@ -1111,10 +1111,3 @@ def refresh_key_sets(hub: Hub, older_than: float) -> None:
             peer = get_peer(hub, row.hub_id)
             if peer is not None:
                 resolver.refresh(peer)
-
-
-def require_peer(hub: Hub, hub_id: str) -> Peer:
-    peer = get_peer(hub, hub_id)
-    if peer is None:
-        raise NotFound(f"no peer {hub_id}", f"没有对等枢纽 {hub_id}")
-    return peer

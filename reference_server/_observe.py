@@ -23,7 +23,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tongxin.schemas import RECORD_TYPES
 
@@ -42,10 +41,16 @@ __all__ = [
     "CONTENT_TYPE",
     "JsonFormatter",
     "Observe",
-    "configure_logging",
     "current_request_id",
     "scrape",
 ]
+
+# The ASGI interface (asgi.readthedocs.io), spelt out so that the core needs no web framework.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _REQUEST_ID = contextvars.ContextVar[str | None]("tongxin_request_id", default=None)
@@ -258,10 +263,3 @@ def log_config(log_format: str) -> dict[str, Any]:
             name: {"handlers": ["main"], "level": "INFO", "propagate": False} for name in loggers
         },
     }
-
-
-def configure_logging(log_format: str) -> None:
-    """Apply :func:`log_config` in this process."""
-    import logging.config
-
-    logging.config.dictConfig(log_config(log_format))

@@ -1,5 +1,12 @@
-"""The hub's database tables (SQLAlchemy Core). Alembic migrations create them; this module is
-the description the code queries with and the target ``alembic check`` compares against.
+"""The hub's database tables as SQLModel table models: one typed row class per table.
+
+Alembic migrations create the tables; these models are the description the code queries with
+and the target ``alembic check`` compares against (``tests/server/test_migrations.py`` proves
+they match a migrated SQLite and PostgreSQL database). Code that reads or shows one row at a
+time (the console, adapters, tests) uses the row classes (``RecordRow.model_validate(row)``);
+the write engine, the feed and the bulk path use SQLAlchemy Core on each model's ``__table__``,
+exported here under the table's name (``records``, ``peers``, ...), so a bulk insert or a
+PostgreSQL ``COPY`` costs nothing more (``docs/architecture.md``).
 
 One ``records`` table holds every record type. Each row has one ``owner`` hub (replicas held for
 federation have another owner and are read-only) and the server sequence ``seq`` of its last
@@ -10,10 +17,12 @@ change: the change feed is ``records`` ordered by ``seq``, deletions stay as tom
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     DateTime,
     Float,
     Index,
@@ -26,8 +35,24 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AuditRow",
+    "HubIdentityRow",
+    "HubStateRow",
+    "IdempotencyBatchRow",
+    "IdempotencyKeyRow",
+    "NonceRow",
+    "OrgTreeRow",
+    "PeerRow",
+    "RecordRow",
+    "RefusedChangeRow",
+    "SchemaSoftwareRow",
+    "ScopeExitRow",
+    "TokenRow",
+    "TransferLetterRow",
     "audit",
     "hub_identity",
     "hub_state",
@@ -56,250 +81,299 @@ metadata = MetaData(
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 Stamp = DateTime(timezone=True)
 
-hub_identity = Table(
-    "hub_identity",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("hub_id", String(32), nullable=False),
-    Column("name", String(200), nullable=False),
+
+class HubTable(SQLModel, registry=registry(metadata=metadata)):
+    """The base of the hub's table models: their own metadata, with the naming convention the
+    migrations use, apart from any other SQLModel tables in the process."""
+
+
+def _col(sa_type: Any, *, server_default: str | None = None, **kwargs: Any) -> Any:
+    """A column of ``sa_type``; ``server_default`` is SQL text the database fills in."""
+    if server_default is not None:
+        kwargs["sa_column_kwargs"] = {"server_default": text(server_default)}
+    return Field(sa_type=sa_type, **kwargs)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+class HubIdentityRow(HubTable, table=True):
+    __tablename__ = "hub_identity"
+
+    id: int = Field(primary_key=True)
+    hub_id: str = _col(String(32))
+    name: str = _col(String(200))
     #: Random per database: a cursor from another database (or a restored one) is refused.
-    Column("epoch", String(32), nullable=False),
+    epoch: str = _col(String(32))
     #: Fingerprint of the field-encryption key, to refuse starting with the wrong key.
-    Column("key_id", String(32), nullable=False),
-    Column("created_at", Stamp, nullable=False),
-)
+    key_id: str = _col(String(32))
+    created_at: datetime = _col(Stamp)
 
-hub_state = Table(
-    "hub_state",
-    metadata,
-    Column("id", Integer, primary_key=True),
+
+class HubStateRow(HubTable, table=True):
+    __tablename__ = "hub_state"
+
+    id: int = Field(primary_key=True)
     #: The last change sequence handed out; writers lock this row, so seq order = commit order.
-    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    last_seq: int = _col(BigInteger, server_default="0")
     #: Tombstones up to this sequence have been purged; older cursors are expired.
-    Column("purged_seq", BigInteger, nullable=False, server_default=text("0")),
-)
+    purged_seq: int = _col(BigInteger, server_default="0")
 
-records = Table(
-    "records",
-    metadata,
-    Column("collection", String(32), primary_key=True),
-    Column("id", String(96), primary_key=True),
-    Column("owner", String(32), nullable=False),
+
+class RecordRow(HubTable, table=True):
+    __tablename__ = "records"
+    __table_args__ = (
+        Index("ix_records_seq", "seq", unique=True),
+        Index("ix_records_citizen", "owner", "citizen_hash", unique=True),
+        Index("ix_records_scope", "collection", "scope_org", "id"),
+        Index("ix_records_updated", "collection", "updated_us", "id"),
+    )
+
+    collection: str = _col(String(32), primary_key=True)
+    id: str = _col(String(96), primary_key=True)
+    owner: str = _col(String(32))
     #: The organisation the record belongs to (access control by subtree).
-    Column("scope_org", String(96)),
+    scope_org: str | None = _col(String(96), default=None)
     #: A second organisation for transfers (the receiving one).
-    Column("scope_org2", String(96)),
-    Column("version", Integer, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    scope_org2: str | None = _col(String(96), default=None)
+    version: int = _col(Integer)
+    updated_us: int = _col(BigInteger)
+    seq: int = _col(BigInteger)
+    deleted: bool = _col(Boolean, server_default="false")
     #: The public JSON of the record (no sensitive fields); NULL for tombstones.
-    Column("doc", Text),
+    doc: str | None = _col(Text, default=None)
     #: Encrypted sensitive fields (AES-GCM, bound to the id).
-    Column("sealed", LargeBinary),
-    Column("citizen_hash", String(64)),
+    sealed: bytes | None = _col(LargeBinary, default=None)
+    citizen_hash: str | None = _col(String(64), default=None)
     #: SHA-256 of the submitted content: an identical upsert is "unchanged", not a new version.
-    Column("digest", String(64), nullable=False),
+    digest: str = _col(String(64))
     #: A replica's standing after its source peer was restored (``spec/federation.md`` §4.5):
     #: 0 current; 1 not yet seen again in the re-sync that follows the reset; 2 orphan (the
     #: restored peer no longer holds it: kept here, served to this hub's parent as a tombstone).
-    Column("orphan", SmallInteger, nullable=False, server_default=text("0")),
-    Index("ix_records_seq", "seq", unique=True),
-    Index("ix_records_citizen", "owner", "citizen_hash", unique=True),
-    Index("ix_records_scope", "collection", "scope_org", "id"),
-    Index("ix_records_updated", "collection", "updated_us", "id"),
-)
+    orphan: int = _col(SmallInteger, server_default="0")
 
-org_tree = Table(
-    "org_tree",
-    metadata,
-    Column("id", String(96), primary_key=True),
-    Column("parent_id", String(96)),
+
+class OrgTreeRow(HubTable, table=True):
+    __tablename__ = "org_tree"
+    __table_args__ = (
+        Index("ix_org_tree_path", "path"),
+        Index("ix_org_tree_parent_id", "parent_id"),
+    )
+
+    id: str = _col(String(96), primary_key=True)
+    parent_id: str | None = _col(String(96), default=None)
     #: Ids from the root down, each followed by ``/``: a subtree is a path prefix.
-    Column("path", Text, nullable=False),
-    Index("ix_org_tree_path", "path"),
-    Index("ix_org_tree_parent_id", "parent_id"),
-)
+    path: str = _col(Text)
 
-tokens = Table(
-    "tokens",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("secret_hash", String(64), nullable=False, unique=True),
-    Column("name", String(200), nullable=False, server_default=text("''")),
-    Column("scopes", String(200), nullable=False),
-    Column("organisation_id", String(96)),
+
+class TokenRow(HubTable, table=True):
+    __tablename__ = "tokens"
+
+    id: str = _col(String(32), primary_key=True)
+    secret_hash: str = _col(String(64), unique=True)
+    name: str = _col(String(200), server_default="''")
+    scopes: str = _col(String(200))
+    organisation_id: str | None = _col(String(96), default=None)
     #: Requests per second for this token; NULL = the hub default, 0 = unlimited.
-    Column("rate_limit", Float),
-    Column("created_at", Stamp, nullable=False),
-    Column("revoked_at", Stamp),
+    rate_limit: float | None = _col(Float, default=None)
+    created_at: datetime = _col(Stamp)
+    revoked_at: datetime | None = _col(Stamp, default=None)
     #: The token is refused from this time on; NULL = no expiry.
-    Column("expires_at", Stamp),
-)
+    expires_at: datetime | None = _col(Stamp, default=None)
 
-audit = Table(
-    "audit",
-    metadata,
-    Column("seq", BigId, primary_key=True, autoincrement=True),
-    Column("at", Stamp, nullable=False),
-    Column("token_id", String(32)),
-    Column("action", String(16), nullable=False),
-    Column("collection", String(32), nullable=False),
-    Column("record_id", String(96), nullable=False),
-    Column("before_version", Integer),
-    Column("after_version", Integer),
-    Column("request_id", String(64)),
-)
 
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("token_id", String(32), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("created_at", Stamp, nullable=False),
+class AuditRow(HubTable, table=True):
+    __tablename__ = "audit"
+
+    seq: int | None = _col(
+        BigId, default=None, primary_key=True, sa_column_kwargs={"autoincrement": True}
+    )
+    at: datetime = _col(Stamp)
+    token_id: str | None = _col(String(32), default=None)
+    action: str = _col(String(16))
+    collection: str = _col(String(32))
+    record_id: str = _col(String(96))
+    before_version: int | None = _col(Integer, default=None)
+    after_version: int | None = _col(Integer, default=None)
+    request_id: str | None = _col(String(64), default=None)
+
+
+class IdempotencyKeyRow(HubTable, table=True):
+    __tablename__ = "idempotency_keys"
+
+    token_id: str = _col(String(32), primary_key=True)
+    key: str = _col(String(255), primary_key=True)
+    created_at: datetime = _col(Stamp)
     #: Lines per batch when the key was first used (a retry splits the body the same way).
-    Column("batch_lines", Integer, nullable=False),
-    Column("done", Boolean, nullable=False, server_default=text("false")),
+    batch_lines: int = _col(Integer)
+    done: bool = _col(Boolean, server_default="false")
     #: When done: the number of lines and the SHA-256 of the whole body.
-    Column("lines", BigInteger),
-    Column("body_hash", String(64)),
-)
+    lines: int | None = _col(BigInteger, default=None)
+    body_hash: str | None = _col(String(64), default=None)
 
-idempotency_batches = Table(
-    "idempotency_batches",
-    metadata,
-    Column("token_id", String(32), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("batch_no", Integer, primary_key=True),
-    Column("lines_hash", String(64), nullable=False),
+
+class IdempotencyBatchRow(HubTable, table=True):
+    __tablename__ = "idempotency_batches"
+
+    token_id: str = _col(String(32), primary_key=True)
+    key: str = _col(String(255), primary_key=True)
+    batch_no: int = _col(Integer, primary_key=True)
+    lines_hash: str = _col(String(64))
     #: The NDJSON results of the batch's lines, as first sent.
-    Column("results", LargeBinary, nullable=False),
-)
+    results: bytes = _col(LargeBinary)
 
-#: The hubs this hub trusts (``tongxin peer add``): pinned key fingerprints, the last verified
-#: key set, what may flow to the peer (policy, link key) and, for children, the feed cursor.
-peers = Table(
-    "peers",
-    metadata,
-    Column("hub_id", String(32), primary_key=True),
-    Column("url", Text, nullable=False),
+
+class PeerRow(HubTable, table=True):
+    """The hubs this hub trusts (``tongxin peer add``): pinned key fingerprints, the last
+    verified key set, what may flow to the peer (policy, link key) and, for children, the feed
+    cursor."""
+
+    __tablename__ = "peers"
+
+    hub_id: str = _col(String(32), primary_key=True)
+    url: str = _col(Text)
     #: ``parent``, ``child`` or ``sibling``.
-    Column("relation", String(8), nullable=False),
+    relation: str = _col(String(8))
     #: JSON list of pinned fingerprints.
-    Column("pins", Text, nullable=False),
+    pins: str = _col(Text)
     #: The peer's key set document as last verified (JSON).
-    Column("key_set", Text, nullable=False),
+    key_set: str = _col(Text)
     #: The data-minimisation policy applied to what this peer reads (JSON).
-    Column("policy", Text, nullable=False),
+    policy: str = _col(Text)
     #: Hex key of the keyed hashes in that policy.
-    Column("link_key", String(64)),
+    link_key: str | None = _col(String(64), default=None)
     #: The peer's change-feed cursor, saved in the transaction that applied its changes.
-    Column("cursor", String(400)),
-    Column("last_success_at", Stamp),
-    Column("last_attempt_at", Stamp),
-    Column("last_error", Text),
+    cursor: str | None = _col(String(400), default=None)
+    last_success_at: datetime | None = _col(Stamp, default=None)
+    last_attempt_at: datetime | None = _col(Stamp, default=None)
+    last_error: str | None = _col(Text, default=None)
     #: Consecutive failed rounds (backoff).
-    Column("failures", Integer, nullable=False, server_default=text("0")),
+    failures: int = _col(Integer, server_default="0")
     #: Changes applied from this peer so far.
-    Column("applied", BigInteger, nullable=False, server_default=text("0")),
+    applied: int = _col(BigInteger, server_default="0")
     #: Times the peer's feed answered 410 ``epoch-changed`` (it was restored) and the last.
-    Column("resets", Integer, nullable=False, server_default=text("0")),
-    Column("last_reset_at", Stamp),
+    resets: int = _col(Integer, server_default="0")
+    last_reset_at: datetime | None = _col(Stamp, default=None)
     #: True from a reset until the re-sync from the start has read the whole feed.
-    Column("resyncing", Boolean, nullable=False, server_default=text("false")),
-    Column("created_at", Stamp, nullable=False),
+    resyncing: bool = _col(Boolean, server_default="false")
+    created_at: datetime = _col(Stamp)
     #: When the peer's key set was last fetched and verified (refreshed periodically, so a
     #: revocation takes effect).
-    Column("keys_fetched_at", Stamp),
-)
+    keys_fetched_at: datetime | None = _col(Stamp, default=None)
 
-#: Changes a peer's feed delivered for records it may not speak for (``spec/federation.md``
-#: §4.3): the latest per peer and record, sealed, shown in ``peer list`` and applied later when
-#: the record's owner hands it over to that peer (a transfer's receipt reached the old owner).
-refused_changes = Table(
-    "refused_changes",
-    metadata,
-    Column("peer_hub", String(32), primary_key=True),
-    Column("collection", String(32), primary_key=True),
-    Column("record_id", String(96), primary_key=True),
-    Column("version", BigInteger, nullable=False),
+
+class RefusedChangeRow(HubTable, table=True):
+    """Changes a peer's feed delivered for records it may not speak for
+    (``spec/federation.md`` §4.3): the latest per peer and record, sealed, shown in
+    ``peer list`` and applied later when the record's owner hands it over to that peer (a
+    transfer's receipt reached the old owner)."""
+
+    __tablename__ = "refused_changes"
+
+    peer_hub: str = _col(String(32), primary_key=True)
+    collection: str = _col(String(32), primary_key=True)
+    record_id: str = _col(String(96), primary_key=True)
+    version: int = _col(BigInteger)
     #: The owner the change named, and the owner recorded here when it was refused.
-    Column("owner", String(32), nullable=False),
-    Column("held_owner", String(32)),
-    Column("reason", String(32), nullable=False),
-    Column("at", Stamp, nullable=False),
+    owner: str = _col(String(32))
+    held_owner: str | None = _col(String(32), default=None)
+    reason: str = _col(String(32))
+    at: datetime = _col(Stamp)
     #: The change as delivered (wire JSON), sealed like a record's sensitive fields.
-    Column("sealed", LargeBinary, nullable=False),
-)
+    sealed: bytes = _col(LargeBinary)
 
-#: Records that left an organisation subtree (their organisation changed, or an organisation
-#: above them moved), each at its own feed sequence: a subtree token's change feed turns those
-#: that left its subtree into ``moved-out`` tombstones (``spec/api.md`` §7).
-scope_exits = Table(
-    "scope_exits",
-    metadata,
-    Column("seq", BigInteger, primary_key=True),
-    Column("collection", String(32), nullable=False),
-    Column("record_id", String(96), nullable=False),
+
+class ScopeExitRow(HubTable, table=True):
+    """Records that left an organisation subtree (their organisation changed, or an
+    organisation above them moved), each at its own feed sequence: a subtree token's change
+    feed turns those that left its subtree into ``moved-out`` tombstones (``spec/api.md``
+    §7)."""
+
+    __tablename__ = "scope_exits"
+
+    seq: int = _col(BigInteger, primary_key=True)
+    collection: str = _col(String(32))
+    record_id: str = _col(String(96))
     #: The tree path of the organisation the record belonged to before it left.
-    Column("old_path", Text, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-)
+    old_path: str = _col(Text)
+    updated_us: int = _col(BigInteger)
 
-#: The replay cache of hub-to-hub signatures, shared by all worker processes.
-nonces = Table(
-    "nonces",
-    metadata,
-    Column("keyid", String(128), primary_key=True),
-    Column("nonce", String(128), primary_key=True),
-    Column("expires", BigInteger, nullable=False),
-    Index("ix_nonces_expires", "expires"),
-)
 
-#: Electronic transfers this hub sent or received (``spec/federation.md`` §3.5): the signed
-#: letter, its digest, the state and the whole history, the receipt, and the member snapshot
-#: (sealed) that moves with an accepted transfer.
-transfer_letters = Table(
-    "transfer_letters",
-    metadata,
-    Column("transfer_id", String(96), primary_key=True),
+class NonceRow(HubTable, table=True):
+    """The replay cache of hub-to-hub signatures, shared by all worker processes."""
+
+    __tablename__ = "nonces"
+    __table_args__ = (Index("ix_nonces_expires", "expires"),)
+
+    keyid: str = _col(String(128), primary_key=True)
+    nonce: str = _col(String(128), primary_key=True)
+    expires: int = _col(BigInteger)
+
+
+class TransferLetterRow(HubTable, table=True):
+    """Electronic transfers this hub sent or received (``spec/federation.md`` §3.5): the signed
+    letter, its digest, the state and the whole history, the receipt, and the member snapshot
+    (sealed) that moves with an accepted transfer."""
+
+    __tablename__ = "transfer_letters"
+
+    transfer_id: str = _col(String(96), primary_key=True)
     #: ``sender`` or ``receiver``.
-    Column("role", String(8), nullable=False),
+    role: str = _col(String(8))
     #: The other hub.
-    Column("peer_hub", String(32), nullable=False),
-    Column("member_id", String(96), nullable=False),
+    peer_hub: str = _col(String(32))
+    member_id: str = _col(String(96))
     #: The signed letter envelope (JSON) and the digest of its body.
-    Column("letter", Text, nullable=False),
-    Column("letter_digest", String(80), nullable=False),
-    Column("state", String(16), nullable=False),
+    letter: str = _col(Text)
+    letter_digest: str = _col(String(80))
+    state: str = _col(String(16))
     #: JSON list of steps ``{"state", "message", "at"}``.
-    Column("history", Text, nullable=False),
+    history: str = _col(Text)
     #: The signed receipt envelope (JSON), once decided.
-    Column("receipt", Text),
+    receipt: str | None = _col(Text, default=None)
     #: The member record at issue (all fields, encrypted) and its version.
-    Column("member_sealed", LargeBinary, nullable=False),
-    Column("member_version", Integer, nullable=False),
+    member_sealed: bytes = _col(LargeBinary)
+    member_version: int = _col(Integer)
     #: Sender: the letter reached the receiving hub; receiver: the receipt reached the sender.
-    Column("delivered", Boolean, nullable=False, server_default=text("false")),
-    Column("last_error", Text),
+    delivered: bool = _col(Boolean, server_default="false")
+    last_error: str | None = _col(Text, default=None)
     #: The sender's signed withdrawal envelope (JSON), once requested.
-    Column("withdrawal", Text),
+    withdrawal: str | None = _col(Text, default=None)
     #: Failed deliveries of the pending message so far, and when to try again (backoff).
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("next_attempt_at", Stamp),
-    Column("created_at", Stamp, nullable=False),
-    Column("updated_at", Stamp, nullable=False),
+    attempts: int = _col(Integer, server_default="0")
+    next_attempt_at: datetime | None = _col(Stamp, default=None)
+    created_at: datetime = _col(Stamp)
+    updated_at: datetime = _col(Stamp)
     #: The peer's problem (JSON) when it refused the pending message for good: not retried.
-    Column("refused", Text),
-)
+    refused: str | None = _col(Text, default=None)
 
-#: The release of Tongxin that last migrated this database and the revision it left (one row):
-#: an older release refusing a newer database names the release to install.
-schema_software = Table(
-    "schema_software",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("version", String(40), nullable=False),
-    Column("revision", String(32), nullable=False),
-    Column("migrated_at", Stamp, nullable=False),
-)
+
+class SchemaSoftwareRow(HubTable, table=True):
+    """The release of Tongxin that last migrated this database and the revision it left (one
+    row): an older release refusing a newer database names the release to install."""
+
+    __tablename__ = "schema_software"
+
+    id: int = Field(primary_key=True)
+    version: str = _col(String(40))
+    revision: str = _col(String(32))
+    migrated_at: datetime = _col(Stamp)
+
+
+# The Core tables, for queries, bulk inserts and COPY.
+hub_identity = _table(HubIdentityRow)
+hub_state = _table(HubStateRow)
+records = _table(RecordRow)
+org_tree = _table(OrgTreeRow)
+tokens = _table(TokenRow)
+audit = _table(AuditRow)
+idempotency_keys = _table(IdempotencyKeyRow)
+idempotency_batches = _table(IdempotencyBatchRow)
+peers = _table(PeerRow)
+refused_changes = _table(RefusedChangeRow)
+scope_exits = _table(ScopeExitRow)
+nonces = _table(NonceRow)
+transfer_letters = _table(TransferLetterRow)
+schema_software = _table(SchemaSoftwareRow)

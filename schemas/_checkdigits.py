@@ -8,7 +8,6 @@ from operator import mul
 __all__ = [
     "citizen_id_birth_date",
     "citizen_id_check",
-    "citizen_id_is_male",
     "credit_code_check",
     "valid_citizen_id",
     "valid_credit_code",
@@ -48,11 +47,6 @@ def citizen_id_birth_date(value: str) -> date | None:
         return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return None
-
-
-def citizen_id_is_male(value: str) -> bool:
-    """Digit 17 is odd for men, even for women."""
-    return int(value[16]) % 2 == 1
 
 
 def credit_code_check(first17: str) -> str:

@@ -20,7 +20,7 @@ from tongxin.server._security import Principal
 
 __all__ = ["Caller", "HubDep", "json_body", "limited_stream", "require_type"]
 
-_bearer = HTTPBearer(auto_error=False, description="A token made by `tongxin token create`.")
+bearer = HTTPBearer(auto_error=False, description="A token made by `tongxin token create`.")
 
 
 async def get_hub(request: Request) -> Hub:
@@ -34,7 +34,7 @@ HubDep = Annotated[Hub, Depends(get_hub)]
 async def get_caller(
     request: Request,
     hub: HubDep,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The authenticated caller, after the rate limit."""
     header = request.headers.get("authorization")

@@ -44,8 +44,8 @@ from tongxin.server._transfers import (
     withdraw_transfer,
 )
 
-from ._deps import Caller, HubDep, _bearer, get_caller
-from ._records import JSON, _problems
+from ._deps import Caller, HubDep, bearer, get_caller
+from ._records import JSON, problem_responses
 
 __all__ = ["FeedCaller", "PeerCaller", "federation_router", "peer_problem", "signed_response"]
 
@@ -84,7 +84,7 @@ def _verify(hub: Hub, message: HttpMessage) -> PeerCaller:
 async def get_feed_caller(
     request: Request,
     hub: HubDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | PeerCaller:
     """A token holder, or a peer hub that signed its request (no ``Authorization``)."""
     if "authorization" in request.headers or "signature-input" not in request.headers:
@@ -172,7 +172,7 @@ def federation_router() -> APIRouter:
         tags=["federation"],
         operation_id="keys",
         summary="This hub's signed key set (no authentication)",
-        responses=_problems(409),
+        responses=problem_responses(409),
     )
     def keys(hub: HubDep) -> Response:
         return Response(orjson.dumps(hub_keys(hub).document()), media_type=JSON)
@@ -182,7 +182,7 @@ def federation_router() -> APIRouter:
         tags=["federation"],
         operation_id="certificate",
         summary="This hub's signed certificate for one of its child hubs (no authentication)",
-        responses=_problems(404, 409),
+        responses=problem_responses(404, 409),
     )
     def certificate(hub_id: str, hub: HubDep) -> Response:
         document = certify(hub, hub_id)
@@ -199,7 +199,7 @@ def federation_router() -> APIRouter:
         tags=["federation"],
         operation_id="peers",
         summary="The peers of this hub with their sync lag and last error (admin)",
-        responses=_problems(401, 403, 429),
+        responses=problem_responses(401, 403, 429),
     )
     def peers(hub: HubDep, caller: Caller) -> Response:
         authorize(caller, Act.PEERS)
@@ -212,7 +212,7 @@ def federation_router() -> APIRouter:
         operation_id="hint",
         summary="A child's hint that its feed has grown: pull now (signed peer request)",
         status_code=202,
-        responses=_problems(401, 403),
+        responses=problem_responses(401, 403),
     )
     async def hint(request: Request, caller: PeerOnly, hub: HubDep) -> Response:
         try:
@@ -230,7 +230,7 @@ def federation_router() -> APIRouter:
         "withdrawn, 202 while the receiving hub has not answered",
         responses={
             202: {"description": "Withdrawal signed, not yet delivered"},
-            **_problems(401, 403, 404, 409, 429),
+            **problem_responses(401, 403, 404, 409, 429),
         },
     )
     async def withdraw(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
@@ -245,7 +245,7 @@ def federation_router() -> APIRouter:
         tags=["transfers"],
         operation_id="getTransferLetter",
         summary="The signed letter of an electronic transfer, as a file (both hubs)",
-        responses=_problems(401, 403, 404, 429),
+        responses=problem_responses(401, 403, 404, 429),
     )
     async def letter_file(id: str, hub: HubDep, caller: Caller) -> Response:
         authorize(caller, Act.READ)
@@ -259,7 +259,7 @@ def federation_router() -> APIRouter:
         tags=["transfers"],
         operation_id="getTransferHistory",
         summary="State, every step, and the receipt of an electronic transfer (both hubs)",
-        responses=_problems(401, 403, 404, 429),
+        responses=problem_responses(401, 403, 404, 429),
     )
     async def history(id: str, hub: HubDep, caller: Caller) -> Response:
         authorize(caller, Act.READ)
@@ -326,7 +326,7 @@ def _delivery_route(router: APIRouter, delivery: _Delivery) -> None:
         tags=["federation"],
         operation_id=delivery.operation_id,
         summary=delivery.summary,
-        responses=_problems(*delivery.statuses),
+        responses=problem_responses(*delivery.statuses),
     )
     async def deliver(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
         malformed = LetterError(
@@ -345,7 +345,7 @@ def _decision_route(router: APIRouter, verb: str, decision: Any) -> None:
         tags=["transfers"],
         operation_id=f"{verb}Transfer",
         summary=f"{verb.capitalize()} a received letter; sends the signed receipt (receiving hub)",
-        responses=_problems(401, 403, 404, 409, 422, 429),
+        responses=problem_responses(401, 403, 404, 409, 422, 429),
     )
     async def decide(id: str, request: Request, hub: HubDep, caller: Caller) -> Response:
         authorize(caller, Act.WRITE)

@@ -16,8 +16,8 @@ from tongxin.server._policy import Act, authorize
 from tongxin.server._security import Principal
 from tongxin.server._settings import Settings
 
-from ._deps import HubDep, _bearer, get_caller
-from ._records import JSON, _problems
+from ._deps import HubDep, bearer, get_caller
+from ._records import JSON, problem_responses
 
 __all__ = ["ops_router"]
 
@@ -31,7 +31,7 @@ _STATUS = {
 async def _metrics_caller(
     request: Request,
     hub: HubDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     """The caller of ``/metrics``: nobody when the setting makes it public, else a token."""
     if hub.settings.metrics_public:
@@ -58,7 +58,7 @@ def ops_router(settings: Settings) -> APIRouter:
         "authentication)",
         responses={
             200: {"description": "Ready", "content": {JSON: {"schema": _STATUS}}},
-            **_problems(503),
+            **problem_responses(503),
         },
     )
     async def readyz(hub: HubDep) -> Response:
@@ -74,7 +74,7 @@ def ops_router(settings: Settings) -> APIRouter:
                 "description": "The Prometheus text exposition format",
                 "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
             },
-            **_problems(401, 403, 429),
+            **problem_responses(401, 403, 429),
         },
     )
     async def metrics(

@@ -17,9 +17,10 @@ from tongxin.server._hub import Hub
 from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import get_record, list_records, sensitive_allowed
 from tongxin.server._security import Principal
+from tongxin.server._service import create_record, delete_record, replace_record
 from tongxin.server._settings import Settings
 from tongxin.server._transfers import Actor, issue_transfer, plan_transfer
-from tongxin.server._writes import Action, Outcome, apply_batch, keep_unseen, prepare
+from tongxin.server._writes import Outcome
 
 from ._deps import Caller, HubDep, json_body
 from ._pages import page_body
@@ -66,40 +67,6 @@ def parse_if_match(value: str | None) -> int | None:
     )
 
 
-def _write(
-    hub: Hub,
-    caller: Principal,
-    action: Action,
-    collection: str,
-    body: Any,
-    record_id: str | None,
-    expected: int | None,
-) -> Outcome:
-    authorize(caller, Act.WRITE)
-    kept = None
-    if action == "replace" and record_id is not None and isinstance(body, dict):
-        body = dict(body)
-        (kept,) = keep_unseen(hub, caller, [(collection, record_id, body)])
-    op = prepare(
-        hub,
-        0,
-        action,
-        collection,
-        body,
-        record_id=record_id,
-        expected_version=expected,
-        kept=kept,
-    )
-    if isinstance(op, Outcome):
-        assert op.error is not None
-        raise op.error
-    with hub.db.write() as conn:
-        outcome = apply_batch(hub, conn, caller, [op])[0]
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome
-
-
 def _written(
     hub: Hub, caller: Principal, outcome: Outcome, collection: str, request: Request
 ) -> Response:
@@ -116,7 +83,7 @@ def _written(
     return Response(body, outcome.status, headers=headers, media_type=JSON)
 
 
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
         c: {
@@ -151,7 +118,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         openapi_extra=_body_doc(model),
         responses={
             200: {"description": "Identical record already stored"},
-            **_problems(400, 401, 403, 409, 413, 415, 422, 429),
+            **problem_responses(400, 401, 403, 409, 413, 415, 422, 429),
         },
     )
     async def create(request: Request, hub: HubDep, caller: Caller) -> Response:
@@ -160,7 +127,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         if coll == "transfers":
             authorize(caller, Act.WRITE)
             peer = await to_thread.run_sync(plan_transfer, hub, body)
-        outcome = await to_thread.run_sync(_write, hub, caller, "create", coll, body, None, None)
+        outcome = await to_thread.run_sync(create_record, hub, caller, coll, body)
         response = _written(hub, caller, outcome, coll, request)
         if peer is not None and outcome.id is not None:
             # an electronic transfer to a peer hub: issue the signed letter and deliver it
@@ -175,7 +142,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         tags=[tag],
         operation_id=f"get{name}",
         summary=f"Read one {model.titles[1].lower()}",
-        responses=_problems(401, 404, 410, 429),
+        responses=problem_responses(401, 404, 410, 429),
     )
     async def read(
         id: IdPath,
@@ -206,7 +173,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         operation_id=f"replace{name}",
         summary=f"Replace a {model.titles[1].lower()}",
         openapi_extra=_body_doc(model),
-        responses=_problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429),
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429),
     )
     async def replace(
         id: IdPath,
@@ -217,7 +184,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
     ) -> Response:
         expected = parse_if_match(if_match)
         body = await json_body(request, hub)
-        outcome = await to_thread.run_sync(_write, hub, caller, "replace", coll, body, id, expected)
+        outcome = await to_thread.run_sync(replace_record, hub, caller, coll, id, body, expected)
         return _written(hub, caller, outcome, coll, request)
 
     @router.delete(
@@ -226,7 +193,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         tags=[tag],
         operation_id=f"delete{name}",
         summary=f"Delete a {model.titles[1].lower()}",
-        responses=_problems(400, 401, 403, 404, 409, 412, 428, 429),
+        responses=problem_responses(400, 401, 403, 404, 409, 412, 428, 429),
     )
     def remove(
         id: IdPath,
@@ -235,7 +202,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
         if_match: IfMatch = None,
     ) -> Response:
         expected = parse_if_match(if_match)
-        outcome = _write(hub, caller, "delete", coll, None, id, expected)
+        outcome = delete_record(hub, caller, coll, id, expected)
         assert outcome.version is not None
         return Response(status_code=204, headers={"ETag": etag(outcome.version)})
 
@@ -263,7 +230,7 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
                     }
                 },
             },
-            **_problems(400, 401, 403, 429),
+            **problem_responses(400, 401, 403, 429),
         },
     )
     def listing(

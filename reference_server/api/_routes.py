@@ -34,7 +34,7 @@ from tongxin.server._writes import Uncheckable, check
 from ._deps import Caller, HubDep, limited_stream, require_type
 from ._federation import PROBLEM, FeedCaller, PeerCaller, peer_problem, signed_response
 from ._pages import next_url, page_body
-from ._records import JSON, _problems
+from ._records import JSON, problem_responses
 
 __all__ = ["misc_router"]
 
@@ -102,7 +102,7 @@ def misc_router(settings: Settings) -> APIRouter:
                 "description": "The validation report (as `tongxin validate`)",
                 "content": {JSON: {"schema": _REPORT}},
             },
-            **_problems(400, 401, 413, 415, 429),
+            **problem_responses(400, 401, 413, 415, 429),
         },
     )
     async def validate_endpoint(
@@ -145,7 +145,7 @@ def misc_router(settings: Settings) -> APIRouter:
                 "description": "One result per input line",
                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
             },
-            **_problems(400, 401, 403, 409, 413, 415, 422, 429),
+            **problem_responses(400, 401, 403, 409, 413, 415, 422, 429),
         },
     )
     async def bulk(
@@ -193,7 +193,7 @@ def misc_router(settings: Settings) -> APIRouter:
                     }
                 },
             },
-            **_problems(400, 401, 403, 410, 429),
+            **problem_responses(400, 401, 403, 410, 429),
         },
     )
     def changes(
@@ -253,7 +253,7 @@ def misc_router(settings: Settings) -> APIRouter:
         tags=["audit"],
         operation_id="audit",
         summary="The append-only audit log of writes (admin)",
-        responses=_problems(400, 401, 403, 429),
+        responses=problem_responses(400, 401, 403, 429),
     )
     def audit_log(
         request: Request,

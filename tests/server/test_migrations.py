@@ -1,4 +1,5 @@
-"""Migrations upgrade a database that holds data, and the result matches the table models."""
+"""Migrations upgrade a database that holds data, and the result matches the table models
+(SQLModel), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
-from tongxin.server import open_hub
+from tongxin.server import Principal, create_record, create_token, open_hub
 from tongxin.server._db import migrate
-from tongxin.server._tables import metadata
+from tongxin.server._tables import (
+    HubIdentityRow,
+    HubStateRow,
+    RecordRow,
+    SchemaSoftwareRow,
+    TokenRow,
+    hub_identity,
+    metadata,
+    records,
+)
 
-from .conftest import Backend
+from .conftest import Backend, organisation
 
 
 def test_upgrade_keeps_data_and_matches_the_models(backend: Backend) -> None:
@@ -55,5 +65,47 @@ def test_upgrade_keeps_data_and_matches_the_models(backend: Backend) -> None:
     hub = open_hub(backend.settings())
     try:
         assert hub.hub_id == "test-hub"
+    finally:
+        hub.close()
+
+
+def test_table_models_read_the_migrated_rows(backend: Backend) -> None:
+    """The SQLModel table models are the typed rows of the migrated tables: every row a hub
+    wrote reads back as its model, and each model's ``__table__`` is the table queried."""
+    hub = open_hub(backend.settings())
+    try:
+        models = {
+            table.name: model
+            for model in (HubIdentityRow, HubStateRow, RecordRow, SchemaSoftwareRow, TokenRow)
+            for table in [model.__table__]  # type: ignore[attr-defined]
+        }
+        assert models["records"].__table__ is records  # type: ignore[attr-defined]
+        create_token(hub.db, ["records:read"], name="typed")
+        org = organisation()
+        created = create_record(
+            hub, Principal("tk_test", frozenset({"admin"})), "organisations", org
+        )
+        assert created.status == 201
+        with hub.db.read() as conn:
+            for name, model in models.items():
+                rows = conn.execute(select(metadata.tables[name])).mappings().all()
+                typed = [model.model_validate(dict(row)) for row in rows]
+                assert [t.model_dump() for t in typed] == [dict(row) for row in rows], name
+                assert typed, name
+            stored = RecordRow.model_validate(
+                dict(
+                    conn.execute(select(records).where(records.c.id == org["id"])).mappings().one()
+                )
+            )
+            identity = HubIdentityRow.model_validate(
+                dict(conn.execute(select(hub_identity)).mappings().one())
+            )
+        assert (stored.version, stored.deleted, stored.owner) == (
+            created.version,
+            False,
+            hub.hub_id,
+        )
+        assert identity.hub_id == hub.hub_id
+        assert isinstance(identity.created_at, datetime)
     finally:
         hub.close()

@@ -29,19 +29,39 @@ def test_public_api_is_locked() -> None:
     assert sorted(tongxin.server.__all__) == sorted(
         [
             "SCOPES",
+            "BackupError",
+            "BackupInfo",
             "ConfigurationError",
             "Hub",
             "HubError",
+            "HubInit",
+            "MigrationPlan",
+            "Peer",
             "Principal",
+            "RotationResult",
             "Settings",
             "TokenInfo",
+            "add_peer",
+            "backup",
+            "create_record",
             "create_token",
+            "delete_record",
+            "federation_round",
+            "init_hub",
+            "list_peers",
             "list_tokens",
+            "migrate",
             "open_hub",
             "purge",
+            "replace_record",
+            "restore",
             "revoke_token",
+            "rotate_data_key",
+            "serve",
+            "verify_backup",
         ]
     )
+    assert all(hasattr(tongxin.server, name) for name in tongxin.server.__all__)
 
 
 @pytest.mark.timeout(900)

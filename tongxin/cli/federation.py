@@ -272,8 +272,7 @@ def peer_add(
     import httpx
 
     from tongxin.federation import FederationError
-    from tongxin.server import ConfigurationError
-    from tongxin.server._federation import add_peer
+    from tongxin.server import ConfigurationError, add_peer
 
     try:
         hub = _hub(database)
@@ -305,7 +304,7 @@ def peer_list(
 ) -> None:
     """The peers with relation, sync lag, changes refused for ownership, history resets
     (restores) and orphans, and last error."""
-    from tongxin.server._federation import list_peers
+    from tongxin.server import list_peers
 
     hub = _hub(database)
     try:
@@ -349,7 +348,7 @@ def sync_command(
 ) -> None:
     """Pull every child's change feed into read-only replicas and redeliver pending letters,
     withdrawals and receipts."""
-    from tongxin.server._rounds import federation_round
+    from tongxin.server import federation_round
 
     hub = _hub(database)
     try:

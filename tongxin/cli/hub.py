@@ -56,7 +56,7 @@ def serve(
 ) -> None:
     """Run the hub (zero configuration: ./tongxin.db, created on first start)."""
     from tongxin.server import ConfigurationError
-    from tongxin.server._serve import serve as run
+    from tongxin.server import serve as run
 
     try:
         settings = load_settings(database_url=database, host=host, port=port, workers=workers)
@@ -75,51 +75,22 @@ def init(
 ) -> None:
     """Create the hub's database, identity, field-encryption key and signing keys."""
     from tongxin.federation import KeyStoreError
-    from tongxin.server import ConfigurationError, open_hub
-    from tongxin.server._federation import init_keys
+    from tongxin.server import ConfigurationError, init_hub
 
     try:
         settings = load_settings(
             database_url=database, hub_id=hub_id, hub_name=name, key_file=key_file
         )
-        hub = open_hub(settings, create_key=settings.secret_key is None)
-    except ConfigurationError as error:
+        made = init_hub(settings, hub_id=hub_id, name=name)
+    except (ConfigurationError, KeyStoreError) as error:
         raise _fail(error) from None
-    if hub_id is not None and hub.hub_id != hub_id:
-        try:
-            _change_hub_id(hub, hub_id)
-        except (ConfigurationError, KeyStoreError) as error:
-            hub.close()
-            raise _fail(error) from None
-    if name is not None and hub.identity.name != name:
-        hub.db.rename(name)
-    try:
-        store = init_keys(hub)
-    except KeyStoreError as error:
-        hub.close()
-        raise _fail(error) from None
-    typer.echo(f"signing key fingerprint: {store.current.fingerprint}", err=True)
-    typer.echo(
-        f"hub {hub.hub_id} ready; key: "
-        f"{'TONGXIN_SECRET_KEY' if settings.secret_key else settings.resolved_key_file()}",
-        err=True,
-    )
-    hub.close()
-
-
-def _change_hub_id(hub: Any, hub_id: str) -> None:
-    """Give a hub that holds no data yet (a first zero-configuration start made its identity)
-    the id asked for, with its signing keys if it has them; refuse once it holds data."""
-    from tongxin.federation import KeyStore
-    from tongxin.server._federation import keys_path
-
-    old = hub.hub_id
-    path = keys_path(hub)
-    store = KeyStore.load(path) if path.exists() else None
-    hub.identity = hub.db.change_hub_id(hub_id)
-    if store is not None and store.hub_id == old:
-        store.rename(hub_id)
-    typer.echo(f"hub id changed from {old} to {hub_id} (the hub held no data yet)", err=True)
+    if made.renamed_from is not None:
+        typer.echo(
+            f"hub id changed from {made.renamed_from} to {made.hub_id} (the hub held no data yet)",
+            err=True,
+        )
+    typer.echo(f"signing key fingerprint: {made.fingerprint}", err=True)
+    typer.echo(f"hub {made.hub_id} ready; key: {made.key_location}", err=True)
 
 
 token_app = typer.Typer(help="Manage bearer tokens.", no_args_is_help=True)

@@ -52,17 +52,15 @@ def backup(
     """Back up the hub while it serves (database, keys, settings; encrypted), or check a backup."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tongxin.server import ConfigurationError
-    from tongxin.server._backup import BackupError
-    from tongxin.server._backup import backup as run_backup
-    from tongxin.server._backup import verify as run_verify
+    from tongxin.server import BackupError, ConfigurationError, verify_backup
+    from tongxin.server import backup as run_backup
 
     if (out is None) == (verify is None):
         typer.echo("error: give exactly one of --out FILE or --verify FILE", err=True)
         raise typer.Exit(2)
     try:
         if verify is not None:
-            info = run_verify(verify, _passphrase(confirm=False))
+            info = verify_backup(verify, _passphrase(confirm=False))
             typer.echo(f"备份完整 / backup intact: {info.summary()}")
             for name, rows in sorted(info.tables.items()):
                 typer.echo(f"  {name}\t{rows}")
@@ -88,9 +86,8 @@ def restore(
     """Restore a backup into an empty database and key location (a new feed epoch)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tongxin.server import ConfigurationError
-    from tongxin.server._backup import BackupError
-    from tongxin.server._backup import restore as run_restore
+    from tongxin.server import BackupError, ConfigurationError
+    from tongxin.server import restore as run_restore
 
     try:
         settings = load_settings(database_url=database)
@@ -110,26 +107,20 @@ def migrate(
     from sqlalchemy.exc import SQLAlchemyError
 
     from tongxin.server import ConfigurationError
-    from tongxin.server._db import Database as Db
-    from tongxin.server._schema import code_head, current_revision, pending
+    from tongxin.server import migrate as run_migrate
 
-    settings = load_settings(database_url=database)
-    db = Db(settings)
     try:
-        with db.writer.connect() as conn:
-            before = current_revision(conn)
-            steps = pending(conn)
-        if dry_run:
-            typer.echo(f"schema {before or 'empty'} -> {code_head()}: {len(steps)} pending")
-            for step in steps:
-                typer.echo(f"{step.revision}\t{step.title}")
-            return
-        db.migrate()
+        settings = load_settings(database_url=database)
+        plan = run_migrate(settings, dry_run=dry_run)
     except (ConfigurationError, SQLAlchemyError) as error:
         raise _fail(error) from None
-    finally:
-        db.dispose()
-    typer.echo(f"migrated {before or 'empty'} -> {code_head()} ({len(steps)} migrations)", err=True)
+    before = plan.before or "empty"
+    if dry_run:
+        typer.echo(f"schema {before} -> {plan.head}: {len(plan.steps)} pending")
+        for step in plan.steps:
+            typer.echo(f"{step.revision}\t{step.title}")
+        return
+    typer.echo(f"migrated {before} -> {plan.head} ({len(plan.steps)} migrations)", err=True)
 
 
 def rotate_data_key(
@@ -158,7 +149,7 @@ def rotate_data_key(
     from sqlalchemy.exc import SQLAlchemyError
 
     from tongxin.server import ConfigurationError
-    from tongxin.server._rotation import rotate_data_key as run_rotation
+    from tongxin.server import rotate_data_key as run_rotation
 
     def crash(batches: int) -> None:
         if crash_after is not None and batches >= crash_after:
