@@ -2,12 +2,13 @@
 records, with every cell accounted for, and export records to the standard roster layout."""
 
 from ._export import EXPORT_COLUMNS, write_roster
+from ._export import select as members_under
 from ._headers import FIELDS, Header, MappingError, find_header, load_mapping, mapping_toml
 from ._http import HubClient, HubRequestError
 from ._hub import import_to_hub
 from ._import import Options, Roster
 from ._model import CellIssue, ImportResult
-from ._package import import_to_package, load_package
+from ._package import import_to_package, load_package, place_branches
 from ._read import ReadError, column_letter, read_sheets
 from ._rules import ROSTER_RULES, roster_rule
 from ._workbook import write_error_workbook
@@ -32,6 +33,8 @@ __all__ = [
     "load_mapping",
     "load_package",
     "mapping_toml",
+    "members_under",
+    "place_branches",
     "read_sheets",
     "roster_rule",
     "write_error_workbook",

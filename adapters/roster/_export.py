@@ -13,7 +13,7 @@ import xlsxwriter
 
 from ._headers import FIELDS
 from ._normalise import CODED
-from ._package import _subtree
+from ._package import subtree_ids
 
 __all__ = ["EXPORT_COLUMNS", "SHEET_NAME", "write_roster"]
 
@@ -40,7 +40,7 @@ def select(
     """The members under ``root`` (its whole subtree), or all."""
     if root is None:
         return list(members)
-    keep = _subtree(organisations, root) | {root}
+    keep = subtree_ids(organisations, root) | {root}
     return [m for m in members if m.get("organisationId") in keep]
 
 

@@ -39,7 +39,7 @@ def place_branches(
     Returns the organisations created."""
     opts = roster.options
     root = opts.organisation
-    under = _subtree(organisations, root)
+    under = subtree_ids(organisations, root)
     by_name = {o["name"]: o["id"] for o in organisations if o["id"] in under | {root}}
     created: list[dict[str, Any]] = []
     for c in roster.candidates:
@@ -63,7 +63,7 @@ def place_branches(
     return created
 
 
-def _subtree(organisations: list[dict[str, Any]], root: str | None) -> set[str]:
+def subtree_ids(organisations: list[dict[str, Any]], root: str | None) -> set[str]:
     if root is None:
         return {o["id"] for o in organisations}
     children: dict[str, list[str]] = {}

@@ -21,18 +21,19 @@ from tongxin.adapters.roster import (
     MappingError,
     Options,
     ReadError,
+    Roster,
     find_header,
     import_to_hub,
     import_to_package,
     load_mapping,
     load_package,
     mapping_toml,
+    members_under,
+    place_branches,
     read_sheets,
     write_error_workbook,
     write_roster,
 )
-from tongxin.adapters.roster._export import select
-from tongxin.adapters.roster._import import Roster
 
 __all__ = ["register", "roster_app"]
 
@@ -143,7 +144,6 @@ def _run(
         return import_to_package(files, out, options)
     roster = Roster(options)  # a dry run: checked, nothing written
     roster.read(files)
-    from tongxin.adapters.roster._package import place_branches
 
     created = place_branches(roster, [])
     roster.created = {o["id"] for o in created}
@@ -258,7 +258,7 @@ def export_(
     except (ReadError, HubRequestError) as exc:
         typer.echo(f"tongxin roster export: {exc}", err=True)
         raise typer.Exit(2) from None
-    chosen = select(orgs, members, organisation)
+    chosen = members_under(orgs, members, organisation)
     title = next((o["name"] for o in orgs if o["id"] == organisation), None)
     count = write_roster(out, orgs, chosen, f"{title}党员花名册" if title else "党员花名册")
     typer.echo(f"{out}: {count} 名党员 / {count} members")
