@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ._checkdigits import citizen_id_birth_date, citizen_id_check, valid_credit_code
+from ._digest11 import applicant_digest, leaders_digest
 from ._issues import Issue
 from ._rules import RULES
 from ._schemacheck import deprecations, record_errors
@@ -43,6 +44,7 @@ _FREE_TEXT = {
     "activities": ("topic", "location", "presenter", "recorder", "decisions"),
     "duesPayments": (),
     "transfers": (),
+    "applicants": (),
 }
 CENT = Decimal("0.01")
 
@@ -122,6 +124,9 @@ class RecordContext:
     as_of: date
     dues: DuesPolicy = field(default_factory=DuesPolicy)
     as_of_iso: str = ""
+    #: the version of the standard the document declares, and the rules it adds (1.1 on)
+    version: str = "1.0"
+    more: Callable[[str, dict[str, Any], str, RecordContext, list[Issue]], None] | None = None
 
     def __post_init__(self) -> None:
         self.set_as_of(self.as_of)
@@ -146,8 +151,10 @@ def _pii(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
             )
 
 
-def _deprecated(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
-    fields, coded = deprecations(collection)
+def _deprecated(
+    collection: str, r: dict[str, Any], at: str, out: list[Issue], version: str = "1.0"
+) -> None:
+    fields, coded = deprecations(collection, version)
     for name, version in fields:
         if r.get(name) is not None:
             out.append(
@@ -326,9 +333,12 @@ def check_record(
 ) -> list[Issue]:
     """Every single-record rule for a well-formed ``record`` found at pointer ``at``."""
     issues: list[Issue] = []
-    _CHECKS[collection](record, at, ctx, issues)
+    if (check := _CHECKS.get(collection)) is not None:
+        check(record, at, ctx, issues)
+    if ctx.more is not None:
+        ctx.more(collection, record, at, ctx, issues)
     _pii(collection, record, at, issues)
-    _deprecated(collection, record, at, issues)
+    _deprecated(collection, record, at, issues, ctx.version)
     return issues
 
 
@@ -340,6 +350,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "activities": (("organisationId", "organisations"),),
     "duesPayments": (("memberId", "members"),),
     "transfers": (("memberId", "members"), ("fromOrganisationId", "organisations")),
+    "applicants": (("organisationId", "organisations"), ("memberId", "members")),
 }
 
 
@@ -357,9 +368,9 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
         cid = r.get("citizenId")
         cid_key = int(cid[:17]) * 11 + (10 if cid[17] in "Xx" else int(cid[17])) if cid else None
         full = r.get("category") == "full" and r.get("status") == "normal"
-        extra = (cid_key, r.get("organisationId") if full else None)
+        extra = (cid_key, r.get("organisationId") if full else None, r.get("joinedDate"))
     elif collection == "organisations":
-        extra = (r.get("parentId"), r.get("type", ""))
+        extra = (r.get("parentId"), r.get("type", ""), leaders_digest(r))
     elif collection == "activities" and (attendance := r.get("attendance")):
         attendees = tuple(e["memberId"] for e in attendance)
         meeting = None
@@ -368,6 +379,8 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
             listed = tuple(e["memberId"] for e in attendance if e["status"] != "observer")
             meeting = (org, present, listed)
         extra = (attendees, meeting)
+    elif collection == "applicants":
+        extra = applicant_digest(r)
     return r.get("id"), refs, extra
 
 
@@ -419,6 +432,8 @@ class PackageState:
     pending: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: (pointer, organisation id, present member ids, listed member ids) of general meetings
     meetings: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    #: the cross-record state of the rules 1.1 adds (``_checks11.State11``), None for 1.0
+    more: Any = None
 
     def add(self, collection: str, r: dict[str, Any], index: int) -> list[Issue]:
         """Remember what later checks need of a well-formed record; return the issues found
@@ -457,8 +472,10 @@ class PackageState:
         extra: Any,
         issues: list[Issue],
     ) -> None:
+        if self.more is not None:
+            self.more.add(collection, index, rid, key, extra)
         if collection == "members":
-            cid_key, full_org = extra
+            cid_key, full_org = extra[:2]
             if cid_key is not None:
                 citizen_ids = self.citizen_ids
                 if cid_key in citizen_ids:
@@ -470,7 +487,7 @@ class PackageState:
                     self.full_members.add(key)
                 self.full_per_org[full_org] += 1
         elif collection == "organisations" and rid is not None:
-            parent, org_type = extra
+            parent, org_type = extra[:2]
             self.org_parent[rid] = (index, parent, org_type)
         elif collection == "activities":
             attendees, meeting = extra
@@ -499,6 +516,8 @@ class PackageState:
             came = sum(1 for m in present if member_key(m) in full)
             if due and came * 2 <= due:
                 yield R["ACT-002"].issue(at, due=due, present=came)
+        if self.more is not None:
+            yield from self.more.finish(self)
 
     def _cycles(self) -> Iterator[Issue]:
         done: set[str] = set()
@@ -523,7 +542,7 @@ def record_issues(
 ) -> tuple[list[Issue], Digest | None]:
     """Schema and single-record issues of one record at its final pointer, and its digest."""
     at = f"/{collection}/{index}"
-    schema_issues = record_errors(collection, record)
+    schema_issues = record_errors(collection, record, ctx.version)
     if not isinstance(record, dict):
         return [i.under(at) for i in schema_issues], None
     if schema_issues:

@@ -24,6 +24,9 @@ class Rule:
     message_zh: str
     message_en: str
     guidance: str
+    #: The version of the standard that added the rule; it applies to documents of that
+    #: version and later only (``spec/standard.md`` §6).
+    since: str = "1.0"
 
     def issue(self, path: str, **params: Any) -> Issue:
         """An issue of this rule at ``path``, its messages filled with ``params``."""
@@ -257,6 +260,197 @@ _CATALOGUE = (
         "{field} 中疑似含有{kind_zh}",
         "{field} seems to contain {kind_en}",
         "Put ID numbers and phone numbers only in their own fields, never in free text.",
+    ),
+    Rule(
+        "ORG-005",
+        E,
+        "上级组织类别不当",
+        "Parent of the wrong kind",
+        "{parent_zh}不能作为{child_zh}的上级组织：请把上级组织改为更高一级的党组织，或改正组织类别",
+        "a {parent_en} cannot be the parent of a {child_en}: choose a higher organisation as "
+        "parent, or correct the type",
+        "Levels, from the top: provincial committee, city committee, county committee (each "
+        "followed by its working committees), primary and township committees (which may nest), "
+        "general branches, branches, Party groups. A parent is on a higher level, except that "
+        "committees of the primary level may nest; a branch can parent only Party groups, and a "
+        "group nothing.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-006",
+        E,
+        "现任书记不是恰好一名",
+        "Not exactly one current secretary",
+        "领导成员中现任书记有 {count} 名，应恰好一名：请为离任者填写离任日期，或补充现任书记",
+        "the leaders include {count} current secretaries, exactly one is needed: give past "
+        "secretaries an until date, or add the current one",
+        "When leaders are given, exactly one of them holds the post secretary without an until "
+        "date on or before the reference date.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-007",
+        W,
+        "支部委员会人数不在三至七人之间",
+        "Branch committee outside 3 to 7",
+        "支部委员会现有委员 {count} 名，一般应为三至五名、不超过七名：请核对领导成员",
+        "the branch committee has {count} members; it has 3 to 5, at most 7: check the leaders",
+        "支部工作条例(试行): a branch committee has 3 to 5 members, generally at most 7. The "
+        "committee is every current leader of a branch when there are more than a secretary and "
+        "a deputy.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-008",
+        W,
+        "正式党员七人以上的支部未设委员会",
+        "Branch of 7 or more full members without a committee",
+        "支部有 {count} 名正式党员，应设立支部委员会：请在领导成员中补充组织、宣传、纪检等委员",
+        "the branch has {count} full members and should elect a committee: add its members "
+        "(organisation, propaganda, discipline) to the leaders",
+        "支部工作条例(试行): a branch with seven or more full members sets up a committee. "
+        "Checked when leaders are given.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-009",
+        W,
+        "领导成员不是本组织的正式党员",
+        "Leader not a full member of the organisation",
+        "领导成员 {member} 不是本组织或其下级组织的正式党员：请核对党员标识，或先办理组织关系转接",
+        "leader {member} is not a full member of this organisation or one below it: check the "
+        "member id, or transfer the member first",
+        "Leaders are elected from the organisation's full members. Checked when the member "
+        "record is in the package.",
+        "1.1",
+    ),
+    Rule(
+        "APL-001",
+        E,
+        "申请入党时未满十八岁",
+        "Applied before turning 18",
+        "申请日期 {applied} 时未满十八周岁（出生于 {birth}）：请核对申请日期和出生日期",
+        "applied on {applied} before turning 18 (born {birth}): check both dates",
+        "党章 第一条: an applicant is at least 18 years old.",
+        "1.1",
+    ),
+    Rule(
+        "APL-002",
+        W,
+        "谈话晚于申请后一个月",
+        "Talk more than a month after the application",
+        "谈话日期 {talk} 晚于申请后一个月（{limit}）：请核对日期，应在收到申请后一个月内谈话",
+        "talk on {talk} is after one month from the application ({limit}): the organisation "
+        "talks with the applicant within a month",
+        "发展党员工作细则: the organisation talks with the applicant within one month.",
+        "1.1",
+    ),
+    Rule(
+        "APL-003",
+        E,
+        "确定为积极分子早于申请",
+        "Activist before the application",
+        "确定为积极分子的日期 {activist} 早于申请日期 {applied}：请改正其中一个日期",
+        "activist on {activist}, before the application on {applied}: correct one of the dates",
+        "An activist is chosen from those who have applied.",
+        "1.1",
+    ),
+    Rule(
+        "APL-004",
+        E,
+        "积极分子培养不满一年",
+        "Candidate less than a year after activist",
+        "确定为发展对象的日期 {candidate} 早于培养满一年（{due}）：请核对日期",
+        "candidate on {candidate}, before a year as activist ended ({due}): check the dates",
+        "发展党员工作细则 第十三条: an activist is trained for at least one year.",
+        "1.1",
+    ),
+    Rule(
+        "APL-005",
+        E,
+        "支部大会讨论早于确定为发展对象",
+        "Branch vote before becoming a candidate",
+        "支部大会讨论日期 {vote} 早于确定为发展对象的日期 {candidate}：请改正其中一个日期",
+        "branch vote on {vote}, before becoming a candidate on {candidate}: correct one of the "
+        "dates",
+        "Only a candidate is put to the branch general meeting.",
+        "1.1",
+    ),
+    Rule(
+        "APL-006",
+        W,
+        "集中培训不足二十四学时",
+        "Fewer than 24 training hours",
+        "集中培训仅 {hours} 学时，支部大会讨论前应不少于二十四学时（或三天）：请补足培训或更正学时",
+        "only {hours} training hours; a candidate needs at least 24 (or three days) before the "
+        "vote: complete the training or correct the hours",
+        "发展党员工作细则: short intensive training of at least three days or 24 class hours.",
+        "1.1",
+    ),
+    Rule(
+        "APL-007",
+        E,
+        "入党介绍人不是两名",
+        "Not exactly two introducers",
+        "入党介绍人有 {count} 名，应为两名正式党员：请补充或删除介绍人",
+        "{count} introducers; exactly two full members are needed: add or remove one",
+        "发展党员工作细则 第十四条: two full members introduce a candidate. Required once the "
+        "applicant is admitted.",
+        "1.1",
+    ),
+    Rule(
+        "APL-008",
+        E,
+        "入党介绍人不是正式党员",
+        "Introducer not a full member",
+        "入党介绍人 {member} 不是党籍正常的正式党员：请另选一名正式党员",
+        "introducer {member} is not a full member in normal standing: choose another",
+        "Introducers are full members; a probationary member or one under discipline may not "
+        "introduce. Checked when the member record is in the package.",
+        "1.1",
+    ),
+    Rule(
+        "APL-009",
+        W,
+        "审批超过三个月",
+        "Approval more than 3 months after the vote",
+        "上级党委于 {approved} 审批，超过支部大会讨论（{vote}）后三个月：请核对审批日期",
+        "approved on {approved}, more than three months after the branch vote on {vote}: check "
+        "the date",
+        "发展党员工作细则: the higher committee approves within three months.",
+        "1.1",
+    ),
+    Rule(
+        "APL-010",
+        E,
+        "审批超过六个月",
+        "Approval more than 6 months after the vote",
+        "上级党委于 {approved} 审批，超过支部大会讨论（{vote}）后六个月：应重新讨论，请核对日期",
+        "approved on {approved}, more than six months after the branch vote on {vote}: the "
+        "branch votes again; check the dates",
+        "发展党员工作细则: at most six months in special cases.",
+        "1.1",
+    ),
+    Rule(
+        "APL-011",
+        E,
+        "已接收的申请人缺少党员记录",
+        "Admitted applicant without member record",
+        "已接收为预备党员，但未填写党员记录标识：请填写其党员记录的标识",
+        "admitted, but memberId is missing: give the id of the member record",
+        "stage admitted requires memberId, the record of the probationary member.",
+        "1.1",
+    ),
+    Rule(
+        "APL-012",
+        E,
+        "入党日期与支部大会讨论日期不符",
+        "Joining date differs from the branch vote",
+        "党员记录 {member} 的入党日期与支部大会讨论日期 {vote} 不一致：入党日期即支部大会通过之日",
+        "member {member} has a joinedDate other than the branch vote on {vote}: the joining date "
+        "is the day of the accepting vote",
+        "发展党员工作细则: the joining date is the date of the branch general meeting.",
+        "1.1",
     ),
 )
 

@@ -11,15 +11,34 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from ._codelists import codelist
+from ._codelists import FOLDERS, LATEST, codelist
 from ._generate import DATE_TIME_PATTERN
 from ._issues import Issue, escape_pointer
-from ._models import RECORD_TYPES
+from ._models11 import MODELS
 from ._rules import RULES
 
-__all__ = ["COLLECTIONS", "deprecations", "header_errors", "load_schema", "record_errors"]
+__all__ = [
+    "COLLECTIONS",
+    "COLLECTIONS_BY_VERSION",
+    "deprecations",
+    "header_errors",
+    "load_schema",
+    "package_version",
+    "record_errors",
+]
 
-COLLECTIONS: dict[str, str] = {m.collection: m.schema_name for m in RECORD_TYPES}
+#: Record collections (package keys) and their schema names, by version; COLLECTIONS: latest.
+COLLECTIONS_BY_VERSION: dict[str, dict[str, str]] = {
+    v: {m.collection: m.schema_name for m in models} for v, models in MODELS.items()
+}
+COLLECTIONS: dict[str, str] = COLLECTIONS_BY_VERSION[LATEST]
+
+
+def package_version(value: Any) -> str:
+    """The version whose schemas check a package declaring ``schemaVersion`` = ``value``:
+    that version when it is one, else 1.0 (which then reports the value)."""
+    return value if isinstance(value, str) and value in COLLECTIONS_BY_VERSION else "1.0"
+
 
 #: Schema errors on these fields are reported under the domain rule rather than SCH-001.
 _FIELD_RULES = {"citizenId": "MBR-001", "creditCode": "ORG-001"}
@@ -36,23 +55,25 @@ _FORMAT_ZH = {"date": "日期 (YYYY-MM-DD)", "date-time": "带时区的日期时
 
 
 @cache
-def load_schema(name: str) -> dict[str, Any]:
-    """The published schema ``name`` (``member``) as shipped in ``v1/``."""
-    data = resources.files(__package__).joinpath("v1", f"{name}.schema.json").read_bytes()
+def load_schema(name: str, version: str = LATEST) -> dict[str, Any]:
+    """The published schema ``name`` (``member``) of ``version`` as shipped in ``v1/``
+    (1.0) or ``v1_1/`` (1.1)."""
+    folder = resources.files(__package__).joinpath(FOLDERS[version])
+    data = folder.joinpath(f"{name}.schema.json").read_bytes()
     schema: dict[str, Any] = orjson.loads(data)
     return schema
 
 
 @cache
-def _validator(name: str) -> Any:
-    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=True)
+def _validator(name: str, version: str) -> Any:
+    return jsonschema_rs.Draft202012Validator(load_schema(name, version), validate_formats=True)
 
 
 @cache
-def _header_validator() -> Any:
-    schema = dict(load_schema("package"))
+def _header_validator(version: str) -> Any:
+    schema = dict(load_schema("package", version))
     props = dict(schema["properties"])
-    for collection in COLLECTIONS:
+    for collection in COLLECTIONS_BY_VERSION[version]:
         props[collection] = {"type": "array"}
     schema["properties"] = props
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
@@ -112,17 +133,19 @@ def _to_issues(errors: Iterator[Any]) -> Iterator[Issue]:
                 )
 
 
-def record_errors(collection: str, record: Any) -> list[Issue]:
-    """Schema issues of one record (pointers relative to the record)."""
-    validator = _validator(COLLECTIONS[collection])
+def record_errors(collection: str, record: Any, version: str = LATEST) -> list[Issue]:
+    """Schema issues of one record of ``version`` (pointers relative to the record)."""
+    validator = _validator(COLLECTIONS_BY_VERSION[version][collection], version)
     if validator.is_valid(record):
         return []
     return _first_per_path(_to_issues(validator.iter_errors(record)))
 
 
 def header_errors(header: dict[str, Any]) -> list[Issue]:
-    """Schema issues of a package's top-level fields (record arrays are checked per record)."""
-    return _first_per_path(_to_issues(_header_validator().iter_errors(header)))
+    """Schema issues of a package's top-level fields (record arrays are checked per record),
+    against the package schema of the version it declares."""
+    validator = _header_validator(package_version(header.get("schemaVersion")))
+    return _first_per_path(_to_issues(validator.iter_errors(header)))
 
 
 def _first_per_path(issues: Iterator[Issue]) -> list[Issue]:
@@ -138,18 +161,18 @@ def _first_per_path(issues: Iterator[Issue]) -> list[Issue]:
 
 @cache
 def deprecations(
-    collection: str,
+    collection: str, version: str = LATEST
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, dict[str, str]], ...]]:
     """((field, version) of deprecated fields, (field, {code: version}) of deprecated codes)
-    of one record type, read from the published schema and its codelists."""
-    props = load_schema(COLLECTIONS[collection])["properties"]
+    of one record type, read from the published schema of ``version`` and its codelists."""
+    props = load_schema(COLLECTIONS_BY_VERSION[version][collection], version)["properties"]
     fields = tuple(
         (k, str(v.get("x-deprecatedVersion", ""))) for k, v in props.items() if v.get("deprecated")
     )
     coded = []
     for name, prop in props.items():
         if "codelist" in prop:
-            codes = codelist(prop["codelist"].removesuffix(".csv")).codes
+            codes = codelist(prop["codelist"].removesuffix(".csv"), version).codes
             retired = {c.code: c.deprecated for c in codes if c.deprecated}
             if retired:
                 coded.append((name, retired))
