@@ -141,10 +141,10 @@ def record_errors(collection: str, record: Any, version: str = LATEST) -> list[I
     return _first_per_path(_to_issues(validator.iter_errors(record)))
 
 
-def header_errors(header: dict[str, Any]) -> list[Issue]:
+def header_errors(header: dict[str, Any], version: str | None = None) -> list[Issue]:
     """Schema issues of a package's top-level fields (record arrays are checked per record),
-    against the package schema of the version it declares."""
-    validator = _header_validator(package_version(header.get("schemaVersion")))
+    against the package schema of ``version``, by default the version the header declares."""
+    validator = _header_validator(version or package_version(header.get("schemaVersion")))
     return _first_per_path(_to_issues(validator.iter_errors(header)))
 
 
