@@ -231,9 +231,12 @@ def person(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
     return record
 
 
-def applicant(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
-    """A valid applicant (an activist) of ``org`` with a unique citizen ID (from ``seed``)."""
-    somebody = person(org, seed)
+def applicant(
+    org: str, seed: int | None = None, somebody: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A valid applicant (an activist) of ``org`` with a unique citizen ID (from ``seed``), or
+    with the name, birth date, gender and citizen ID of the member ``somebody``."""
+    somebody = somebody or person(org, seed)
     applied = f"{int(somebody['birthDate'][:4]) + 20}-03-01"
     record = {
         "id": uid("p"),
