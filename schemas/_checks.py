@@ -19,11 +19,17 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ._checkdigits import citizen_id_birth_date, citizen_id_check, valid_credit_code
+from ._checkdigits import (
+    citizen_id_birth_date,
+    citizen_id_check,
+    credit_code_check,
+    valid_credit_code,
+)
 from ._digest11 import applicant_digest, leaders_digest
 from ._issues import Issue
 from ._rules import RULES
-from ._schemacheck import deprecations, record_errors
+from ._schemacheck import deprecations, field_title, record_errors
+from ._zh import CHECK_ZH, class_zh, collection_zh
 
 __all__ = [
     "Digest",
@@ -145,6 +151,7 @@ def _pii(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
                 R["PII-001"].issue(
                     f"{at}/{name}",
                     field=name,
+                    field_zh=field_title(collection, name),
                     kind_zh="身份号码" if is_id else "手机号码",
                     kind_en="an ID number" if is_id else "a phone number",
                 )
@@ -161,8 +168,9 @@ def _deprecated(
                 R["SCH-002"].issue(
                     f"{at}/{name}",
                     what=name,
+                    what_zh=f"字段“{field_title(collection, name)}”",
                     version=version,
-                    hint_zh="见字段说明中的替代字段",
+                    hint_zh="请改用字段说明中的替代字段（见数据项表）",
                     hint_en="see the field's description for its replacement",
                 )
             )
@@ -173,8 +181,9 @@ def _deprecated(
                 R["SCH-002"].issue(
                     f"{at}/{name}",
                     what=f"{name} = {value}",
+                    what_zh=f"“{field_title(collection, name)}”的代码 {value}",
                     version=retired[value],
-                    hint_zh="见代码表说明",
+                    hint_zh="请改用代码表中的现行代码（见代码表说明）",
                     hint_en="see the codelist's description",
                 )
             )
@@ -223,7 +232,10 @@ def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: li
     if citizen_id_check(cid[:17]) != cid[17].upper():
         out.append(
             R["MBR-001"].issue(
-                f"{at}/citizenId", value=cid, why_zh="校验位错误", why_en="wrong check character"
+                f"{at}/citizenId",
+                value=cid,
+                why_zh=CHECK_ZH.format(expected=citizen_id_check(cid[:17])),
+                why_en="wrong check character",
             )
         )
         return
@@ -234,7 +246,7 @@ def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: li
                 R["MBR-001"].issue(
                     f"{at}/citizenId",
                     value=cid,
-                    why_zh="出生日期不存在",
+                    why_zh="第七至十四位不是真实的出生日期：请核对号码",
                     why_en="no such birth date",
                 )
             )
@@ -252,7 +264,10 @@ def _organisation(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issu
     if code is not None and not valid_credit_code(code):
         out.append(
             R["ORG-001"].issue(
-                f"{at}/creditCode", value=code, why_zh="校验码错误", why_en="wrong check character"
+                f"{at}/creditCode",
+                value=code,
+                why_zh=CHECK_ZH.format(expected=credit_code_check(code[:17])),
+                why_en="wrong check character",
             )
         )
     elected, years = r.get("electedDate"), r.get("termYears")
@@ -282,6 +297,7 @@ def _activity(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) 
                 R["PII-001"].issue(
                     f"{at}/attendance/{i}/reason",
                     field="reason",
+                    field_zh="缺席原因",
                     kind_zh="身份号码或手机号码",
                     kind_en="an ID or phone number",
                 )
@@ -298,6 +314,7 @@ def _dues(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> N
                 R["DUE-001"].issue(
                     f"{at}/amount",
                     member_class=member_class,
+                    class_zh=class_zh(member_class),
                     base=base or "-",
                     expected=low if low == high else f"{low}–{high}",
                     amount=amount,
@@ -451,7 +468,11 @@ class PackageState:
             key = seen.key(rid)
             if key in seen.items:
                 at = f"/{collection}/{index}/id"
-                issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
+                issues.append(
+                    R["PKG-001"].issue(
+                        at, id=rid, collection=collection, collection_zh=collection_zh(collection)
+                    )
+                )
             else:
                 seen.items.add(key)
         for (name, target), ref in zip(REFERENCES[collection], refs):  # noqa: B905 (digest built from REFERENCES)
@@ -504,7 +525,8 @@ class PackageState:
         """The issues that need the whole package: references, cycles, branch size, quorum."""
         for at, target, ref, name in self.pending:
             if ref not in self.ids[target]:
-                yield R["PKG-003"].issue(at, field=name, target=ref)
+                field_zh = field_title(at.split("/")[1], name)
+                yield R["PKG-003"].issue(at, field=name, field_zh=field_zh, target=ref)
         yield from self._cycles()
         for org, (index, _, org_type) in self.org_parent.items():
             if org_type == "branch" and self.full_per_org[org] < 3:

@@ -21,16 +21,24 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 GOLDEN: dict[str, Any] = orjson.loads((ROOT / "tests/standard/compat_1_0.json").read_bytes())
 
 
+def _same(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without the wording of its Chinese messages, which 1.1 made Chinese only and
+    made tell how to fix the value (§6: a minor version may improve wording; the rule,
+    severity, pointer and English message of each finding stay)."""
+    issues = [{**i, "message": {"en": i["message"]["en"]}} for i in report["issues"]]
+    return {**report, "issues": issues}
+
+
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_a_1_0_document_gets_the_1_0_report(name: str) -> None:
     case = GOLDEN[name]
     source = ROOT / name if case["package"] is None else case["package"]
-    assert validate(source).to_dict() == case["report"]
+    assert _same(validate(source).to_dict()) == _same(case["report"])
 
 
 @pytest.mark.parametrize("name", sorted(n for n in GOLDEN if GOLDEN[n]["package"] is None))
 def test_a_1_0_file_gets_the_1_0_report_on_two_processes(name: str) -> None:
-    assert validate(ROOT / name, jobs=2).to_dict() == GOLDEN[name]["report"]
+    assert _same(validate(ROOT / name, jobs=2).to_dict()) == _same(GOLDEN[name]["report"])
 
 
 def test_the_golden_reports_cover_every_1_0_example() -> None:
