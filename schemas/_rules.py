@@ -230,7 +230,8 @@ _CATALOGUE = (
         W,
         "党费金额与标准不符",
         "Dues amount off the national brackets",
-        "{class_zh}党员按基数 {base} 应缴 {expected} 元，实缴 {amount} 元：请按标准改正金额或计算基数",
+        "{class_zh}党员按基数 {base} 应缴 {expected} 元，实缴 {amount} 元："
+        "请按标准改正金额或计算基数",
         "{member_class} on base {base} should pay {expected} yuan, paid {amount}",
         "中组发〔2008〕3号 brackets: salaried 0.5% up to 3,000 yuan, 1% to 5,000, 1.5% to 10,000, "
         "2% above; retired 0.5% up to 5,000, 1% above; students, unemployed and relief 0.20 yuan; "
@@ -449,7 +450,8 @@ _CATALOGUE = (
         E,
         "入党日期与支部大会讨论日期不符",
         "Joining date differs from the branch vote",
-        "党员记录 {member} 的入党日期与支部大会讨论日期 {vote} 不一致：入党日期即支部大会通过之日，请改正其中一个",
+        "党员记录 {member} 的入党日期与支部大会讨论日期 {vote} 不一致："
+        "入党日期即支部大会通过之日，请改正其中一个",
         "member {member} has a joinedDate other than the branch vote on {vote}: the joining date "
         "is the day of the accepting vote",
         "发展党员工作细则: the joining date is the date of the branch general meeting.",
