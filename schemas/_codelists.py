@@ -71,8 +71,8 @@ class Codelist:
         raise KeyError(code)
 
 
-# name -> (title zh, title en, source standard)
-CODELISTS: dict[str, tuple[str, str, str]] = {
+# name -> (title zh, title en, source standard), in 1.0
+_CODELISTS_1_0: dict[str, tuple[str, str, str]] = {
     "gender": ("性别", "Gender", "GB/T 2261.1-2003"),
     "ethnicity": ("民族", "Ethnicity", "GB 3304-1991"),
     "education": ("学历", "Education", "GB/T 4658-2006"),
@@ -87,13 +87,16 @@ CODELISTS: dict[str, tuple[str, str, str]] = {
 }
 #: Codelists by version: 1.1 adds the posts in a leading body and the stages of admission.
 CODELISTS_BY_VERSION: dict[str, dict[str, tuple[str, str, str]]] = {
-    "1.0": CODELISTS,
+    "1.0": _CODELISTS_1_0,
     "1.1": {
-        **CODELISTS,
+        **_CODELISTS_1_0,
         "party-post": ("党内职务", "Party post", "支部工作条例(试行) (2018)"),
         "applicant-stage": ("发展阶段", "Admission stage", "发展党员工作细则 (2014)"),
     },
 }
+
+#: The codelists of the latest version.
+CODELISTS = CODELISTS_BY_VERSION[LATEST]
 
 
 def codelist_csv(name: str, version: str = LATEST) -> str:
