@@ -4,7 +4,9 @@
 
 Prints records/s of: raw ``jsonschema-rs`` on the published member schema alone (the file
 loaded whole with orjson, then every member checked), the pure-Python ``jsonschema`` package on
-the same schema, and ``tongxin validate`` with every rule on (streamed); then the ratios. With
+the same schema, and ``tongxin validate`` with every rule on (streamed), on a 1.0 package and on
+the same members in a 1.1 package (branches with leaders, one admitted applicant per branch,
+the 1.1 rules on); then the ratios. With
 ``--memory-members`` it also validates a package of that many members in a fresh process and
 prints the peak resident memory; with ``--profile`` the CPU time of each stage per member.
 """
@@ -28,18 +30,22 @@ from tongxin.schemas import iter_issues
 from tongxin.schemas._checks import PackageState, RecordContext, check_record, digest
 from tongxin.schemas._schemacheck import load_schema, record_errors
 from tongxin.schemas._stream import RecordItem, iter_package
-from tongxin.schemas._synthetic import SyntheticHub, write_package
+from tongxin.schemas._synthetic import ALL_11, SyntheticHub, write_package
 
 WORK = Path(__file__).parent / "_work"
 
 
-def package(members: int) -> Path:
-    """A members-only package of ``members`` members (cached in benchmarks/_work)."""
+def package(members: int, version: str = "1.0") -> Path:
+    """A package of ``members`` members (cached in benchmarks/_work): organisations and members
+    in 1.0; in 1.1 also the branches' leaders and the applicants."""
     WORK.mkdir(exist_ok=True)
-    path = WORK / f"members-{members}.json"
+    path = WORK / f"members-{members}{'' if version == '1.0' else '-' + version}.json"
     if not path.exists():
         hub = SyntheticHub(members=members)
-        write_package(path, hub, collections=("organisations", "members"))
+        collections = ("organisations", "members")
+        if version != "1.0":
+            collections = tuple(c for c in ALL_11 if c in (*collections, "applicants"))
+        write_package(path, hub, collections=collections, version=version)
     return path
 
 
@@ -163,7 +169,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the time of each stage")
     args = parser.parse_args()
     path = package(args.members)
+    path11 = package(args.members, "1.1")
     print(f"package: {args.members:,} members, {path.stat().st_size / 1e6:,.0f} MB")
+    print(f"1.1 package: the same members, {path11.stat().st_size / 1e6:,.0f} MB")
     cores = os.cpu_count() or 1
     best: dict[str, float] = {}
     found = 0
@@ -176,6 +184,9 @@ def main() -> None:
         }
         rounds["ours"], found = tongxin_full(path, args.members, cores)
         rounds["single"], _ = tongxin_full(path, args.members, 1)
+        rounds["ours11"], found11 = tongxin_full(path11, args.members, cores)
+        rounds["single11"], _ = tongxin_full(path11, args.members, 1)
+        assert found11 == 0, f"{found11} issues in the generated 1.1 package"
         best = {k: max(v, best.get(k, 0.0)) for k, v in rounds.items()}
     print(f"best of {args.rounds} rounds, records/s:")
     print(f"  raw jsonschema-rs, orjson load + member schema : {best['raw']:>10,.0f}")
@@ -183,7 +194,17 @@ def main() -> None:
     print(f"  pure-Python jsonschema, member schema          : {best['python']:>10,.0f}")
     print(f"  tongxin validate, every rule, {cores} processes      : {best['ours']:>10,.0f}")
     print(f"  tongxin validate, every rule, 1 process        : {best['single']:>10,.0f}")
+    print(f"  tongxin validate, 1.1 package, {cores} processes   : {best['ours11']:>10,.0f}")
+    print(f"  tongxin validate, 1.1 package, 1 process       : {best['single11']:>10,.0f}")
     print(f"  (issues found in the generated package: {found})")
+    print(
+        f"ratio 1.1 / 1.0 package, {cores} processes          : "
+        f"{best['ours11'] / best['ours']:>10.1%}"
+    )
+    print(
+        f"ratio 1.1 / 1.0 package, 1 process               : "
+        f"{best['single11'] / best['single']:>10.1%}"
+    )
     print(f"ratio tongxin / raw jsonschema-rs (with load)    : {best['ours'] / best['raw']:>10.1%}")
     print(
         f"ratio tongxin / raw engine alone                 : {best['ours'] / best['engine']:>10.1%}"

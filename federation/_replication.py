@@ -250,12 +250,14 @@ class PeerPolicy:
     key recovers it by trying them (``spec/federation.md`` §0, §5).
 
     Minimisation is the default: a policy read from its wire form drops ``phone`` and hashes
-    ``citizenId`` of members unless it names an action for them (``keep`` must be explicit).
+    ``citizenId`` of members and applicants unless it names an action for them (``keep`` must
+    be explicit).
     """
 
     #: The field actions every policy starts from (``spec/federation.md`` §5).
     MINIMISED: ClassVar[Mapping[str, Mapping[str, FieldAction]]] = {
-        "members": {"phone": FieldAction.DROP, "citizenId": FieldAction.HASH}
+        "members": {"phone": FieldAction.DROP, "citizenId": FieldAction.HASH},
+        "applicants": {"phone": FieldAction.DROP, "citizenId": FieldAction.HASH},
     }
 
     types: frozenset[str] | None = None

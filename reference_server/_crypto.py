@@ -46,7 +46,10 @@ __all__ = [
 ]
 
 #: Record fields encrypted at rest and hidden from list responses.
-SENSITIVE_FIELDS: dict[str, tuple[str, ...]] = {"members": ("citizenId", "phone")}
+SENSITIVE_FIELDS: dict[str, tuple[str, ...]] = {
+    "members": ("citizenId", "phone"),
+    "applicants": ("citizenId", "phone"),
+}
 #: Format bytes of a sealed blob: 1 = sealed with the first master key (no key id inside);
 #: 2 = followed by the 8-byte id of the data key that sealed it.
 _FORMAT = b"\x01"

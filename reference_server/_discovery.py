@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tongxin.schemas import RECORD_TYPES, SCHEMA_VERSION
+from tongxin.schemas import RECORD_TYPES, SCHEMA_VERSION, SCHEMA_VERSIONS
 
 from ._crypto import SENSITIVE_FIELDS
 from ._hub import Hub
@@ -22,7 +22,7 @@ def discovery(hub: Hub) -> dict[str, Any]:
     return {
         "hub": {"id": hub.hub_id, "name": hub.identity.name},
         "apiVersion": API_VERSION,
-        "schemaVersions": [SCHEMA_VERSION],
+        "schemaVersions": list(SCHEMA_VERSIONS),
         "conformance": "core",
         "collections": [m.collection for m in RECORD_TYPES],
         "limits": {

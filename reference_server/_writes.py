@@ -202,7 +202,11 @@ def prepare(
         record,
         sensitive,
         sealed=hub.cipher.seal(rid, sensitive) if sensitive else None,
-        citizen_hash=hub.cipher.citizen_hash(citizen) if isinstance(citizen, str) else None,
+        citizen_hash=(  # one person is one member; an applicant may share a member's number
+            hub.cipher.citizen_hash(citizen)
+            if isinstance(citizen, str) and collection == "members"
+            else None
+        ),
         digest=_digest(record, sensitive),
         expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
@@ -308,7 +312,7 @@ def refs_of(collection: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
 
     if collection == "organisations":
         add("/parentId", "organisations", r.get("parentId"))
-    elif collection in ("members", "activities"):
+    elif collection in ("members", "activities", "applicants"):
         add("/organisationId", "organisations", r.get("organisationId"))
         for i, person in enumerate(r.get("attendance") or []):
             add(f"/attendance/{i}/memberId", "members", person.get("memberId"))
@@ -551,7 +555,7 @@ def _replica(owner: str) -> HubError:
 def _scope(b: _Batch, op: Op, record: dict[str, Any]) -> tuple[str | None, str | None]:
     if op.collection == "organisations":
         return op.id, None
-    if op.collection in ("members", "activities"):
+    if op.collection in ("members", "activities", "applicants"):
         return record["organisationId"], None
     if op.collection == "duesPayments":
         member = b.rows.get(("members", record["memberId"]))
@@ -734,7 +738,7 @@ def _check_unreferenced(b: _Batch, org_id: str) -> None:
         .where(
             c.scope_org == org_id,
             c.deleted.is_(False),
-            c.collection.in_(("members", "activities")),
+            c.collection.in_(("members", "activities", "applicants")),
         )
         .limit(1000)
     )

@@ -1,5 +1,8 @@
 """The Tongxin standard: record models, published schemas, codelists, rules and the validator.
 
+The names exported are those of the latest version (1.1); ``SCHEMA_VERSIONS`` lists every
+version a validator accepts, and the 1.0 models stay in ``tongxin.schemas._models``.
+
 ``tongxin.schemas`` imports nothing else of Tongxin; every other part builds on it.
 """
 
@@ -8,17 +11,15 @@ from ._checks import DuesPolicy
 from ._codelists import CODELISTS, Code, Codelist, codelist
 from ._generate import SCHEMA_BASE, all_schemas, export, schema_id
 from ._issues import Issue, Severity
-from ._models import (
+from ._models import Activity, Attendance, DuesPayment, Member, Record, Transfer
+from ._models11 import (
     RECORD_TYPES,
     SCHEMA_VERSION,
-    Activity,
-    Attendance,
-    DuesPayment,
-    Member,
+    SCHEMA_VERSIONS,
+    Applicant,
+    Leader,
     Organisation,
     Package,
-    Record,
-    Transfer,
 )
 from ._rules import RULES, Rule, rule
 from ._stream import PackageSyntaxError
@@ -30,13 +31,16 @@ __all__ = [
     "RULES",
     "SCHEMA_BASE",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "Activity",
+    "Applicant",
     "Attendance",
     "Code",
     "Codelist",
     "DuesPayment",
     "DuesPolicy",
     "Issue",
+    "Leader",
     "Member",
     "Organisation",
     "Package",

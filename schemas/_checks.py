@@ -19,10 +19,17 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from ._checkdigits import citizen_id_birth_date, citizen_id_check, valid_credit_code
+from ._checkdigits import (
+    citizen_id_birth_date,
+    citizen_id_check,
+    credit_code_check,
+    valid_credit_code,
+)
+from ._digest11 import applicant_digest, leaders_digest
 from ._issues import Issue
 from ._rules import RULES
-from ._schemacheck import deprecations, record_errors
+from ._schemacheck import deprecations, field_title, record_errors
+from ._zh import CHECK_ZH, class_zh, collection_zh
 
 __all__ = [
     "Digest",
@@ -43,6 +50,7 @@ _FREE_TEXT = {
     "activities": ("topic", "location", "presenter", "recorder", "decisions"),
     "duesPayments": (),
     "transfers": (),
+    "applicants": (),
 }
 CENT = Decimal("0.01")
 
@@ -123,6 +131,9 @@ class RecordContext:
     as_of: date
     dues: DuesPolicy = field(default_factory=DuesPolicy)
     as_of_iso: str = ""
+    #: the version of the standard the document declares, and the rules it adds (1.1 on)
+    version: str = "1.0"
+    more: Callable[[str, dict[str, Any], str, RecordContext, list[Issue]], None] | None = None
 
     def __post_init__(self) -> None:
         self.set_as_of(self.as_of)
@@ -141,22 +152,26 @@ def _pii(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
                 R["PII-001"].issue(
                     f"{at}/{name}",
                     field=name,
+                    field_zh=field_title(collection, name),
                     kind_zh="身份号码" if is_id else "手机号码",
                     kind_en="an ID number" if is_id else "a phone number",
                 )
             )
 
 
-def _deprecated(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -> None:
-    fields, coded = deprecations(collection)
+def _deprecated(
+    collection: str, r: dict[str, Any], at: str, out: list[Issue], version: str = "1.0"
+) -> None:
+    fields, coded = deprecations(collection, version)
     for name, version in fields:
         if r.get(name) is not None:
             out.append(
                 R["SCH-002"].issue(
                     f"{at}/{name}",
                     what=name,
+                    what_zh=f"字段“{field_title(collection, name)}”",
                     version=version,
-                    hint_zh="见字段说明中的替代字段",
+                    hint_zh="请改用字段说明中的替代字段（见数据项表）",
                     hint_en="see the field's description for its replacement",
                 )
             )
@@ -167,8 +182,9 @@ def _deprecated(collection: str, r: dict[str, Any], at: str, out: list[Issue]) -
                 R["SCH-002"].issue(
                     f"{at}/{name}",
                     what=f"{name} = {value}",
+                    what_zh=f"“{field_title(collection, name)}”的代码 {value}",
                     version=retired[value],
-                    hint_zh="见代码表说明",
+                    hint_zh="请改用代码表中的现行代码（见代码表说明）",
                     hint_en="see the codelist's description",
                 )
             )
@@ -217,7 +233,10 @@ def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: li
     if citizen_id_check(cid[:17]) != cid[17].upper():
         out.append(
             R["MBR-001"].issue(
-                f"{at}/citizenId", value=cid, why_zh="校验位错误", why_en="wrong check character"
+                f"{at}/citizenId",
+                value=cid,
+                why_zh=CHECK_ZH.format(expected=citizen_id_check(cid[:17])),
+                why_en="wrong check character",
             )
         )
         return
@@ -228,7 +247,7 @@ def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: li
                 R["MBR-001"].issue(
                     f"{at}/citizenId",
                     value=cid,
-                    why_zh="出生日期不存在",
+                    why_zh="第七至十四位不是真实的出生日期：请核对号码",
                     why_en="no such birth date",
                 )
             )
@@ -246,7 +265,10 @@ def _organisation(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issu
     if code is not None and not valid_credit_code(code):
         out.append(
             R["ORG-001"].issue(
-                f"{at}/creditCode", value=code, why_zh="校验码错误", why_en="wrong check character"
+                f"{at}/creditCode",
+                value=code,
+                why_zh=CHECK_ZH.format(expected=credit_code_check(code[:17])),
+                why_en="wrong check character",
             )
         )
     elected, years = r.get("electedDate"), r.get("termYears")
@@ -276,6 +298,7 @@ def _activity(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) 
                 R["PII-001"].issue(
                     f"{at}/attendance/{i}/reason",
                     field="reason",
+                    field_zh="缺席原因",
                     kind_zh="身份号码或手机号码",
                     kind_en="an ID or phone number",
                 )
@@ -292,6 +315,7 @@ def _dues(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> N
                 R["DUE-001"].issue(
                     f"{at}/amount",
                     member_class=member_class,
+                    class_zh=class_zh(member_class),
                     base=base or "-",
                     expected=low if low == high else f"{low}–{high}",
                     amount=amount,
@@ -327,9 +351,12 @@ def check_record(
 ) -> list[Issue]:
     """Every single-record rule for a well-formed ``record`` found at pointer ``at``."""
     issues: list[Issue] = []
-    _CHECKS[collection](record, at, ctx, issues)
+    if (check := _CHECKS.get(collection)) is not None:
+        check(record, at, ctx, issues)
+    if ctx.more is not None:
+        ctx.more(collection, record, at, ctx, issues)
     _pii(collection, record, at, issues)
-    _deprecated(collection, record, at, issues)
+    _deprecated(collection, record, at, issues, ctx.version)
     return issues
 
 
@@ -341,6 +368,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "activities": (("organisationId", "organisations"),),
     "duesPayments": (("memberId", "members"),),
     "transfers": (("memberId", "members"), ("fromOrganisationId", "organisations")),
+    "applicants": (("organisationId", "organisations"), ("memberId", "members")),
 }
 
 
@@ -358,9 +386,9 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
         cid = r.get("citizenId")
         cid_key = int(cid[:17]) * 11 + (10 if cid[17] in "Xx" else int(cid[17])) if cid else None
         full = r.get("category") == "full" and r.get("status") == "normal"
-        extra = (cid_key, r.get("organisationId") if full else None)
+        extra = (cid_key, r.get("organisationId") if full else None, r.get("joinedDate"))
     elif collection == "organisations":
-        extra = (r.get("parentId"), r.get("type", ""))
+        extra = (r.get("parentId"), r.get("type", ""), leaders_digest(r))
     elif collection == "activities" and (attendance := r.get("attendance")):
         attendees = tuple(e["memberId"] for e in attendance)
         meeting = None
@@ -369,6 +397,8 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
             listed = tuple(e["memberId"] for e in attendance if e["status"] != "observer")
             meeting = (org, present, listed)
         extra = (attendees, meeting)
+    elif collection == "applicants":
+        extra = applicant_digest(r)
     return r.get("id"), refs, extra
 
 
@@ -424,6 +454,8 @@ class PackageState:
     found: dict[str, list[str | None]] = field(
         default_factory=lambda: {c: [None] * len(refs) for c, refs in REFERENCES.items()}
     )
+    #: the cross-record state of the rules 1.1 adds (``_checks11.State11``), None for 1.0
+    more: Any = None
 
     def add(self, collection: str, r: dict[str, Any], index: int) -> list[Issue]:
         """Remember what later checks need of a well-formed record; return the issues found
@@ -444,7 +476,11 @@ class PackageState:
             items.add(key)
             if len(items) == before:
                 at = f"/{collection}/{index}/id"
-                issues.append(R["PKG-001"].issue(at, id=rid, collection=collection))
+                issues.append(
+                    R["PKG-001"].issue(
+                        at, id=rid, collection=collection, collection_zh=collection_zh(collection)
+                    )
+                )
         # Records of one organisation come together: a reference found already is not looked
         # up again (ids are never removed, so it stays found).
         found = self.found[collection]
@@ -458,8 +494,8 @@ class PackageState:
                     self.pending.append((f"/{collection}/{index}/{name}", target, ref, name))
         if extra is None:
             return issues
-        if collection == "members":  # the bulk of a package, without a call
-            cid_key, full_org = extra
+        if collection == "members" and self.more is None:  # the bulk of a 1.0 package
+            cid_key, full_org = extra[0], extra[1]
             if cid_key is not None:
                 citizen_ids = self.citizen_ids
                 before = len(citizen_ids)
@@ -483,8 +519,10 @@ class PackageState:
         extra: Any,
         issues: list[Issue],
     ) -> None:
+        if self.more is not None:
+            self.more.add(collection, index, rid, key, extra)
         if collection == "members":
-            cid_key, full_org = extra
+            cid_key, full_org = extra[:2]
             if cid_key is not None:
                 citizen_ids = self.citizen_ids
                 if cid_key in citizen_ids:
@@ -496,7 +534,7 @@ class PackageState:
                     self.full_members.add(key)
                 self.full_per_org[full_org] += 1
         elif collection == "organisations" and rid is not None:
-            parent, org_type = extra
+            parent, org_type = extra[:2]
             self.org_parent[rid] = (index, parent, org_type)
         elif collection == "activities":
             attendees, meeting = extra
@@ -513,7 +551,8 @@ class PackageState:
         """The issues that need the whole package: references, cycles, branch size, quorum."""
         for at, target, ref, name in self.pending:
             if ref not in self.ids[target]:
-                yield R["PKG-003"].issue(at, field=name, target=ref)
+                field_zh = field_title(at.split("/")[1], name)
+                yield R["PKG-003"].issue(at, field=name, field_zh=field_zh, target=ref)
         yield from self._cycles()
         for org, (index, _, org_type) in self.org_parent.items():
             if org_type == "branch" and self.full_per_org[org] < 3:
@@ -525,6 +564,8 @@ class PackageState:
             came = sum(1 for m in present if member_key(m) in full)
             if due and came * 2 <= due:
                 yield R["ACT-002"].issue(at, due=due, present=came)
+        if self.more is not None:
+            yield from self.more.finish(self)
 
     def _cycles(self) -> Iterator[Issue]:
         done: set[str] = set()
@@ -549,7 +590,7 @@ def record_issues(
 ) -> tuple[list[Issue], Digest | None]:
     """Schema and single-record issues of one record at its final pointer, and its digest."""
     at = f"/{collection}/{index}"
-    schema_issues = record_errors(collection, record)
+    schema_issues = record_errors(collection, record, ctx.version)
     if not isinstance(record, dict):
         return [i.under(at) for i in schema_issues], None
     if schema_issues:

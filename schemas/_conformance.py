@@ -18,7 +18,7 @@ import orjson
 from ._checkdigits import citizen_id_check
 from ._rules import RULES
 
-__all__ = ["MUTATIONS", "invalid_example", "valid_package", "write_examples"]
+__all__ = ["MUTATIONS", "invalid_example", "valid_for", "valid_package", "write_examples"]
 
 Package = dict[str, Any]
 _STAMP = "2026-01-01T08:00:00+08:00"
@@ -33,11 +33,16 @@ def _citizen_id(birth: str, seq: int) -> str:
     return first17 + citizen_id_check(first17)
 
 
-def _member(n: int, birth: str, seq: int, joined: str, *, full: bool = True) -> dict[str, Any]:
+_NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨帆", "黄磊", "赵丽", "吴强", "周杰", "徐芳"]
+
+
+def _member(
+    n: int, birth: str, seq: int, joined: str, *, full: bool = True, org: str = "demo:o1"
+) -> dict[str, Any]:
     record = _record(
-        "m", n, name=["王伟", "李娜", "张敏", "刘洋", "陈静"][n],
+        "m", n, name=_NAMES[n],
         gender="1" if seq % 2 else "2", ethnicity="01", birthDate=birth,
-        citizenId=_citizen_id(birth, seq), education="21", organisationId="demo:o1",
+        citizenId=_citizen_id(birth, seq), education="21", organisationId=org,
         category="full" if full else "probationary", joinedDate=joined, status="normal",
         workUnit="示范县人民政府办公室",
     )  # fmt: skip
@@ -128,6 +133,113 @@ def valid_package() -> Package:
     }
 
 
+def _leader(name: str, post: str, member: str | None, since: str = "2024-03-01") -> dict[str, Any]:
+    leader = {"memberId": member, "name": name, "post": post, "since": since}
+    return {k: v for k, v in leader.items() if v is not None}
+
+
+def _applicant(n: int, birth: str, seq: int, stage: str, **fields: Any) -> dict[str, Any]:
+    return _record(
+        "p", n, name=["孙悦", "马超", "朱琳", "胡斌", "郭静"][n],
+        gender="1" if seq % 2 else "2", birthDate=birth, citizenId=_citizen_id(birth, seq),
+        organisationId="demo:o3", stage=stage, **fields,
+    )  # fmt: skip
+
+
+def valid_package_11() -> Package:
+    """A 1.1 package that passes every rule: a county committee, two township committees,
+    branches with their leaders, and applicants at every stage (reference date: its
+    ``publishedAt``)."""
+    org = "demo:o3"
+    return {
+        "schemaVersion": "1.1",
+        "publisher": "demo",
+        "publishedAt": _STAMP,
+        "organisations": [
+            _record(
+                "o", 0, name="中共示范县委员会", type="county-committee", divisionCode="510107",
+                termYears=5, electedDate="2021-09-20",
+                leaders=[_leader("王伟", "secretary", "demo:m0", "2021-09-20")],
+            ),
+            _record(
+                "o", 1, name="中共示范县城关镇委员会", type="township-committee",
+                parentId="demo:o0", divisionCode="510107",
+                leaders=[_leader("李娜", "secretary", "demo:m1", "2021-06-01")],
+            ),
+            _record(
+                "o", 2, name="中共示范县河西乡委员会", type="township-committee",
+                parentId="demo:o0", divisionCode="510107",
+            ),
+            _record(
+                "o", 3, name="城关镇机关党支部", type="branch", parentId="demo:o1",
+                termYears=3, electedDate="2024-03-01",
+                leaders=[
+                    _leader("张敏", "secretary", "demo:m2"),
+                    _leader("刘洋", "deputy-secretary", "demo:m3"),
+                    _leader("陈静", "organisation-member", "demo:m4"),
+                    _leader("杨帆", "propaganda-member", "demo:m5"),
+                    _leader("黄磊", "discipline-member", "demo:m6"),
+                    _leader("王伟", "secretary", "demo:m0", "2021-03-01") | {"until": "2024-03-01"},
+                ],
+            ),
+            _record(
+                "o", 4, name="河西乡河西村党支部", type="branch", parentId="demo:o2",
+                termYears=5, electedDate="2021-05-10",
+                leaders=[_leader("吴强", "secretary", "demo:m8", "2021-05-10")],
+            ),
+        ],
+        "members": [
+            _member(0, "1975-04-02", 15, "2000-07-01", org=org),
+            _member(1, "1980-08-19", 22, "2004-06-30", org=org),
+            _member(2, "1985-06-15", 31, "2010-07-01", org=org),
+            _member(3, "1990-03-02", 42, "2015-06-30", org=org),
+            _member(4, "1978-11-20", 11, "2001-07-01", org=org),
+            _member(5, "1995-01-09", 87, "2019-12-20", org=org),
+            _member(6, "1988-12-01", 55, "2012-05-04", org=org),
+            _member(7, "2001-05-06", 64, "2025-06-20", org=org, full=False),
+            _member(8, "1969-02-14", 73, "1995-07-01", org="demo:o4"),
+            _member(9, "1972-10-08", 91, "1998-07-01", org="demo:o4"),
+            _member(10, "1983-07-27", 26, "2008-07-01", org="demo:o4"),
+        ],
+        "activities": [],
+        "duesPayments": [],
+        "transfers": [],
+        "applicants": [
+            _applicant(
+                0, "2003-04-12", 48, "applicant", applicationDate="2025-10-10",
+                talkDate="2025-10-20", phone="13800138000",
+            ),
+            _applicant(
+                1, "2000-09-30", 17, "activist", applicationDate="2024-09-01",
+                talkDate="2024-09-15", activistDate="2024-12-01",
+                sponsors=["demo:m3", "demo:m4"],
+            ),
+            _applicant(
+                2, "1998-01-21", 36, "candidate", applicationDate="2023-03-01",
+                talkDate="2023-03-20", activistDate="2023-06-01", candidateDate="2024-07-01",
+                sponsors=["demo:m5"], introducers=["demo:m0", "demo:m2"], trainingHours=24,
+            ),
+            _applicant(
+                3, "2001-05-06", 64, "admitted", applicationDate="2023-03-01",
+                talkDate="2023-03-15", activistDate="2023-05-01", candidateDate="2024-06-01",
+                sponsors=["demo:m1", "demo:m6"], introducers=["demo:m0", "demo:m1"],
+                trainingHours=32, branchVoteDate="2025-06-20", approvalDate="2025-08-01",
+                memberId="demo:m7",
+            ),
+            _applicant(
+                4, "1996-07-07", 29, "withdrawn", applicationDate="2024-01-10",
+                talkDate="2024-01-20",
+            ),
+        ],
+    }  # fmt: skip
+
+
+def valid_for(rule_id: str) -> Package:
+    """The valid package a rule's example starts from: the 1.1 package for the rules 1.1
+    adds, the 1.0 package for the others."""
+    return valid_package_11() if RULES[rule_id].since == "1.1" else valid_package()
+
+
 def _set(collection: str, index: int, **changes: Any) -> Callable[[Package], None]:
     def mutate(pkg: Package) -> None:
         record = pkg[collection][index]
@@ -185,6 +297,28 @@ def _drop_attendee(index: int) -> Callable[[Package], None]:
     return mutate
 
 
+def _add_leader(org: int, leader: dict[str, Any]) -> Callable[[Package], None]:
+    def mutate(pkg: Package) -> None:
+        pkg["organisations"][org]["leaders"].append(leader)
+
+    return mutate
+
+
+def _keep_leaders(org: int, count: int) -> Callable[[Package], None]:
+    def mutate(pkg: Package) -> None:
+        record = pkg["organisations"][org]
+        record["leaders"] = record["leaders"][:count]
+
+    return mutate
+
+
+def _set_leader(org: int, index: int, **changes: Any) -> Callable[[Package], None]:
+    def mutate(pkg: Package) -> None:
+        pkg["organisations"][org]["leaders"][index].update(changes)
+
+    return mutate
+
+
 #: rule id -> (the pointer its invalid example is reported at, how that example differs from
 #: the valid package)
 MUTATIONS: dict[str, tuple[str, Callable[[Package], None]]] = {
@@ -233,12 +367,41 @@ MUTATIONS: dict[str, tuple[str, Callable[[Package], None]]] = {
     "DUE-002": ("/duesPayments/0/paidDate", _set("duesPayments", 0, paidDate="2026-07-01")),
     "TRF-001": ("/transfers/0/state", _set("transfers", 0, issuedDate="2025-09-01")),
     "PII-001": ("/activities/0/topic", _set("activities", 0, topic="关于 13800138000 同志的发言")),
+    "ORG-005": ("/organisations/2/parentId", _set("organisations", 2, parentId="demo:o3")),
+    "ORG-006": ("/organisations/3/leaders", _add_leader(3, _leader("刘洋", "secretary", None))),
+    "ORG-007": (
+        "/organisations/3/leaders",
+        _both(*(_add_leader(3, _leader(n, "committee-member", None)) for n in _NAMES[7:10])),
+    ),
+    "ORG-008": ("/organisations/3/leaders", _keep_leaders(3, 2)),
+    "ORG-009": ("/organisations/4/leaders/0/memberId", _set_leader(4, 0, memberId="demo:m0")),
+    "APL-001": (
+        "/applicants/0/applicationDate",
+        _set("applicants", 0, applicationDate="2021-04-01", talkDate="2021-04-10"),
+    ),
+    "APL-002": ("/applicants/0/talkDate", _set("applicants", 0, talkDate="2025-12-01")),
+    "APL-003": ("/applicants/1/activistDate", _set("applicants", 1, activistDate="2024-08-01")),
+    "APL-004": ("/applicants/2/candidateDate", _set("applicants", 2, candidateDate="2024-03-01")),
+    "APL-005": (
+        "/applicants/2/branchVoteDate",
+        _set("applicants", 2, branchVoteDate="2024-05-01"),
+    ),
+    "APL-006": ("/applicants/3/trainingHours", _set("applicants", 3, trainingHours=16)),
+    "APL-007": ("/applicants/2/introducers", _set("applicants", 2, introducers=["demo:m0"])),
+    "APL-008": (
+        "/applicants/2/introducers/1",
+        _set("applicants", 2, introducers=["demo:m0", "demo:m7"]),
+    ),
+    "APL-009": ("/applicants/3/approvalDate", _set("applicants", 3, approvalDate="2025-10-01")),
+    "APL-010": ("/applicants/3/approvalDate", _set("applicants", 3, approvalDate="2026-01-01")),
+    "APL-011": ("/applicants/3/memberId", _set("applicants", 3, memberId=None)),
+    "APL-012": ("/applicants/3/branchVoteDate", _set("members", 7, joinedDate="2025-06-21")),
 }
 
 
 def invalid_example(rule_id: str) -> Package:
-    """The valid package with the mutation that breaks ``rule_id``."""
-    pkg = copy.deepcopy(valid_package())
+    """The valid package (:func:`valid_for`) with the mutation that breaks ``rule_id``."""
+    pkg = copy.deepcopy(valid_for(rule_id))
     MUTATIONS[rule_id][1](pkg)
     return pkg
 
@@ -249,7 +412,10 @@ def _dump(data: Any) -> bytes:
 
 def example_files() -> dict[str, bytes]:
     """Every example file by its path below ``spec/``."""
-    files = {"examples/package.json": _dump(valid_package())}
+    files = {
+        "examples/package.json": _dump(valid_package()),
+        "examples/package-1.1.json": _dump(valid_package_11()),
+    }
     for rule_id in RULES:
         files[f"examples/rules/{rule_id}.json"] = _dump(invalid_example(rule_id))
     return files

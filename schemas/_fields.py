@@ -60,13 +60,13 @@ class CodeOf:
     The JSON Schema gets ``enum`` (generated from the CSV), ``codelist`` and ``openCodelist``.
     """
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, version: str = "1.0") -> None:
+        self.name, self.version = name, version
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        values = frozenset(codelist(self.name).values)
+        values = frozenset(codelist(self.name, self.version).values)
         name = self.name
 
         def check(value: str) -> str:
@@ -84,8 +84,9 @@ class CodeOf:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         out = handler(schema)
-        out["enum"] = list(codelist(self.name).values)
-        out["codelist"] = codelist(self.name).filename
+        listed = codelist(self.name, self.version)
+        out["enum"] = list(listed.values)
+        out["codelist"] = listed.filename
         out["openCodelist"] = False
         return out
 

@@ -1,7 +1,9 @@
 """Generate the published JSON Schema files from the models.
 
-The files under ``v1/`` are build output committed for people who do not use Python; a test
-fails when they differ from a fresh generation (``tongxin schema export schemas/v1``).
+The files under ``v1/`` (version 1.0) and ``v1_1/`` (1.1) are build output committed for people
+who do not use Python; a test fails when they differ from a fresh generation
+(``tongxin schema export schemas/v1_1``). Each version's files carry that version in their
+``$id`` and refer only to files of the same version.
 """
 
 from __future__ import annotations
@@ -12,23 +14,29 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from ._codelists import CODELISTS, codelist_csv
-from ._models import RECORD_TYPES, SCHEMA_VERSION, Attendance, Package, Record
+from ._codelists import CODELISTS_BY_VERSION, LATEST, codelist_csv
+from ._models import Record
+from ._models11 import MODELS, NESTED, PACKAGES
 
-__all__ = ["SCHEMA_BASE", "all_schemas", "export", "schema_for", "schema_id"]
+__all__ = ["SCHEMA_BASE", "all_schemas", "export", "schema_base", "schema_for", "schema_id"]
 
-SCHEMA_BASE = f"https://tongxin.org.cn/schemas/{SCHEMA_VERSION}/"
+
+def schema_base(version: str = LATEST) -> str:
+    """The URL every schema file of ``version`` lives under."""
+    return f"https://tongxin.org.cn/schemas/{version}/"
+
+
+SCHEMA_BASE = schema_base()
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATE_TIME_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
-NESTED_MODELS: dict[str, type[BaseModel]] = {"Attendance": Attendance}
 
 
-def schema_id(name: str) -> str:
-    """The version-true ``$id`` of the schema file ``name`` (``member``)."""
-    return f"{SCHEMA_BASE}{name}.schema.json"
+def schema_id(name: str, version: str = LATEST) -> str:
+    """The version-true ``$id`` of the schema file ``name`` (``member``) of ``version``."""
+    return f"{schema_base(version)}{name}.schema.json"
 
 
 def _docstring_titles(model: type[BaseModel]) -> tuple[str, str]:
@@ -63,46 +71,49 @@ def _simplify(node: Any) -> Any:
     return node
 
 
-def _finish(model: type[BaseModel], name: str, body: dict[str, Any]) -> dict[str, Any]:
+def _finish(
+    model: type[BaseModel], name: str, body: dict[str, Any], version: str
+) -> dict[str, Any]:
     zh, en = _docstring_titles(model)
     titles = getattr(model, "titles", None) or (zh, en)
     body.pop("title", None)
     body.pop("description", None)
     return {
         "$schema": DIALECT,
-        "$id": schema_id(name),
+        "$id": schema_id(name, version),
         "title": f"{titles[0]} / {titles[1]}",
         "description": f"{zh} / {en}",
-        "x-schemaVersion": SCHEMA_VERSION,
+        "x-schemaVersion": version,
         **_simplify(body),
     }
 
 
-def schema_for(model: type[Record]) -> dict[str, Any]:
-    """The published JSON Schema of one record type."""
+def schema_for(model: type[Record], version: str = LATEST) -> dict[str, Any]:
+    """The published JSON Schema of one record type in ``version``."""
     body = model.model_json_schema(by_alias=True, mode="validation")
     for def_name, definition in body.get("$defs", {}).items():
-        zh, en = _docstring_titles(NESTED_MODELS[def_name])
+        zh, en = _docstring_titles(NESTED[def_name])
         definition["title"] = f"{zh.rstrip('。')} / {en.rstrip('.')}"
         definition.pop("description", None)
-    return _finish(model, model.schema_name, body)
+    return _finish(model, model.schema_name, body, version)
 
 
-def package_schema() -> dict[str, Any]:
+def package_schema(version: str = LATEST) -> dict[str, Any]:
     """The published JSON Schema of the exchange package; its arrays ``$ref`` the record files."""
-    body = Package.model_json_schema(by_alias=True, mode="validation")
+    package = PACKAGES[version]
+    body = package.model_json_schema(by_alias=True, mode="validation")
     body.pop("$defs", None)
-    for model in RECORD_TYPES:
+    for model in MODELS[version]:
         prop = body["properties"][model.collection]
         prop["items"] = {"$ref": f"{model.schema_name}.schema.json"}
         prop.pop("default", None)
-    return _finish(Package, "package", body)
+    return _finish(package, "package", body, version)
 
 
-def all_schemas() -> dict[str, dict[str, Any]]:
-    """Every published schema by file name."""
-    out = {f"{m.schema_name}.schema.json": schema_for(m) for m in RECORD_TYPES}
-    out["package.schema.json"] = package_schema()
+def all_schemas(version: str = LATEST) -> dict[str, dict[str, Any]]:
+    """Every published schema of ``version`` by file name."""
+    out = {f"{m.schema_name}.schema.json": schema_for(m, version) for m in MODELS[version]}
+    out["package.schema.json"] = package_schema(version)
     return out
 
 
@@ -111,17 +122,17 @@ def render(schema: dict[str, Any]) -> bytes:
     return orjson.dumps(schema, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def export(directory: Path) -> list[Path]:
-    """Write every schema file, and the codelists below ``codelists/``, into ``directory``;
-    return the paths written."""
+def export(directory: Path, version: str = LATEST) -> list[Path]:
+    """Write every schema file of ``version``, and its codelists below ``codelists/``, into
+    ``directory``; return the paths written."""
     (directory / "codelists").mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, schema in all_schemas().items():
+    for filename, schema in all_schemas(version).items():
         path = directory / filename
         path.write_bytes(render(schema))
         written.append(path)
-    for name in CODELISTS:
+    for name in CODELISTS_BY_VERSION[version]:
         path = directory / "codelists" / f"{name}.csv"
-        path.write_text(codelist_csv(name), encoding="utf-8")
+        path.write_text(codelist_csv(name, version), encoding="utf-8")
         written.append(path)
     return written

@@ -24,6 +24,9 @@ class Rule:
     message_zh: str
     message_en: str
     guidance: str
+    #: The version of the standard that added the rule; it applies to documents of that
+    #: version and later only (``spec/standard.md`` §6).
+    since: str = "1.0"
 
     def issue(self, path: str, **params: Any) -> Issue:
         """An issue of this rule at ``path``, its messages filled with ``params``."""
@@ -52,7 +55,7 @@ _CATALOGUE = (
         W,
         "使用了已弃用的字段或代码",
         "Deprecated field or code",
-        "{what} 已在 {version} 版弃用：{hint_zh}",
+        "{what_zh} 已在 {version} 版弃用：{hint_zh}",
         "{what} is deprecated since {version}: {hint_en}",
         "Deprecated fields and codes are still accepted until the next major version; move to "
         "their replacement.",
@@ -71,7 +74,7 @@ _CATALOGUE = (
         E,
         "出生日期与身份号码不符",
         "Birth date differs from citizen ID",
-        "出生日期 {birth} 与身份号码中的 {id_birth} 不一致",
+        "出生日期 {birth} 与身份号码中的 {id_birth} 不一致：请按身份证改正出生日期，或核对身份号码",
         "birth date {birth} differs from {id_birth} in the citizen ID",
         "Digits 7–14 of the citizen ID are the birth date.",
     ),
@@ -80,7 +83,8 @@ _CATALOGUE = (
         E,
         "性别与身份号码不符",
         "Gender contradicts citizen ID",
-        "性别代码 {gender} 与身份号码第17位的奇偶性不符（奇数为男）",
+        "性别代码 {gender} 与身份号码第十七位的奇偶性不符（奇数为男、偶数为女）："
+        "请核对性别或身份号码",
         "gender code {gender} contradicts the parity of the citizen ID's 17th digit (odd is male)",
         "GB 11643: the 17th digit is odd for men and even for women.",
     ),
@@ -89,7 +93,7 @@ _CATALOGUE = (
         E,
         "入党时未满十八岁",
         "Under 18 on joining",
-        "入党日期 {joined} 时未满十八周岁（出生于 {birth}）",
+        "入党日期 {joined} 时未满十八周岁（出生于 {birth}）：请核对入党日期和出生日期",
         "joined on {joined} before turning 18 (born {birth})",
         "党章 第一条: members are at least 18 years old.",
     ),
@@ -98,7 +102,7 @@ _CATALOGUE = (
         E,
         "转正早于预备期满",
         "Full membership before probation ended",
-        "转正日期 {full} 早于预备期满（{due}）",
+        "转正日期 {full} 早于预备期满（{due}）：转正日期应不早于 {due}",
         "full membership on {full} is before probation ended ({due})",
         "Probation lasts one year from the joining date; when the next year has no corresponding "
         "day (joined on 29 February), it ends on the last day of that month (Civil Code art. 202).",
@@ -108,7 +112,7 @@ _CATALOGUE = (
         E,
         "正式党员缺少转正日期",
         "Full member without full-membership date",
-        "正式党员必须填写转正日期",
+        "正式党员必须填写转正日期：请填写转正日期，或把党员类别改为预备党员",
         "a full member needs a fullMembershipDate",
         "category = full requires fullMembershipDate.",
     ),
@@ -117,7 +121,7 @@ _CATALOGUE = (
         E,
         "预备党员不应有转正日期",
         "Probationary member with full-membership date",
-        "预备党员不应填写转正日期",
+        "预备党员不应填写转正日期：请删除转正日期，或把党员类别改为正式党员",
         "a probationary member must not have a fullMembershipDate",
         "category = probationary requires fullMembershipDate to be absent.",
     ),
@@ -126,7 +130,7 @@ _CATALOGUE = (
         W,
         "预备期超过延长上限",
         "Probation longer than allowed",
-        "预备期自 {joined} 起已超过两年（{how_zh}）",
+        "预备期自 {joined} 起已超过两年（{how_zh}）：预备期延长不超过一年，请核对转正情况",
         "probation since {joined} exceeds two years ({how_en})",
         "Probation may be extended once, by at most one year (发展党员工作细则).",
     ),
@@ -135,7 +139,7 @@ _CATALOGUE = (
         N,
         "身份号码校验位为小写 x",
         "Lower-case x in citizen ID",
-        "校验位应为大写 X，已按 X 处理",
+        "校验位应为大写 X，已按 X 处理：请改为大写",
         "the check character should be upper-case X; read as X",
         "Store the check character in upper case.",
     ),
@@ -153,7 +157,7 @@ _CATALOGUE = (
         E,
         "组织成为自身的上级",
         "Organisation is its own ancestor",
-        "上级组织形成循环：{cycle}",
+        "上级组织形成循环：{cycle}。请改正其中一个组织的上级组织",
         "parent chain forms a cycle: {cycle}",
         "Following parentId must never return to the same organisation.",
     ),
@@ -162,7 +166,7 @@ _CATALOGUE = (
         W,
         "支部正式党员不足三人",
         "Branch with fewer than 3 full members",
-        "支部仅有 {count} 名正式党员（应不少于 3 名，联合或临时支部除外）",
+        "支部仅有 {count} 名正式党员，应不少于三名：请核对党员，或改设联合党支部",
         "branch has {count} full members (at least 3 unless joint or temporary)",
         "支部工作条例 第四条: a branch needs at least three full members.",
     ),
@@ -171,7 +175,7 @@ _CATALOGUE = (
         W,
         "委员会任期已满",
         "Committee term expired",
-        "{elected} 选举的委员会任期 {years} 年已于 {ended} 届满",
+        "{elected} 选举的委员会任期 {years} 年已于 {ended} 届满：换届后请更新选举日期",
         "committee elected {elected} for {years} years; the term ended {ended}",
         "Hold the election when the term ends (党章 第三十一条).",
     ),
@@ -180,7 +184,7 @@ _CATALOGUE = (
         E,
         "记录标识重复",
         "Duplicate record id",
-        "{collection} 中的标识 {id} 重复",
+        "{collection_zh}中的标识 {id} 重复：请为其中一条记录另取标识",
         "id {id} occurs more than once in {collection}",
         "Ids are unique within their record type.",
     ),
@@ -189,7 +193,7 @@ _CATALOGUE = (
         E,
         "公民身份号码重复",
         "Duplicate citizen ID",
-        "另一名党员已使用该公民身份号码",
+        "另一名党员已使用该公民身份号码：同一人只能有一条党员记录，请合并记录或核对号码",
         "another member has the same citizen ID",
         "One person is one member record.",
     ),
@@ -198,7 +202,7 @@ _CATALOGUE = (
         W,
         "引用在包内无法解析",
         "Unresolved reference",
-        "{field} 引用的 {target} 不在本数据包中",
+        "{field_zh}引用的 {target} 不在本数据包中：请一并导出被引用的记录，或核对标识",
         "{field} refers to {target}, which is not in this package",
         "A package may be partial, but references usually resolve inside it.",
     ),
@@ -207,7 +211,7 @@ _CATALOGUE = (
         E,
         "结束时间早于开始时间",
         "End before start",
-        "结束时间 {end} 早于开始时间 {start}",
+        "结束时间 {end} 早于开始时间 {start}：请改正开始或结束时间",
         "end time {end} is before start time {start}",
         "endTime must not be before startTime.",
     ),
@@ -216,7 +220,8 @@ _CATALOGUE = (
         W,
         "党员大会未达到法定人数",
         "General meeting without quorum",
-        "应到正式党员 {due} 名，实到 {present} 名，未超过半数",
+        "应到正式党员 {due} 名，实到 {present} 名，未超过半数："
+        "表决须有过半数正式党员到会，请核对出席情况",
         "{present} of {due} full members due to attend were present; more than half are needed",
         "A general meeting's vote needs more than half of the full members due to attend.",
     ),
@@ -225,7 +230,8 @@ _CATALOGUE = (
         W,
         "党费金额与标准不符",
         "Dues amount off the national brackets",
-        "{member_class} 按基数 {base} 应缴 {expected} 元，实缴 {amount} 元",
+        "{class_zh}党员按基数 {base} 应缴 {expected} 元，实缴 {amount} 元："
+        "请按标准改正金额或计算基数",
         "{member_class} on base {base} should pay {expected} yuan, paid {amount}",
         "中组发〔2008〕3号 brackets: salaried 0.5% up to 3,000 yuan, 1% to 5,000, 1.5% to 10,000, "
         "2% above; retired 0.5% up to 5,000, 1% above; students, unemployed and relief 0.20 yuan; "
@@ -236,7 +242,7 @@ _CATALOGUE = (
         W,
         "党费补缴超过六个月",
         "Dues paid more than 6 months late",
-        "{period} 的党费于 {paid} 缴纳，晚于补缴期限 {limit}",
+        "{period} 的党费于 {paid} 缴纳，晚于补缴期限 {limit}：补缴不超过六个月，请核对缴纳日期",
         "dues for {period} paid on {paid}, after the back-payment limit {limit}",
         "Back-payment is allowed for at most six months.",
     ),
@@ -245,7 +251,8 @@ _CATALOGUE = (
         W,
         "介绍信已过有效期",
         "Letter past its validity",
-        "介绍信开具于 {issued}，有效期 {days} 天，已于 {expired} 过期",
+        "介绍信开具于 {issued}，有效期 {days} 天，已于 {expired} 过期："
+        "请把状态改为已过期，或重新开具",
         "letter issued {issued} for {days} days expired on {expired}",
         "An issued letter not accepted within validDays should be marked expired.",
     ),
@@ -254,9 +261,201 @@ _CATALOGUE = (
         W,
         "自由文本中含个人信息",
         "Personal data in free text",
-        "{field} 中疑似含有{kind_zh}",
+        "{field_zh}中疑似含有{kind_zh}：请删去，身份号码和电话只填在各自的字段中",
         "{field} seems to contain {kind_en}",
         "Put ID numbers and phone numbers only in their own fields, never in free text.",
+    ),
+    Rule(
+        "ORG-005",
+        E,
+        "上级组织类别不当",
+        "Parent of the wrong kind",
+        "{parent_zh}不能作为{child_zh}的上级组织：请把上级组织改为更高一级的党组织，或改正组织类别",
+        "a {parent_en} cannot be the parent of a {child_en}: choose a higher organisation as "
+        "parent, or correct the type",
+        "Levels, from the top: provincial committee, city committee, county committee (each "
+        "followed by its working committees), primary and township committees (which may nest), "
+        "general branches, branches, Party groups. A parent is on a higher level, except that "
+        "committees of the primary level may nest; a branch can parent only Party groups, and a "
+        "group nothing.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-006",
+        E,
+        "现任书记不是恰好一名",
+        "Not exactly one current secretary",
+        "领导成员中现任书记有 {count} 名，应恰好一名：请为离任者填写离任日期，或补充现任书记",
+        "the leaders include {count} current secretaries, exactly one is needed: give past "
+        "secretaries an until date, or add the current one",
+        "When leaders are given, exactly one of them holds the post secretary without an until "
+        "date on or before the reference date.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-007",
+        W,
+        "支部委员会人数不在三至七人之间",
+        "Branch committee outside 3 to 7",
+        "支部委员会现有委员 {count} 名，一般应为三至五名、不超过七名：请核对领导成员",
+        "the branch committee has {count} members; it has 3 to 5, at most 7: check the leaders",
+        "支部工作条例(试行): a branch committee has 3 to 5 members, generally at most 7. The "
+        "committee is every current leader of a branch when there are more than a secretary and "
+        "a deputy.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-008",
+        W,
+        "正式党员七人以上的支部未设委员会",
+        "Branch of 7 or more full members without a committee",
+        "支部有 {count} 名正式党员，应设立支部委员会：请在领导成员中补充组织、宣传、纪检等委员",
+        "the branch has {count} full members and should elect a committee: add its members "
+        "(organisation, propaganda, discipline) to the leaders",
+        "支部工作条例(试行): a branch with seven or more full members sets up a committee. "
+        "Checked when leaders are given.",
+        "1.1",
+    ),
+    Rule(
+        "ORG-009",
+        W,
+        "领导成员不是本组织的正式党员",
+        "Leader not a full member of the organisation",
+        "领导成员 {member} 不是本组织或其下级组织的正式党员：请核对党员标识，或先办理组织关系转接",
+        "leader {member} is not a full member of this organisation or one below it: check the "
+        "member id, or transfer the member first",
+        "Leaders are elected from the organisation's full members. Checked when the member "
+        "record is in the package.",
+        "1.1",
+    ),
+    Rule(
+        "APL-001",
+        E,
+        "申请入党时未满十八岁",
+        "Applied before turning 18",
+        "申请日期 {applied} 时未满十八周岁（出生于 {birth}）：请核对申请日期和出生日期",
+        "applied on {applied} before turning 18 (born {birth}): check both dates",
+        "党章 第一条: an applicant is at least 18 years old.",
+        "1.1",
+    ),
+    Rule(
+        "APL-002",
+        W,
+        "谈话晚于申请后一个月",
+        "Talk more than a month after the application",
+        "谈话日期 {talk} 晚于申请后一个月（{limit}）：请核对日期，应在收到申请后一个月内谈话",
+        "talk on {talk} is after one month from the application ({limit}): the organisation "
+        "talks with the applicant within a month",
+        "发展党员工作细则: the organisation talks with the applicant within one month.",
+        "1.1",
+    ),
+    Rule(
+        "APL-003",
+        E,
+        "确定为积极分子早于申请",
+        "Activist before the application",
+        "确定为积极分子的日期 {activist} 早于申请日期 {applied}：请改正其中一个日期",
+        "activist on {activist}, before the application on {applied}: correct one of the dates",
+        "An activist is chosen from those who have applied.",
+        "1.1",
+    ),
+    Rule(
+        "APL-004",
+        E,
+        "积极分子培养不满一年",
+        "Candidate less than a year after activist",
+        "确定为发展对象的日期 {candidate} 早于培养满一年（{due}）：请核对日期",
+        "candidate on {candidate}, before a year as activist ended ({due}): check the dates",
+        "发展党员工作细则 第十三条: an activist is trained for at least one year.",
+        "1.1",
+    ),
+    Rule(
+        "APL-005",
+        E,
+        "支部大会讨论早于确定为发展对象",
+        "Branch vote before becoming a candidate",
+        "支部大会讨论日期 {vote} 早于确定为发展对象的日期 {candidate}：请改正其中一个日期",
+        "branch vote on {vote}, before becoming a candidate on {candidate}: correct one of the "
+        "dates",
+        "Only a candidate is put to the branch general meeting.",
+        "1.1",
+    ),
+    Rule(
+        "APL-006",
+        W,
+        "集中培训不足二十四学时",
+        "Fewer than 24 training hours",
+        "集中培训仅 {hours} 学时，支部大会讨论前应不少于二十四学时（或三天）：请补足培训或更正学时",
+        "only {hours} training hours; a candidate needs at least 24 (or three days) before the "
+        "vote: complete the training or correct the hours",
+        "发展党员工作细则: short intensive training of at least three days or 24 class hours.",
+        "1.1",
+    ),
+    Rule(
+        "APL-007",
+        E,
+        "入党介绍人不是两名",
+        "Not exactly two introducers",
+        "入党介绍人有 {count} 名，应为两名正式党员：请补充或删除介绍人",
+        "{count} introducers; exactly two full members are needed: add or remove one",
+        "发展党员工作细则 第十四条: two full members introduce a candidate. Required once the "
+        "applicant is admitted.",
+        "1.1",
+    ),
+    Rule(
+        "APL-008",
+        E,
+        "入党介绍人不是正式党员",
+        "Introducer not a full member",
+        "入党介绍人 {member} 不是党籍正常的正式党员：请另选一名正式党员",
+        "introducer {member} is not a full member in normal standing: choose another",
+        "Introducers are full members; a probationary member or one under discipline may not "
+        "introduce. Checked when the member record is in the package.",
+        "1.1",
+    ),
+    Rule(
+        "APL-009",
+        W,
+        "审批超过三个月",
+        "Approval more than 3 months after the vote",
+        "上级党委于 {approved} 审批，超过支部大会讨论（{vote}）后三个月：请核对审批日期",
+        "approved on {approved}, more than three months after the branch vote on {vote}: check "
+        "the date",
+        "发展党员工作细则: the higher committee approves within three months.",
+        "1.1",
+    ),
+    Rule(
+        "APL-010",
+        E,
+        "审批超过六个月",
+        "Approval more than 6 months after the vote",
+        "上级党委于 {approved} 审批，超过支部大会讨论（{vote}）后六个月：应重新讨论，请核对日期",
+        "approved on {approved}, more than six months after the branch vote on {vote}: the "
+        "branch votes again; check the dates",
+        "发展党员工作细则: at most six months in special cases.",
+        "1.1",
+    ),
+    Rule(
+        "APL-011",
+        E,
+        "已接收的申请人缺少党员记录",
+        "Admitted applicant without member record",
+        "已接收为预备党员，但未填写党员记录标识：请填写其党员记录的标识",
+        "admitted, but memberId is missing: give the id of the member record",
+        "stage admitted requires memberId, the record of the probationary member.",
+        "1.1",
+    ),
+    Rule(
+        "APL-012",
+        E,
+        "入党日期与支部大会讨论日期不符",
+        "Joining date differs from the branch vote",
+        "党员记录 {member} 的入党日期与支部大会讨论日期 {vote} 不一致："
+        "入党日期即支部大会通过之日，请改正其中一个",
+        "member {member} has a joinedDate other than the branch vote on {vote}: the joining date "
+        "is the day of the accepting vote",
+        "发展党员工作细则: the joining date is the date of the branch general meeting.",
+        "1.1",
     ),
 )
 

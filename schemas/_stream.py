@@ -15,6 +15,7 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -161,7 +162,7 @@ class _Buffer:
 
 
 def iter_package(
-    stream: IO[bytes], collections: frozenset[str]
+    stream: IO[bytes], collections: AbstractSet[str]
 ) -> Iterator[tuple[str, Any] | RecordItem]:
     """Yield ``(key, value)`` for each top-level field and a :class:`RecordItem` for each
     element of a top-level array named in ``collections``; raise :class:`PackageSyntaxError`."""

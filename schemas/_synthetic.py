@@ -20,7 +20,7 @@ import orjson
 
 from ._checkdigits import citizen_id_check
 
-__all__ = ["ALL", "Plant", "SyntheticHub", "member", "organisations", "write_package"]
+__all__ = ["ALL", "ALL_11", "Plant", "SyntheticHub", "member", "organisations", "write_package"]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华"
@@ -153,13 +153,54 @@ def _transfer(hub: SyntheticHub, n: int) -> dict[str, Any]:
 #: A hook that may change a generated record: (collection, index, record) -> record.
 Plant = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 ALL = ("organisations", "members", "activities", "duesPayments", "transfers")
+#: The record arrays of a 1.1 package.
+ALL_11 = (*ALL, "applicants")
+_POSTS = ("secretary", "deputy-secretary", "organisation-member", "propaganda-member",
+          "discipline-member")  # fmt: skip
 
 
-def _sections(hub: SyntheticHub) -> dict[str, Iterator[dict[str, Any]]]:
+def _leaders(hub: SyntheticHub, org: dict[str, Any], b: int) -> dict[str, Any]:
+    """A 1.1 organisation with its leaders: branch ``b`` led by its first five members (all
+    full), the committee (``b`` = 0) by the first member of the first branch."""
+    first = 0 if b == 0 else (b - 1) * hub.per_branch
+    posts = _POSTS[:1] if b == 0 else _POSTS
+    if first + len(posts) >= min(hub.members, first + hub.per_branch - 1):
+        return org
+    leaders = [
+        {"memberId": hub.rid("m", first + i), "name": f"第{b}支部{post}", "post": post,
+         "since": "2024-03-01"}
+        for i, post in enumerate(posts)
+    ]  # fmt: skip
+    return {**org, "leaders": leaders}
+
+
+def _applicant(hub: SyntheticHub, b: int) -> dict[str, Any]:
+    """Branch ``b``'s last member, probationary since 2025-06-01, as the applicant admitted."""
+    first = (b - 1) * hub.per_branch
+    birth = date(1995, 1, 1) + timedelta(days=b % 3000)
+    return {
+        "id": hub.rid("p", b), "version": 1, "updatedAt": _STAMP, "name": "入党申请人",
+        "gender": "1", "birthDate": birth.isoformat(),
+        "citizenId": _citizen_id(hub.division, birth, 901 + 2 * (b // 3000)),
+        "organisationId": hub.rid("o", b), "stage": "admitted", "applicationDate": "2023-01-10",
+        "talkDate": "2023-01-20", "activistDate": "2023-04-01", "candidateDate": "2024-05-01",
+        "trainingHours": 30, "sponsors": [hub.rid("m", first + 2)],
+        "introducers": [hub.rid("m", first), hub.rid("m", first + 1)],
+        "branchVoteDate": "2025-06-01", "approvalDate": "2025-07-15",
+        "memberId": hub.rid("m", first + hub.per_branch - 1),
+    }  # fmt: skip
+
+
+def _sections(hub: SyntheticHub, version: str) -> dict[str, Iterator[dict[str, Any]]]:
     rng = random.Random(hub.seed)
     branches = -(-hub.members // hub.per_branch)
+    orgs = organisations(hub)
+    if version != "1.0":
+        orgs = (_leaders(hub, o, b) for b, o in enumerate(orgs))
+    full_branches = hub.members // hub.per_branch
     return {
-        "organisations": organisations(hub),
+        "applicants": (_applicant(hub, b) for b in range(1, full_branches + 1)),
+        "organisations": orgs,
         "members": (member(hub, n, rng) for n in range(hub.members)),
         "activities": (_meeting(hub, b) for b in range(1, branches + 1)),
         "duesPayments": (_dues(hub, n) for n in range(hub.members)),
@@ -174,18 +215,22 @@ def write_package(
     collections: tuple[str, ...] = ALL,
     plant: Plant | None = None,
     extra: dict[str, list[dict[str, Any]]] | None = None,
+    version: str = "1.0",
 ) -> None:
-    """Write a valid package for ``hub`` one record at a time (bounded memory).
+    """Write a valid package of ``version`` for ``hub`` one record at a time (bounded memory).
 
     ``plant`` may change records on the way (to plant faults); ``extra`` records are appended
-    to their collections.
+    to their collections. A 1.1 package gives every branch its leaders and, in ``applicants``,
+    one admitted applicant per full branch (its probationary member).
     """
     if isinstance(out, Path):
         with out.open("wb") as file:
-            write_package(file, hub, collections=collections, plant=plant, extra=extra)
+            write_package(
+                file, hub, collections=collections, plant=plant, extra=extra, version=version
+            )
         return
-    sections = _sections(hub)
-    out.write(b'{"schemaVersion":"1.0","publisher":"' + hub.hub_id.encode())
+    sections = _sections(hub, version)
+    out.write(b'{"schemaVersion":"' + version.encode() + b'","publisher":"' + hub.hub_id.encode())
     out.write(b'","publishedAt":"2026-01-01T08:00:00+08:00"')
     for name in collections:
         records = itertools.chain(sections[name], (extra or {}).get(name, []))

@@ -19,10 +19,12 @@ from ._checks import (
     record_issues,
     well_formed,
 )
+from ._codelists import LATEST
 from ._issues import Issue, Severity
 from ._parallel import validate_parallel
-from ._schemacheck import COLLECTIONS, header_errors, record_errors
+from ._schemacheck import COLLECTIONS, COLLECTIONS_BY_VERSION, header_errors, record_errors
 from ._stream import PackageSyntaxError, RecordItem, iter_package
+from ._versions import declared_version, late_version
 
 __all__ = ["PackageReadError", "Report", "iter_issues", "validate", "validate_record"]
 
@@ -68,25 +70,36 @@ def _today() -> date:
 
 
 def validate_record(
-    collection: str, record: Any, *, as_of: date | None = None, dues: DuesPolicy | None = None
+    collection: str,
+    record: Any,
+    *,
+    as_of: date | None = None,
+    dues: DuesPolicy | None = None,
+    version: str = LATEST,
 ) -> list[Issue]:
-    """Schema and single-record rules for one record of ``collection`` (``members``).
+    """Schema and single-record rules for one record of ``collection`` (``members``) in
+    ``version`` of the standard (the latest unless told).
 
     Pointers are relative to the record (``/citizenId``).
     """
-    if collection not in _COLLECTIONS:
+    if collection not in COLLECTIONS_BY_VERSION[version]:
         raise KeyError(collection)
-    issues = record_errors(collection, record)
+    issues = record_errors(collection, record, version)
     if isinstance(record, dict):
         ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
+        declared_version(ctx, None, version)
         issues.extend(check_record(collection, well_formed(record, issues), "", ctx))
     return issues
 
 
-def _items(source: Source) -> Iterator[tuple[str, Any] | RecordItem]:
+def _items(
+    source: Source, collections: set[str] | frozenset[str] = _COLLECTIONS
+) -> Iterator[tuple[str, Any] | RecordItem]:
+    """Top-level fields and record items of ``source``; the record arrays are those named in
+    ``collections`` when the reader reaches them (the set grows once the version is known)."""
     if isinstance(source, dict):
         for key, value in source.items():
-            if key in _COLLECTIONS and isinstance(value, list):
+            if key in collections and isinstance(value, list):
                 yield from (RecordItem(key, i, v, b"") for i, v in enumerate(value))
             else:
                 yield key, value
@@ -95,10 +108,10 @@ def _items(source: Source) -> Iterator[tuple[str, Any] | RecordItem]:
     try:
         if isinstance(source, str | Path):
             with Path(source).open("rb") as file:
-                yield from iter_package(file, _COLLECTIONS)
+                yield from iter_package(file, collections)
         else:
             stream = io.BytesIO(source) if isinstance(source, bytes) else source
-            yield from iter_package(stream, _COLLECTIONS)
+            yield from iter_package(stream, collections)
     except OSError as exc:
         raise PackageReadError(name, exc.strerror or str(exc)) from None
     except UnicodeDecodeError as exc:
@@ -124,14 +137,22 @@ def iter_issues(
     ctx = RecordContext(as_of or _today(), dues or DuesPolicy())
     state = PackageState()
     header: dict[str, Any] = {}
-    items = _items(source)
-    for item in items:  # top-level fields before the first record may set the date
+    collections = set(COLLECTIONS_BY_VERSION["1.0"])
+    items = _items(source, collections)
+    if isinstance(source, dict):
+        declared_version(ctx, state, source.get("schemaVersion"))
+        collections.update(COLLECTIONS_BY_VERSION[ctx.version])
+    for item in items:  # top-level fields before the first record may set the date and version
         if isinstance(item, RecordItem):
             items = itertools.chain([item], items)
             break
         header[item[0]] = item[1]
         if item[0] == "publishedAt" and as_of is None:
             ctx.set_as_of(_published(item[1]) or ctx.as_of)
+        if item[0] == "schemaVersion":
+            declared_version(ctx, state, item[1])
+            collections.update(COLLECTIONS_BY_VERSION[ctx.version])
+    early = dict(header)
     if jobs > 1 and not isinstance(source, dict):
         yield from validate_parallel(items, ctx, state, jobs, header)
     else:
@@ -145,6 +166,7 @@ def iter_issues(
             if issues:
                 yield from issues
     yield from header_errors(header)
+    yield from late_version(early, header, ctx.version)
     yield from state.finish()
 
 

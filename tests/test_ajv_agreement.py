@@ -10,6 +10,10 @@ the same verdict and report errors at the same set of JSON Pointers.
 
 Our engine here is the schema part of ``tongxin validate``: :func:`record_errors` per record and
 :func:`header_errors` for a package's top-level fields, pointers moved under ``/members/3``.
+
+Every version of the standard has its own corpus (case names start with the version) checked
+against that version's folder of schema files; the examples under ``spec/examples/`` go to the
+version they declare.
 """
 
 from __future__ import annotations
@@ -27,12 +31,20 @@ from typing import Any
 import orjson
 import pytest
 
-from tongxin.schemas._schemacheck import COLLECTIONS, header_errors, load_schema, record_errors
+from tongxin.schemas._codelists import FOLDERS
+from tongxin.schemas._conformance import valid_package_11
+from tongxin.schemas._schemacheck import (
+    COLLECTIONS_BY_VERSION,
+    header_errors,
+    load_schema,
+    record_errors,
+)
 from tongxin.schemas._synthetic import SyntheticHub, write_package
 
 ROOT = Path(__file__).resolve().parent.parent
 AJV_DIR = ROOT / "tests" / "ajv"
-SCHEMA_DIR = ROOT / "schemas" / "v1"
+SCHEMA_DIRS = {version: ROOT / "schemas" / folder for version, folder in FOLDERS.items()}
+VERSIONS = tuple(FOLDERS)
 EXAMPLES = ROOT / "spec" / "examples"
 PACKAGE = "package.schema.json"
 
@@ -52,6 +64,7 @@ class Case:
     schema: str
     instance: Json
     collection: str | None = None  # None: a package
+    version: str = "1.1"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +216,7 @@ def _synthetic() -> dict[str, list[dict[str, Any]]]:
     buffer = io.BytesIO()
     write_package(buffer, SyntheticHub(hub_id="cd-wuhou", members=6, per_branch=3))
     package: dict[str, Any] = orjson.loads(buffer.getvalue())
-    return {c: package[c] for c in COLLECTIONS}
+    return {c: package[c] for c in COLLECTIONS_BY_VERSION["1.0"]}
 
 
 def _transfer() -> dict[str, Any]:
@@ -230,15 +243,27 @@ _OPTIONAL: dict[str, dict[str, Json]] = {
     "activities": {"recorder": "组织委员", "decisions": "通过发展对象名单"},
     "duesPayments": {},
     "transfers": {},
+    "applicants": {"phone": "13800138000"},
 }
+_LEADERS = [
+    {"memberId": "cd-wuhou:m00000001", "name": "王伟", "post": "secretary", "since": "2024-03-01"},
+    {"name": "李娜", "post": "deputy-secretary", "since": "2021-03-01", "until": "2024-03-01"},
+]
+#: What 1.1 adds to the full records of 1.0 types.
+_OPTIONAL_11: dict[str, dict[str, Json]] = {"organisations": {"leaders": _LEADERS}}
 
 
 @cache
-def valid_records() -> dict[str, list[dict[str, Any]]]:
-    """Synthetic records of every type; the last of each sets every property."""
+def valid_records(version: str) -> dict[str, list[dict[str, Any]]]:
+    """Synthetic records of every type of ``version``; the last of each sets every property."""
     records = _synthetic()
     records["transfers"] = [_transfer()]
-    for collection, extra in _OPTIONAL.items():
+    if version != "1.0":
+        records["applicants"] = copy.deepcopy(valid_package_11()["applicants"])
+    for collection in records:
+        extra = _OPTIONAL[collection] | (
+            _OPTIONAL_11.get(collection, {}) if version != "1.0" else {}
+        )
         base: dict[str, Any] = copy.deepcopy(max(records[collection], key=len))
         full = {**base, **extra}
         if collection == "activities":
@@ -251,8 +276,9 @@ def valid_records() -> dict[str, list[dict[str, Any]]]:
 # Mutations
 
 
-def _schema(collection: str | None) -> dict[str, Any]:
-    schema: dict[str, Any] = load_schema(COLLECTIONS[collection] if collection else "package")
+def _schema(collection: str | None, version: str) -> dict[str, Any]:
+    name = COLLECTIONS_BY_VERSION[version][collection] if collection else "package"
+    schema: dict[str, Any] = load_schema(name, version)
     return schema
 
 
@@ -348,8 +374,24 @@ def _object_mutations(
             yield f"root-{kind}", value
 
 
+def _leaders_cases(organisation: dict[str, Any]) -> Iterator[tuple[str, Json]]:
+    root = _schema("organisations", "1.1")
+    item_schema = root["properties"]["leaders"]["items"]
+    good = {"memberId": "cd-wuhou:m00000002", "name": "张敏", "post": "organisation-member",
+            "since": "2024-03-01", "until": "2027-03-01"}  # fmt: skip
+    other = _LEADERS[0]
+
+    def with_items(items: list[Json]) -> dict[str, Any]:
+        return {**organisation, "leaders": items}
+
+    for label, item in _object_mutations(root, item_schema, good):
+        yield f"leaders/item/{label}", with_items([other, item, other])
+    yield "leaders/empty", with_items([])
+    yield "leaders/null", with_items(None)  # type: ignore[arg-type]
+
+
 def _attendance_cases(activity: dict[str, Any]) -> Iterator[tuple[str, Json]]:
-    root = _schema("activities")
+    root = _schema("activities", "1.0")
     item_schema = root["properties"]["attendance"]["items"]
     good = {"memberId": "cd-wuhou:m00000002", "status": "absent", "reason": "病假"}
     other = {"memberId": "cd-wuhou:m00000003", "status": "present"}
@@ -375,49 +417,54 @@ def _attendance_cases(activity: dict[str, Any]) -> Iterator[tuple[str, Json]]:
     )
 
 
-def _record_cases() -> Iterator[Case]:
-    for collection, records in valid_records().items():
-        schema = f"{COLLECTIONS[collection]}.schema.json"
+def _record_cases(version: str) -> Iterator[Case]:
+    for collection, records in valid_records(version).items():
+        schema = f"{COLLECTIONS_BY_VERSION[version][collection]}.schema.json"
+        at = f"{version}/{collection}"
         for i, record in enumerate(records):
-            yield Case(f"{collection}/valid-{i}", schema, record, collection)
+            yield Case(f"{at}/valid-{i}", schema, record, collection, version)
         full = records[-1]
-        mutations = list(_object_mutations(_schema(collection), _schema(collection), full))
+        root = _schema(collection, version)
+        mutations = list(_object_mutations(root, root, full))
         if collection == "activities":
             mutations += _attendance_cases(full)
+        if collection == "organisations" and version != "1.0":
+            mutations += _leaders_cases(full)
         several = {**full, "id": "X", "version": 0, "updatedAt": "2025-12-10T14:30:00"}
-        del several[_schema(collection)["required"][-1]]
+        del several[root["required"][-1]]
         mutations.append(("several-faults", several))
         for label, instance in mutations:
-            yield Case(f"{collection}/{label}", schema, instance, collection)
+            yield Case(f"{at}/{label}", schema, instance, collection, version)
 
 
-def _header() -> dict[str, Any]:
+def _header(version: str) -> dict[str, Any]:
     return {
-        "schemaVersion": "1.0",
+        "schemaVersion": version,
         "publisher": "cd-wuhou",
         "publishedAt": "2026-01-01T08:00:00+08:00",
     }
 
 
-def _package_cases(record_cases: list[Case]) -> Iterator[Case]:
-    records = valid_records()
-    full = {**_header(), **{c: list(r) for c, r in records.items()}}
-    yield Case("package/valid-full", PACKAGE, full)
-    yield Case("package/valid-header-only", PACKAGE, _header())
-    yield Case(
-        "package/valid-empty-collections", PACKAGE, {**_header(), **{c: [] for c in COLLECTIONS}}
-    )
-    for label, instance in _object_mutations(_schema(None), _schema(None), full):
+def _package_cases(record_cases: list[Case], version: str) -> Iterator[Case]:
+    records = valid_records(version)
+    head, at = _header(version), f"{version}/package"
+    full = {**head, **{c: list(r) for c, r in records.items()}}
+    yield Case(f"{at}/valid-full", PACKAGE, full, None, version)
+    yield Case(f"{at}/valid-header-only", PACKAGE, head, None, version)
+    empty = {**head, **{c: [] for c in COLLECTIONS_BY_VERSION[version]}}
+    yield Case(f"{at}/valid-empty-collections", PACKAGE, empty, None, version)
+    root = _schema(None, version)
+    for label, instance in _object_mutations(root, root, full):
         # A document that is not an object is refused by the package reader
         # (PackageReadError) before any schema check, so it has no schema verdict of ours.
         if isinstance(instance, dict):
-            yield Case(f"package/{label}", PACKAGE, instance, None)
+            yield Case(f"{at}/{label}", PACKAGE, instance, None, version)
     # Every record case inside a package, after one valid record of its type.
     for case in record_cases:
         assert case.collection is not None
         first = records[case.collection][0]
-        instance = {**_header(), case.collection: [first, case.instance]}
-        yield Case(f"package/{case.name}", PACKAGE, instance, None)
+        instance = {**head, case.collection: [first, case.instance]}
+        yield Case(f"{at}/{case.name}", PACKAGE, instance, None, version)
     many = copy.deepcopy(full)
     many["publishedAt"] = "2026-01-01"
     many["members"][1]["citizenId"] = "123"
@@ -425,36 +472,41 @@ def _package_cases(record_cases: list[Case]) -> Iterator[Case]:
     many["activities"][0]["attendance"][1]["status"] = "late"
     many["duesPayments"][3]["amount"] = "3"
     del many["transfers"][0]["state"]
-    yield Case("package/faults-everywhere", PACKAGE, many)
+    yield Case(f"{at}/faults-everywhere", PACKAGE, many, None, version)
 
 
 def _example_cases() -> Iterator[Case]:
     if not EXAMPLES.is_dir():
         return
-    names = {f"{name}.schema.json": c for c, name in COLLECTIONS.items()}
     for path in sorted(EXAMPLES.rglob("*.json")):
         document = orjson.loads(path.read_bytes())
+        declared = document.get("schemaVersion") if isinstance(document, dict) else None
+        version = declared if declared in COLLECTIONS_BY_VERSION else "1.0"
+        collections = COLLECTIONS_BY_VERSION[version]
+        names = {f"{name}.schema.json": c for c, name in collections.items()}
         name = f"example/{path.relative_to(EXAMPLES).as_posix()}"
         is_package = isinstance(document, dict) and (
-            "schemaVersion" in document or any(c in document for c in COLLECTIONS)
+            "schemaVersion" in document or any(c in document for c in collections)
         )
         if is_package:
-            yield Case(name, PACKAGE, document)
+            yield Case(name, PACKAGE, document, None, version)
             continue
         # A single record: its type is the longest schema name the file name starts with.
         matches = [s for s in names if path.stem.startswith(s.removesuffix(".schema.json"))]
         assert matches, f"{path}: neither a package nor named after a record type"
         schema = max(matches, key=len)
-        yield Case(name, schema, document, names[schema])
+        yield Case(name, schema, document, names[schema], version)
 
 
 @cache
 def corpus() -> tuple[Case, ...]:
-    records = list(_record_cases())
-    cases = (*_example_cases(), *records, *_package_cases(records))
+    cases: list[Case] = list(_example_cases())
+    for version in VERSIONS:
+        records = list(_record_cases(version))
+        cases += [*records, *_package_cases(records, version)]
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"
-    return cases
+    return tuple(cases)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,20 +515,22 @@ def corpus() -> tuple[Case, ...]:
 
 def ours(case: Case) -> Verdict:
     """Verdict and error pointers of our engine, as ``tongxin validate`` computes them."""
+    version = case.version
     if case.collection is not None:
-        paths = [i.path for i in record_errors(case.collection, case.instance)]
+        paths = [i.path for i in record_errors(case.collection, case.instance, version)]
         return not paths, frozenset(paths)
     if not isinstance(case.instance, dict):
         raise TypeError(f"{case.name}: a package must be an object")
     header: dict[str, Any] = {}
     paths = []
     for key, value in case.instance.items():
-        if key in COLLECTIONS and isinstance(value, list):
+        if key in COLLECTIONS_BY_VERSION[version] and isinstance(value, list):
             for i, record in enumerate(value):
-                paths += [f"/{key}/{i}{issue.path}" for issue in record_errors(key, record)]
+                found = record_errors(key, record, version)
+                paths += [f"/{key}/{i}{issue.path}" for issue in found]
         else:
             header[key] = value
-    paths += [i.path for i in header_errors(header)]
+    paths += [i.path for i in header_errors(header, version)]
     return not paths, frozenset(paths)
 
 
@@ -509,18 +563,25 @@ def ajv_results() -> dict[str, dict[str, Any]]:
     """ajv's verdict for every corpus case, from one ``node validate.mjs`` run."""
     node, npm = _require("node"), _require("npm")
     _install(npm)
-    cases = [{"name": c.name, "schema": c.schema, "instance": c.instance} for c in corpus()]
-    done = subprocess.run(
-        [node, str(AJV_DIR / "validate.mjs"), str(SCHEMA_DIR)],
-        input=orjson.dumps(cases),
-        capture_output=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"validate.mjs failed:\n{done.stderr.decode()}")
-    results: list[dict[str, Any]] = orjson.loads(done.stdout)
-    return {r["name"]: r for r in results}
+    out: dict[str, dict[str, Any]] = {}
+    for version, folder in SCHEMA_DIRS.items():
+        cases = [
+            {"name": c.name, "schema": c.schema, "instance": c.instance}
+            for c in corpus()
+            if c.version == version
+        ]
+        done = subprocess.run(
+            [node, str(AJV_DIR / "validate.mjs"), str(folder)],
+            input=orjson.dumps(cases),
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"validate.mjs failed:\n{done.stderr.decode()}")
+        results: list[dict[str, Any]] = orjson.loads(done.stdout)
+        out |= {r["name"]: r for r in results}
+    return out
 
 
 def _disagreements(cases: list[Case], ajv: dict[str, dict[str, Any]], *, paths: bool) -> list[str]:
@@ -546,21 +607,23 @@ def _report(found: list[str]) -> str:
 
 
 def test_engines_read_the_same_schemas() -> None:
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
-        assert orjson.loads(path.read_bytes()) == load_schema(
-            path.name.removesuffix(".schema.json")
-        )
+    for version, folder in SCHEMA_DIRS.items():
+        for path in sorted(folder.glob("*.schema.json")):
+            name = path.name.removesuffix(".schema.json")
+            assert orjson.loads(path.read_bytes()) == load_schema(name, version)
 
 
 def test_corpus_covers_the_schemas(ajv_results: dict[str, dict[str, Any]]) -> None:
     cases = corpus()
-    for collection in COLLECTIONS:
-        props = _schema(collection)["properties"]
-        full = valid_records()[collection][-1]
-        assert set(full) == set(props), f"the full {collection} record must set every property"
-        for name, prop in props.items():
-            if "pattern" in prop and prop.get("format") != "date-time":
-                assert _pattern_field(name) in PATTERN_SAMPLES, f"add pattern samples for {name}"
+    for version in VERSIONS:
+        for collection in COLLECTIONS_BY_VERSION[version]:
+            props = _schema(collection, version)["properties"]
+            full = valid_records(version)[collection][-1]
+            assert set(full) == set(props), f"the full {collection} record must set every property"
+            for name, prop in props.items():
+                if "pattern" in prop and prop.get("format") != "date-time":
+                    assert _pattern_field(name) in PATTERN_SAMPLES, f"add samples for {name}"
+    assert {c.version for c in cases} == set(VERSIONS)
     verdicts = [ajv_results[c.name]["valid"] for c in cases]
     assert verdicts.count(True) > 300
     assert verdicts.count(False) > 2000

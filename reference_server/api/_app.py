@@ -15,7 +15,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from tongxin.schemas import Package
+from tongxin.schemas._models import Package  # the body of POST /v1/validate: any object
 from tongxin.server._discovery import API_VERSION
 from tongxin.server._hints import PullNow, send_hints
 from tongxin.server._hub import Hub, open_hub

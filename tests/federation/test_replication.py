@@ -250,3 +250,16 @@ def test_the_link_key_holder_recovers_the_citizen_id_from_its_hash() -> None:
         == out.hashed["citizenId"]
         for t in tries
     )
+
+
+@pytest.mark.parametrize("wire", [{}, {"types": None}, {"fields": {"members": {"phone": "keep"}}}])
+def test_applicants_are_minimised_like_members(wire: dict[str, Any]) -> None:
+    record = {**MEMBER, "id": "cd-wuhou:p1", "stage": "activist"}
+    change = Change("applicants", "cd-wuhou:p1", 2, "cd-wuhou", False, record)
+    out = minimise(change, PeerPolicy.from_wire(wire, b"k" * 32))
+    assert out is not None
+    assert out.record is not None
+    assert "phone" not in out.record
+    assert "citizenId" not in out.record
+    assert out.hashed["citizenId"].startswith("hmac-sha256:")
+    assert "51010719900517002" not in str(out.to_wire())

@@ -234,6 +234,29 @@ def person(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
     return record
 
 
+def applicant(
+    org: str, seed: int | None = None, somebody: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A valid applicant (an activist) of ``org`` with a unique citizen ID (from ``seed``), or
+    with the name, birth date, gender and citizen ID of the member ``somebody``."""
+    somebody = somebody or person(org, seed)
+    applied = f"{int(somebody['birthDate'][:4]) + 20}-03-01"
+    record = {
+        "id": uid("p"),
+        "name": somebody["name"],
+        "gender": somebody["gender"],
+        "birthDate": somebody["birthDate"],
+        "citizenId": somebody["citizenId"],
+        "phone": "13800138000",
+        "organisationId": org,
+        "stage": "activist",
+        "applicationDate": applied,
+        "talkDate": applied.replace("-03-01", "-03-15"),
+        "activistDate": applied.replace("-03-01", "-09-01"),
+    }
+    return {**record, **fields}
+
+
 def numbered_person(org: str, n: int) -> dict[str, Any]:
     """Member ``n`` of ``org``: citizen IDs are distinct for distinct ``n`` (< 5,000,000)."""
     birth = date(1960, 1, 1) + timedelta(days=n % 5000)

@@ -25,7 +25,7 @@ from tongxin.federation import KeyStore, PeerPolicy, SigningAuth, key_store_path
 from tongxin.server import create_token, open_hub
 from tongxin.server._tables import peers, tokens
 
-from .conftest import Backend, Server, organisation, person, uid
+from .conftest import Backend, Server, applicant, organisation, person, uid
 
 # -- callers -------------------------------------------------------------------------------------
 SCOPES = {
@@ -72,6 +72,8 @@ class World:
             return organisation(org, name="新建支部")
         if collection == "members":
             return person(org)
+        if collection == "applicants":
+            return applicant(org)
         if collection == "activities":
             return {
                 "id": uid("a"),
@@ -129,7 +131,7 @@ class Route:
     check: Callable[[World, str, str, httpx.Response], None] | None = None
 
 
-COLLECTIONS = ("organisations", "members", "activities", "duesPayments", "transfers")
+COLLECTIONS = ("organisations", "members", "activities", "duesPayments", "transfers", "applicants")
 #: A branch token creating outside its branch: an organisation reference outside is refused
 #: (organisation ids are public); a member outside is reported as absent, like a missing one.
 CREATE_OUTSIDE = {
@@ -138,6 +140,7 @@ CREATE_OUTSIDE = {
     "activities": 403,
     "duesPayments": 422,
     "transfers": 422,
+    "applicants": 403,
 }
 
 
@@ -152,7 +155,7 @@ def _list_check(collection: str) -> Callable[[World, str, str, httpx.Response], 
 
 def _read_check(world: World, caller: str, where: str, response: httpx.Response) -> None:
     body = response.json()
-    if body.get("organisationId") and "birthDate" in body:  # a member
+    if body.get("organisationId") and "birthDate" in body:  # a member or an applicant
         assert ("citizenId" in body) == has(caller, "records:read-sensitive"), caller
 
 
@@ -268,6 +271,8 @@ def _put(collection: str) -> Callable[[World, str], Call]:
             body["topic"] = "新议题"
         elif collection == "duesPayments":
             body["paidDate"] = "2026-05-21"
+        elif collection == "applicants":
+            body["talkDate"] = body["applicationDate"].replace("-03-01", "-03-20")
         else:
             body["reason"] = "work-unit-change"
         headers = {"If-Match": f'"{stored["version"]}"'}
@@ -362,7 +367,7 @@ def world(server: Server, backend: Backend) -> Iterator[World]:
             ids[f"organisations-{where}"] = ids["a" if where == "in" else "b"]
             member = world.fresh("members", where)
             ids[f"member-{where}"] = ids[f"members-{where}"] = member["id"]
-            for collection in ("activities", "duesPayments", "transfers"):
+            for collection in ("activities", "duesPayments", "transfers", "applicants"):
                 ids[f"{collection}-{where}"] = world.fresh(collection, where)["id"]
         for caller, scopes in SCOPES.items():
             if caller == "admin":

@@ -30,7 +30,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 def test_discovery_docs_and_openapi(server: Server) -> None:
     doc = httpx.get(server.url + "/.well-known/tongxin").json()
     assert doc["hub"]["id"] == "test-hub"
-    assert doc["schemaVersions"] == ["1.0"]
+    assert doc["schemaVersions"] == ["1.0", "1.1"]
     assert doc["feeds"]["changes"]["tombstoneRetentionDays"] == 90
     assert {"maxBulkLines", "pageSize"} <= set(doc["limits"])
     assert httpx.get(server.url + "/docs").status_code == 200

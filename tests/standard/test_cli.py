@@ -115,12 +115,23 @@ def test_as_of_changes_time_rules(root: Path) -> None:
     assert tongxin("validate", path, "--as-of", "someday").returncode == 2
 
 
-def test_schema_export_writes_the_published_files(tmp_path: Path, root: Path) -> None:
-    result = tongxin("schema", "export", str(tmp_path / "out"))
+@pytest.mark.parametrize(("version", "folder"), [(None, "v1_1"), ("1.1", "v1_1"), ("1.0", "v1")])
+def test_schema_export_writes_the_published_files(
+    tmp_path: Path, root: Path, version: str | None, folder: str
+) -> None:
+    flags = ("--version", version) if version else ()
+    result = tongxin("schema", "export", str(tmp_path / "out"), *flags)
     assert result.returncode == 0
-    for published in (root / "schemas/v1").rglob("*.*"):
-        copy = tmp_path / "out" / published.relative_to(root / "schemas/v1")
+    published_files = sorted((root / "schemas" / folder).rglob("*.*"))
+    written = sorted((tmp_path / "out").rglob("*.*"))
+    assert len(written) == len(published_files)
+    for published in published_files:
+        copy = tmp_path / "out" / published.relative_to(root / "schemas" / folder)
         assert copy.read_bytes() == published.read_bytes(), copy
+
+
+def test_schema_export_refuses_an_unknown_version(tmp_path: Path) -> None:
+    assert tongxin("schema", "export", str(tmp_path), "--version", "2.0").returncode == 2
 
 
 def test_codelists_lists_and_shows() -> None:

@@ -6,8 +6,9 @@ import tongxin
 import tongxin.schemas
 
 SCHEMAS_API = {
-    "CODELISTS", "RECORD_TYPES", "RULES", "SCHEMA_BASE", "SCHEMA_VERSION", "Activity",
-    "Attendance", "Code", "Codelist", "DuesPayment", "DuesPolicy", "Issue", "Member",
+    "CODELISTS", "RECORD_TYPES", "RULES", "SCHEMA_BASE", "SCHEMA_VERSION", "SCHEMA_VERSIONS",
+    "Activity", "Applicant", "Leader", "Attendance", "Code", "Codelist", "DuesPayment",
+    "DuesPolicy", "Issue", "Member",
     "Organisation", "Package", "PackageReadError", "PackageSyntaxError", "Record", "Report",
     "Rule", "Severity", "Transfer", "all_schemas", "citizen_id_check", "codelist",
     "credit_code_check", "export", "iter_issues", "rule", "schema_id", "valid_citizen_id",

@@ -4,6 +4,7 @@ raised on."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tongxin.schemas import validate, validate_record
-from tongxin.schemas._conformance import valid_package
+from tongxin.schemas._conformance import valid_package, valid_package_11
 
 EDGES: list[Any] = [
     "0000-01-01", "9999-12-31", "2000-02-29", "1900-01-01", "0000-01", "9999-12", "2024-02",
@@ -48,3 +49,30 @@ def test_rules_survive_any_edge_value(collection: str, data: st.DataObject) -> N
 )
 def test_known_edge_cases(collection: str, changes: dict[str, Any]) -> None:
     validate_record(collection, {**RECORDS[collection], **changes})
+
+
+RECORDS_11 = {
+    "organisations": valid_package_11()["organisations"][3],  # a branch with leaders
+    "applicants": valid_package_11()["applicants"][3],  # admitted: every date set
+}
+LEADER_FIELDS = ("memberId", "name", "post", "since", "until")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(RECORDS_11)), st.data())
+def test_the_1_1_rules_survive_any_edge_value(collection: str, data: st.DataObject) -> None:
+    record = copy.deepcopy(RECORDS_11[collection])
+    fields = data.draw(st.lists(st.sampled_from(sorted(record)), min_size=1, max_size=3))
+    for name in fields:
+        record[name] = data.draw(st.sampled_from(EDGES))
+    if (
+        collection == "organisations"
+        and isinstance(record.get("leaders"), list)
+        and record["leaders"]
+    ):
+        leader = record["leaders"][0]
+        leader[data.draw(st.sampled_from(LEADER_FIELDS))] = data.draw(st.sampled_from(EDGES))
+    validate_record(collection, record)  # must not raise
+    package = valid_package_11()
+    package[collection] = [*package[collection], record]
+    validate(package)

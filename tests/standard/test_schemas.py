@@ -7,9 +7,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tongxin.schemas import SCHEMA_BASE, SCHEMA_VERSION, all_schemas, codelist
+from tongxin.schemas import SCHEMA_BASE, SCHEMA_VERSION, SCHEMA_VERSIONS, all_schemas, codelist
+from tongxin.schemas._generate import schema_base
 
 SCHEMAS = all_schemas()
+#: every published file of every version, by (version, file name)
+ALL = {(v, n): s for v in SCHEMA_VERSIONS for n, s in all_schemas(v).items()}
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -34,6 +37,13 @@ def test_id_is_version_true(name: str) -> None:
     assert SCHEMAS[name]["x-schemaVersion"] == SCHEMA_VERSION
 
 
+@pytest.mark.parametrize(("version", "name"), sorted(ALL))
+def test_every_version_has_its_own_ids(version: str, name: str) -> None:
+    assert ALL[version, name]["$id"] == f"{schema_base(version)}{name}"
+    assert ALL[version, name]["x-schemaVersion"] == version
+    jsonschema.Draft202012Validator.check_schema(ALL[version, name])
+
+
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_every_ref_resolves_inside_the_same_version(name: str) -> None:
     for node in _walk(SCHEMAS[name]):
@@ -54,11 +64,11 @@ def test_titles_are_bilingual(name: str) -> None:
             assert all((sep, zh, en)), f"{name}: title {node['title']!r} is not 'zh / en'"
 
 
-@pytest.mark.parametrize("name", sorted(SCHEMAS))
-def test_enums_come_from_the_codelists(name: str) -> None:
-    for node in _walk(SCHEMAS[name]):
+@pytest.mark.parametrize(("version", "name"), sorted(ALL))
+def test_enums_come_from_the_codelists(version: str, name: str) -> None:
+    for node in _walk(ALL[version, name]):
         if "codelist" in node:
-            codes = list(codelist(node["codelist"].removesuffix(".csv")).values)
+            codes = list(codelist(node["codelist"].removesuffix(".csv"), version).values)
             assert [c for c in node["enum"] if c is not None] == codes
             assert node["openCodelist"] is False
 

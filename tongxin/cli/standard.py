@@ -13,6 +13,7 @@ import orjson
 import typer
 
 from tongxin.schemas import CODELISTS, PackageReadError, codelist, export, iter_issues
+from tongxin.schemas._models11 import SCHEMA_VERSION, SCHEMA_VERSIONS
 
 from ._report import GroupedText, JsonStream
 
@@ -111,9 +112,19 @@ schema_app = typer.Typer(help="The published JSON Schema files.", no_args_is_hel
 
 
 @schema_app.command("export")
-def schema_export(directory: Annotated[Path, typer.Argument(help="Folder to write into.")]) -> None:
-    """Write the JSON Schema files (draft 2020-12) and the codelist CSV files into DIRECTORY."""
-    for path in export(directory):
+def schema_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write into.")],
+    version: Annotated[
+        str, typer.Option("--version", help="Version of the standard: 1.1 (default) or 1.0.")
+    ] = SCHEMA_VERSION,
+) -> None:
+    """Write the JSON Schema files (draft 2020-12) and the codelist CSV files of one version of
+    the standard into DIRECTORY."""
+    if version not in SCHEMA_VERSIONS:
+        known = ", ".join(SCHEMA_VERSIONS)
+        typer.echo(f"tongxin schema export: no version {version!r}; known: {known}", err=True)
+        raise typer.Exit(2)
+    for path in export(directory, version):
         typer.echo(str(path))
 
 
