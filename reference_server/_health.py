@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from tongxin.federation import KeyStore, KeyStoreError, key_store_path
+from tongxin.schemas import problems
 
 from ._crypto import FieldCipher, load_key
 from ._errors import ConfigurationError, HubError
@@ -77,8 +78,9 @@ def readiness(hub: Hub) -> None:
     failure = _check(hub)
     if failure is not None:
         raise NotReady(
+            problems.NOT_READY,
             f"not ready: {failure.en}",
             f"枢纽未就绪：{failure.zh}",
-            extra={"reason": failure.reason},
+            reason=failure.reason,
             headers={"Retry-After": "5"},
         )
