@@ -44,6 +44,7 @@ __all__ = [
     "Withdrawal",
     "china_today",
     "citizen_id_check",
+    "citizen_id_hmac",
     "issue_letter",
     "make_receipt",
     "make_withdrawal",
@@ -159,12 +160,17 @@ def china_today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
-def citizen_id_check(citizen_id: str, letter_number: str) -> str:
+def citizen_id_hmac(citizen_id: str, letter_number: str) -> str:
     """``hmac-sha256:<hex>`` of the citizen ID (upper-case X) keyed by the letter number: the
     check value of ``tongxin-letter/1`` letters (to compare an ID with an old letter; no longer
     issued, see the module documentation)."""
     mac = hmac.new(letter_number.encode(), citizen_id.upper().encode(), hashlib.sha256)
     return "hmac-sha256:" + mac.hexdigest()
+
+
+#: Deprecated alias of :func:`citizen_id_hmac` (until 2.0): not the check digit of
+#: :func:`tongxin.schemas.citizen_id_check`.
+citizen_id_check = citizen_id_hmac
 
 
 def issue_letter(

@@ -35,6 +35,7 @@ from ._letter import CHINA, Letter, Receipt, Withdrawal
 __all__ = [
     "Expire",
     "Issue",
+    "LetterIssued",
     "Outcome",
     "ReceiptArrived",
     "Step",
@@ -78,11 +79,15 @@ class TransferStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Issue:
+class LetterIssued:
     """The letter itself (its digest from :func:`~tongxin.federation.document_digest`)."""
 
     letter: Letter
     digest: str
+
+
+#: Deprecated alias of :class:`LetterIssued` (until 2.0): not :class:`tongxin.schemas.Issue`.
+Issue = LetterIssued
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,7 @@ class Expire:
     today: date
 
 
-Event = Issue | ReceiptArrived | WithdrawalArrived | Expire
+Event = LetterIssued | ReceiptArrived | WithdrawalArrived | Expire
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +125,7 @@ def _refuse(code: ProblemCode, en: str, zh: str, status: TransferStatus | None) 
 
 
 def _start(event: Event) -> Outcome:
-    if not isinstance(event, Issue):
+    if not isinstance(event, LetterIssued):
         raise _refuse(
             problems.TRANSFER_UNKNOWN,
             "no letter is known for this transfer yet: deliver the letter first",
@@ -155,7 +160,7 @@ def advance(status: TransferStatus | None, event: Event) -> Outcome:
         return Outcome(status, False)
     if any(step.message == event.digest for step in status.history):
         return Outcome(status, False)
-    if isinstance(event, Issue):
+    if isinstance(event, LetterIssued):
         raise _refuse(
             problems.TRANSFER_MISMATCH,
             "a different letter for the same transfer",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tongxin.federation import Letter, LetterError, citizen_id_check
+from tongxin.federation import Letter, LetterError, citizen_id_hmac
 from tongxin.schemas import Issue, Severity, problems
 
 from ._errors import issue_to_error
@@ -140,7 +140,7 @@ def _citizen_id_agrees(letter: Letter, record: dict[str, Any], where: str) -> No
         return (
             masked is not None
             and c.upper()[-4:] == masked[-4:]
-            and (check_value is None or citizen_id_check(c, letter.letter_number) == check_value)
+            and (check_value is None or citizen_id_hmac(c, letter.letter_number) == check_value)
         )
 
     if (cid is None) != (masked is None) or (isinstance(cid, str) and not agrees(cid)):

@@ -22,9 +22,9 @@ from tongxin.federation import (
     Change,
     Decision,
     Expire,
-    Issue,
     Letter,
     LetterError,
+    LetterIssued,
     Receipt,
     ReceiptArrived,
     Step,
@@ -404,7 +404,7 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str, actor: Actor) -> dict
             )
             letter = Letter.model_validate(envelope["letter"])
             digest = document_digest(envelope["letter"])
-            status = advance(None, Issue(letter, digest)).status
+            status = advance(None, LetterIssued(letter, digest)).status
             now = utc_now()
             conn.execute(
                 insert(transfer_letters).values(
@@ -617,7 +617,8 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
         answer = post_signed(hub, peer, "/v1/federation/withdrawals", body)
     except DeliveryError as failure:
         receipt = failure.problem.extra.get("receipt") if failure.problem else None
-        if failure.problem is not None and failure.problem.code == "transfer-final" and receipt:
+        final = failure.problem is not None and failure.problem.code == problems.TRANSFER_FINAL
+        if final and receipt:
             member = failure.problem.extra.get("member")
             _apply_receipt(hub, row, receipt, member)  # the receiver decided first
             with hub.db.read() as conn:
@@ -708,7 +709,7 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
                 f"本枢纽没有党组织 {letter.to.organisation_id}",
             )
         row = _row(conn, letter.transfer_id)
-        outcome = advance(None if row is None else _status(hub, row), Issue(letter, digest))
+        outcome = advance(None if row is None else _status(hub, row), LetterIssued(letter, digest))
         if row is None:
             _insert_received(hub, conn, peer, envelope, outcome.status, member, version)
             _step(conn, letter.transfer_id, "letter-receive", actor)
@@ -743,14 +744,14 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
             )
         status = None if row is None else _status(hub, row)
         if status is None:
-            started = advance(None, Issue(letter, document_digest(envelope["letter"])))
+            started = advance(None, LetterIssued(letter, document_digest(envelope["letter"])))
             status = started.status
             _insert_received(hub, conn, peer, envelope, status, {}, 0)
             row = _row(conn, letter.transfer_id)
         try:
             outcome = advance(status, WithdrawalArrived(notice, digest))
         except TransitionError as refused:
-            if refused.code == "transfer-final" and row.receipt is not None:
+            if refused.code == problems.TRANSFER_FINAL and row.receipt is not None:
                 refused.extra["receipt"] = _loads(row.receipt)
                 if row.state == TransferState.ACCEPTED.value:
                     refused.extra["member"] = _item(hub, conn, "members", row.member_id)

@@ -119,7 +119,7 @@ INVALID_EXPIRY = _p(
     "BadRequest",
     "Invalid expiry",
     "有效期无效",
-    "A token's expiry is not a positive duration (hub commands).",
+    "A token's expiry is not a future time with a time zone (hub commands).",
 )
 UNKNOWN_ORGANISATION = _p(
     "unknown-organisation",
@@ -135,7 +135,7 @@ UNKNOWN_SCOPE = _p(
     "BadRequest",
     "Unknown scope",
     "权限范围不存在",
-    "A token is asked with a scope that does not exist (hub commands).",
+    "A token is asked with an unknown scope, or none (hub commands).",
 )
 HTTP_ERROR = _p(
     "http-error",
@@ -432,7 +432,7 @@ KEYS_MISSING = _p(
     "Conflict",
     "Signing keys missing",
     "缺少签名密钥",
-    "The hub has no key store yet (`tongxin keys init`).",
+    "The hub has no signing keys yet (`tongxin init`).",
 )
 STILL_REFERENCED = _p(
     "still-referenced",
