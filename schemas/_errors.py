@@ -65,6 +65,17 @@ class TongxinError(Exception):
             entry = CATALOGUE.get(code)
             self.status = entry.status if entry is not None else 500
 
+    @classmethod
+    def rebuild(
+        cls, code: ProblemCode, en: str, zh: str, issues: list[Issue], extra: dict[str, Any]
+    ) -> TongxinError:
+        """An error of this class from the parts of a problem body, whatever the class's own
+        constructor takes (a validator error keeps its published one)."""
+        error = cls.__new__(cls)
+        TongxinError.__init__(error, code, en, zh, issues=issues)
+        error.extra = extra  # set, not passed: a peer's member may be named like a keyword
+        return error
+
     @property
     def title(self) -> str:
         """The catalogued English title of the code."""
@@ -120,8 +131,7 @@ def from_problem(
     issues = [Issue.from_wire(e) for e in entries if isinstance(e, Mapping)]
     extra = {k: v for k, v in body.items() if k not in STANDARD_MEMBERS}
     detail = str(body.get("detail", ""))
-    error = cls(code, detail, str(body.get("detailZh", detail)), issues=issues)
-    error.extra = extra  # set, not passed: a peer's member may be named like a keyword
+    error = cls.rebuild(code, detail, str(body.get("detailZh", detail)), issues, extra)
     if status is not None and status != error.status:
         error.status = status
     return error

@@ -145,6 +145,24 @@ HTTP_ERROR = _p(
     "请求失败",
     "Any other refusal of the HTTP layer; `status` is the actual status.",
 )
+PACKAGE_UNREADABLE = _p(
+    "package-unreadable",
+    400,
+    "PackageReadError",
+    "Package unreadable",
+    "数据包无法读取",
+    "The validator cannot read the input, or it is not UTF-8 text or not JSON (`source`, "
+    "`reason`; `tongxin validate` exits 2). The hub answers such a body `invalid-json`.",
+)
+PACKAGE_SYNTAX = _p(
+    "package-syntax",
+    400,
+    "PackageSyntaxError",
+    "Package syntax error",
+    "数据包语法错误",
+    "The validator's streaming reader found the input not a JSON object (`line`, `column`, "
+    "`reason`).",
+)
 # -- 401 --------------------------------------------------------------------------------------
 UNAUTHORIZED = _p(
     "unauthorized",

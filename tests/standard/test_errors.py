@@ -13,7 +13,15 @@ import pytest
 import tongxin.federation as federation
 import tongxin.server._errors as hub_errors
 import tongxin.server._health
-from tongxin.schemas import Issue, Severity, TongxinError, from_problem, problems
+from tongxin.schemas import (
+    Issue,
+    PackageReadError,
+    PackageSyntaxError,
+    Severity,
+    TongxinError,
+    from_problem,
+    problems,
+)
 from tongxin.schemas._errors import error_class
 from tongxin.schemas._problem_docs import render
 from tongxin.schemas.problems import CATALOGUE, ProblemCode
@@ -27,7 +35,7 @@ USES = [(entry.code, status, kind) for entry in CATALOGUE.values() for status, k
 def _error(code: ProblemCode, status: int) -> TongxinError:
     cls = error_class(code, status)
     assert cls is not None, f"no class {CATALOGUE[code].kind} is defined for {code}"
-    return cls(code, f"{code} happened", f"发生了{code}", issues=[ISSUE], owner="cd-wuhou")
+    return cls.rebuild(code, f"{code} happened", f"发生了{code}", [ISSUE], {"owner": "cd-wuhou"})
 
 
 @pytest.mark.parametrize(("code", "status", "kind"), USES)
@@ -70,6 +78,24 @@ def test_a_peer_member_named_like_a_keyword_is_an_extension() -> None:
     again = from_problem({"code": "conflict", "status": 409, "issues": 1, "headers": "x"})
     assert again.extra == {"issues": 1, "headers": "x"}
     assert again.issues == []
+
+
+def test_validator_errors_are_in_the_tree_with_their_published_constructors() -> None:
+    unreadable = PackageReadError("a.json", "not UTF-8 text", "不是 UTF-8 文本")
+    assert (str(unreadable), unreadable.source, unreadable.reason) == (
+        "a.json: not UTF-8 text",
+        "a.json",
+        "not UTF-8 text",
+    )
+    assert (unreadable.code, unreadable.status) == ("package-unreadable", 400)
+    again = from_problem(unreadable.to_problem())
+    assert isinstance(again, PackageReadError)
+    assert (again.source, again.reason) == ("a.json", "not UTF-8 text")
+    syntax = PackageSyntaxError("expected ':'", 3, 7)
+    assert isinstance(syntax, ValueError)
+    assert (str(syntax), syntax.line, syntax.column) == ("expected ':' (line 3, column 7)", 3, 7)
+    assert syntax.code == "package-syntax"
+    assert not any(c.isascii() and c.isalpha() for c in syntax.detail_zh.replace("JSON", ""))
 
 
 def test_one_constructor_order_and_status_from_the_class() -> None:
