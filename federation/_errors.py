@@ -3,30 +3,18 @@ wire form (RFC 9457): an HTTP status, a catalogued ``code`` (:mod:`tongxin.schem
 and a bilingual detail, so the hub answers with one handler and a client raises the same class
 again from a problem body (:func:`from_problem`). Constructors take ``(code, en, zh)``.
 
-    FederationError                   status  codes
-    ├── SignatureError                401     signature-missing, signature-malformed,
-    │                                         signature-profile, component-missing,
-    │                                         window-too-long, not-yet-valid, expired,
-    │                                         digest-missing, digest-mismatch, unknown-key,
-    │                                         revoked-key, key-inactive, bad-signature,
-    │                                         replayed-nonce
-    ├── TrustError                    401     fingerprint-mismatch, keyset-invalid,
-    │                                         keyset-unsigned, certificate-malformed,
-    │                                         certificate-unknown-key, certificate-revoked-key,
-    │                                         certificate-tampered, certificate-key-inactive,
-    │                                         certificate-invalid, certificate-expired,
-    │                                         certificate-missing
-    ├── LetterError                   422     {letter,receipt,withdrawal}-malformed, -unknown-key,
-    │                                         -revoked-key, -tampered, -key-inactive;
-    │                                         letter-expired, receipt-mismatch,
-    │                                         withdrawal-mismatch
+    FederationError                   status  codes: the catalogue's ``kind`` column
+    ├── SignatureError                401     signature-missing … replayed-nonce (§2.3)
+    ├── TrustError                    401     fingerprint-mismatch, keyset-*, certificate-*
+    ├── LetterError                   422     letter-*, receipt-*, withdrawal-*, cargo-*,
+    │                                         organisation-unknown
     ├── RelationError                 403     relation-not-allowed (``relation``, ``action``)
     ├── TransitionError               409     transfer-unknown, transfer-final,
     │                                         transfer-mismatch, letter-expired (``state``)
     └── ReplicaReadOnlyError          409     replica-read-only (``owner``, ``ownerUrl``)
 
     KeyStoreError                     the key store file is missing or unusable (CLI, start-up);
-                                      not an HTTP error
+                                      an operator's error, not a problem: outside the tree
 """
 
 from __future__ import annotations

@@ -10,6 +10,14 @@ keyed by code. Every constructor takes ``(code, en, zh)`` in that order::
     ├── HubError and its status classes   (tongxin.server: BadRequest … NotReady)
     └── FederationError and its families  (tongxin.federation: SignatureError … )
 
+The validator's :class:`PackageReadError` and :class:`PackageSyntaxError` are ones too (they
+keep their published constructors). Outside the tree, on purpose: the operator's errors
+(``ConfigurationError``, ``KeyStoreError``, ``BackupError``) end a command or a start-up with
+one message telling the operator what to run, and have no status or wire form; and the hub's
+internal outcomes of calling a peer (``DeliveryError``, ``SyncError``, ``CursorMovedError``),
+which carry the peer's problem (a :class:`TongxinError`) or steer a retry and never reach a
+client.
+
 This module imports nothing of Tongxin but the standard's own issues and catalogue.
 """
 
