@@ -616,10 +616,10 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
             raise DeliveryError(f"{row.peer_hub} is no longer a peer")
         answer = post_signed(hub, peer, "/v1/federation/withdrawals", body)
     except DeliveryError as failure:
-        receipt = failure.problem.extra.get("receipt") if failure.problem else None
-        final = failure.problem is not None and failure.problem.code == problems.TRANSFER_FINAL
-        if final and receipt:
-            member = failure.problem.extra.get("member")
+        problem = failure.problem
+        receipt = problem.extra.get("receipt") if problem else None
+        if problem is not None and problem.code == problems.TRANSFER_FINAL and receipt:
+            member = problem.extra.get("member")
             _apply_receipt(hub, row, receipt, member)  # the receiver decided first
             with hub.db.read() as conn:
                 return _row(conn, transfer_id)
