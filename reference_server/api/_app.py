@@ -23,6 +23,7 @@ from tongxin.server._observe import Observe
 from tongxin.server._rounds import federation_round
 from tongxin.server._settings import Settings
 
+from ._docspages import install_docs
 from ._fastread import FastReads
 from ._federation import install_federation
 from ._guard import InputGuard
@@ -168,7 +169,12 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
                 app.state.hub.close()
 
     app = FastAPI(
-        title="Tongxin hub", version=API_VERSION, description=DESCRIPTION, lifespan=lifespan
+        title="Tongxin hub",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = hub
     app.state.pull_now = PullNow()
@@ -177,6 +183,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(record_router(settings))
     app.include_router(ops_router(settings))
     install_federation(app)
+    install_docs(app)
     app.add_middleware(InputGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
