@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tongxin.schemas import problems
+
 from ._errors import TrustError
 from ._keys import KeyResolver, KeySet, Signer, normalise_fingerprint, verify_key_set
 from ._signed import open_document, sign_document
@@ -73,17 +75,17 @@ def verify_certificate(
         )
     except (KeyError, TypeError, ValueError) as error:
         raise TrustError(
-            "certificate-malformed", f"certificate fields: {error}", f"证书字段有误：{error}"
+            problems.CERTIFICATE_MALFORMED, f"certificate fields: {error}", f"证书字段有误：{error}"
         ) from None
     if body.get("format") != CERTIFICATE_FORMAT or cert.issuer != parent_hub_id:
         raise TrustError(
-            "certificate-invalid",
+            problems.CERTIFICATE_INVALID,
             f"the certificate was not issued by hub {parent_hub_id}",
             f"该证书并非由枢纽 {parent_hub_id} 签发",
         )
     if cert.expires <= now:
         raise TrustError(
-            "certificate-expired",
+            problems.CERTIFICATE_EXPIRED,
             f"the certificate for {cert.subject} has expired: ask {cert.issuer} to renew it",
             f"{cert.subject} 的证书已过期，请上级枢纽 {cert.issuer} 重新签发",
         )
@@ -101,7 +103,7 @@ def trust_sibling(
     key_set = verify_key_set(sibling_key_set, cert.fingerprints, now)
     if key_set.hub_id != cert.subject:
         raise TrustError(
-            "certificate-invalid",
+            problems.CERTIFICATE_INVALID,
             f"the certificate is for {cert.subject}, the key set for {key_set.hub_id}",
             f"证书属于 {cert.subject}，密钥集却属于 {key_set.hub_id}",
         )

@@ -11,6 +11,8 @@ import base64
 import hashlib
 import hmac
 
+from tongxin.schemas import problems
+
 from ._errors import SignatureError
 from ._sfv import Item, parse_dictionary
 
@@ -33,7 +35,9 @@ def check_content_digest(header: str | None, body: bytes) -> None:
         members = parse_dictionary(header)
     except ValueError as error:
         raise SignatureError(
-            "digest-mismatch", f"Content-Digest is malformed: {error}", "Content-Digest 格式错误"
+            problems.DIGEST_MISMATCH,
+            f"Content-Digest is malformed: {error}",
+            "Content-Digest 格式错误",
         ) from None
     known = {
         name: m.value
@@ -46,7 +50,7 @@ def check_content_digest(header: str | None, body: bytes) -> None:
         assert isinstance(claimed, bytes)
         if not hmac.compare_digest(claimed, _ALGORITHMS[name](body).digest()):
             raise SignatureError(
-                "digest-mismatch",
+                problems.DIGEST_MISMATCH,
                 f"the body's {name} digest differs from Content-Digest: the body was altered",
                 f"消息正文的 {name} 摘要与 Content-Digest 不符：正文已被改动",
             )
@@ -54,7 +58,7 @@ def check_content_digest(header: str | None, body: bytes) -> None:
 
 def _missing() -> SignatureError:
     return SignatureError(
-        "digest-missing",
+        problems.DIGEST_MISSING,
         "Content-Digest with sha-256 or sha-512 is required",
         "缺少 sha-256 或 sha-512 的 Content-Digest",
     )

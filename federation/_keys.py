@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from tongxin.schemas import problems
+
 from ._canonical import b64url, b64url_decode, canonical
 from ._errors import TrustError
 
@@ -160,7 +162,7 @@ class KeySet:
 
 
 def _invalid(en: str) -> TrustError:
-    return TrustError("keyset-invalid", en, f"密钥集格式错误：{en}")
+    return TrustError(problems.KEYSET_INVALID, en, f"密钥集格式错误：{en}")
 
 
 def _unsigned_part(doc: Mapping[str, Any]) -> bytes:
@@ -207,7 +209,7 @@ def verify_key_set(doc: Mapping[str, Any], pinned: Iterable[str], now: int) -> K
     pinned_keys = {k.kid: k for k in key_set if k.fingerprint in pins and k.usable_at(now)}
     if not pinned_keys:
         raise TrustError(
-            "fingerprint-mismatch",
+            problems.FINGERPRINT_MISMATCH,
             f"no usable key of hub {key_set.hub_id} has a pinned fingerprint",
             f"枢纽 {key_set.hub_id} 的密钥集中没有与固定指纹一致的有效密钥",
         )
@@ -217,7 +219,7 @@ def verify_key_set(doc: Mapping[str, Any], pinned: Iterable[str], now: int) -> K
         if key is not None and key.verify(_decode(entry.get("sig")), data):
             return key_set
     raise TrustError(
-        "keyset-unsigned",
+        problems.KEYSET_UNSIGNED,
         f"the key set of hub {key_set.hub_id} is not signed by a pinned key",
         f"枢纽 {key_set.hub_id} 的密钥集未经固定密钥签名",
     )

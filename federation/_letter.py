@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from tongxin.schemas import Member, Transfer
+from tongxin.schemas import Member, Transfer, problems
 
 from ._errors import LetterError
 from ._keys import KeyResolver, PublicKey, Signer
@@ -44,6 +44,7 @@ __all__ = [
     "Withdrawal",
     "china_today",
     "citizen_id_check",
+    "citizen_id_hmac",
     "issue_letter",
     "make_receipt",
     "make_withdrawal",
@@ -159,12 +160,17 @@ def china_today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
-def citizen_id_check(citizen_id: str, letter_number: str) -> str:
+def citizen_id_hmac(citizen_id: str, letter_number: str) -> str:
     """``hmac-sha256:<hex>`` of the citizen ID (upper-case X) keyed by the letter number: the
     check value of ``tongxin-letter/1`` letters (to compare an ID with an old letter; no longer
     issued, see the module documentation)."""
     mac = hmac.new(letter_number.encode(), citizen_id.upper().encode(), hashlib.sha256)
     return "hmac-sha256:" + mac.hexdigest()
+
+
+#: Deprecated alias of :func:`citizen_id_hmac` (until 2.0): not the check digit of
+#: :func:`tongxin.schemas.citizen_id_check`.
+citizen_id_check = citizen_id_hmac
 
 
 def issue_letter(
@@ -229,7 +235,9 @@ def _unix(value: Any) -> int:
 def _malformed(kind: str, error: ValidationError | str) -> LetterError:
     text = str(error).splitlines()[0] if isinstance(error, ValidationError) else error
     return LetterError(
-        f"{kind}-malformed", f"the {kind} is malformed: {text}", f"文书格式错误：{text}"
+        problems.signed_document_code(kind, "malformed"),
+        f"the {kind} is malformed: {text}",
+        f"文书格式错误：{text}",
     )
 
 
@@ -262,7 +270,7 @@ def verify_letter(envelope: Any, keys: KeyResolver, *, today: date | None = None
         raise _malformed("letter", "the issuer, the sending hub and the signing key disagree")
     if today is not None and letter.expired(today):
         raise LetterError(
-            "letter-expired",
+            problems.LETTER_EXPIRED,
             f"the letter expired on {letter.expires_on} (issued {letter.issued_date}, valid "
             f"{letter.valid_days} days)",
             f"介绍信已于 {letter.expires_on} 失效（开具于 {letter.issued_date}，有效期 "
@@ -311,7 +319,7 @@ def verify_receipt(envelope: Any, letter: Mapping[str, Any], keys: KeyResolver) 
     )
     if receipt.letter_digest != document_digest(letter_body) or hub_of_kid(key.kid) != to_hub:
         raise LetterError(
-            "receipt-mismatch",
+            problems.RECEIPT_MISMATCH,
             "the receipt does not answer this letter, or was not signed by its receiving hub",
             "该回执与此介绍信不对应，或并非由转入枢纽签发",
         )
@@ -343,7 +351,7 @@ def verify_withdrawal(envelope: Any, letter: Mapping[str, Any], keys: KeyResolve
     issuer_hub = issuer.get("hubId") if isinstance(issuer, Mapping) else None
     if notice.letter_digest != document_digest(letter_body) or hub_of_kid(key.kid) != issuer_hub:
         raise LetterError(
-            "withdrawal-mismatch",
+            problems.WITHDRAWAL_MISMATCH,
             "the withdrawal does not concern this letter, or was not signed by its issuer",
             "该撤回通知与此介绍信不对应，或并非由开具枢纽签发",
         )

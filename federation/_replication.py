@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from tongxin.schemas import problems
+
 from ._canonical import canonical
 from ._errors import ReplicaReadOnlyError
 
@@ -225,7 +227,7 @@ def check_writable(owner: str, local_hub: str, owner_url: str | None = None) -> 
         if owner_url:
             extra["ownerUrl"] = owner_url
         raise ReplicaReadOnlyError(
-            "replica-read-only",
+            problems.REPLICA_READ_ONLY,
             f"this hub holds a read-only replica; write to the owner hub {owner}",
             f"本枢纽仅持有只读副本，请向所属枢纽 {owner} 写入",
             **extra,

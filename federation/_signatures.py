@@ -27,6 +27,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tongxin.schemas import problems
+from tongxin.schemas.problems import ProblemCode
+
 from ._digest import check_content_digest, content_digest
 from ._errors import SignatureError
 from ._keys import KeyResolver, KeyStatus, Signer
@@ -126,7 +129,7 @@ class VerifiedSignature:
 
 
 # -- signature base ------------------------------------------------------------------------------
-def _fail(code: str, en: str, zh: str) -> SignatureError:
+def _fail(code: ProblemCode, en: str, zh: str) -> SignatureError:
     return SignatureError(code, en, zh)
 
 
@@ -157,7 +160,7 @@ def _component_value(message: HttpMessage, component: Item) -> str:
     name = component.value
     if not isinstance(name, str) or set(component.params) - {"req"}:
         raise _fail(
-            "signature-malformed",
+            problems.SIGNATURE_MALFORMED,
             f"unsupported component {serialize_item(component)}",
             f"不支持的签名组件 {serialize_item(component)}",
         )
@@ -165,13 +168,15 @@ def _component_value(message: HttpMessage, component: Item) -> str:
     if component.params.get("req"):
         if message.request is None:
             raise _fail(
-                "component-missing", f"{name};req needs the request", f"{name};req 需要对应的请求"
+                problems.COMPONENT_MISSING,
+                f"{name};req needs the request",
+                f"{name};req 需要对应的请求",
             )
         source = message.request
     value = _derived(source, name) if name.startswith("@") else source.headers.get(name)
     if value is None:
         raise _fail(
-            "component-missing",
+            problems.COMPONENT_MISSING,
             f"the signature covers {serialize_item(component)}, which the message lacks",
             f"签名覆盖的组件 {serialize_item(component)} 在消息中不存在",
         )
@@ -241,17 +246,17 @@ def _member(message: HttpMessage, label: str) -> tuple[InnerList, bytes]:
     inputs, sigs = message.headers.get("signature-input"), message.headers.get("signature")
     if not inputs or not sigs:
         raise _fail(
-            "signature-missing",
+            problems.SIGNATURE_MISSING,
             "the message carries no Signature-Input and Signature headers",
             "消息缺少 Signature-Input 与 Signature 头",
         )
     try:
         inner, sig = parse_dictionary(inputs).get(label), parse_dictionary(sigs).get(label)
     except ValueError as error:
-        raise _fail("signature-malformed", str(error), f"签名头格式错误：{error}") from None
+        raise _fail(problems.SIGNATURE_MALFORMED, str(error), f"签名头格式错误：{error}") from None
     if inner is None or sig is None:
         raise _fail(
-            "signature-missing",
+            problems.SIGNATURE_MISSING,
             f"no signature labelled {label!r}",
             f"没有标签为 {label!r} 的签名",
         )
@@ -261,7 +266,7 @@ def _member(message: HttpMessage, label: str) -> tuple[InnerList, bytes]:
         or not isinstance(sig.value, bytes)
     ):
         raise _fail(
-            "signature-malformed",
+            problems.SIGNATURE_MALFORMED,
             "Signature-Input must be an inner list and Signature a byte sequence",
             "Signature-Input 须为内列表，Signature 须为字节序列",
         )
@@ -284,7 +289,7 @@ def _profile(message: HttpMessage, inner: InnerList) -> tuple[int, int, str, str
         or not nonce
     ):
         raise _fail(
-            "signature-profile",
+            problems.SIGNATURE_PROFILE,
             f'the signature must carry tag="{PROFILE_TAG}", alg="ed25519", created, expires, '
             "keyid and nonce",
             f'签名须带 tag="{PROFILE_TAG}"、alg="ed25519"、created、expires、keyid 与 nonce',
@@ -294,7 +299,7 @@ def _profile(message: HttpMessage, inner: InnerList) -> tuple[int, int, str, str
     missing = [r for r in required if r not in covered]
     if missing:
         raise _fail(
-            "component-missing",
+            problems.COMPONENT_MISSING,
             f"the signature must cover {', '.join(missing)}",
             f"签名须覆盖 {', '.join(missing)}",
         )
@@ -304,18 +309,18 @@ def _profile(message: HttpMessage, inner: InnerList) -> tuple[int, int, str, str
 def _window(created: int, expires: int, now: int, max_window: int, skew: int) -> None:
     if expires - created > max_window or expires <= created:
         raise _fail(
-            "window-too-long",
+            problems.WINDOW_TOO_LONG,
             f"expires must be after created and at most {max_window} s later",
             f"expires 须晚于 created 且不超过 {max_window} 秒",
         )
     if created > now + skew:
         raise _fail(
-            "not-yet-valid",
+            problems.NOT_YET_VALID,
             "the signature was created in the future: check the clock",
             "签名时间晚于当前时间，请检查时钟",
         )
     if now > expires + skew:
-        raise _fail("expired", "the signature has expired", "签名已过期")
+        raise _fail(problems.EXPIRED, "the signature has expired", "签名已过期")
 
 
 def verify_message(
@@ -342,20 +347,24 @@ def verify_message(
     check_content_digest(message.headers.get("content-digest"), message.body)
     key = keys.key(keyid)
     if key is None:
-        raise _fail("unknown-key", f"no trusted key {keyid!r}", f"没有受信任的密钥 {keyid!r}")
+        raise _fail(
+            problems.UNKNOWN_KEY, f"no trusted key {keyid!r}", f"没有受信任的密钥 {keyid!r}"
+        )
     if key.status is KeyStatus.REVOKED:
-        raise _fail("revoked-key", f"key {keyid!r} has been revoked", f"密钥 {keyid!r} 已被吊销")
+        raise _fail(
+            problems.REVOKED_KEY, f"key {keyid!r} has been revoked", f"密钥 {keyid!r} 已被吊销"
+        )
     if not key.usable_at(created):
         raise _fail(
-            "key-inactive",
+            problems.KEY_INACTIVE,
             f"key {keyid!r} is outside its validity period",
             f"密钥 {keyid!r} 不在有效期内",
         )
     if not key.verify(signature, signature_base(message, inner)):
-        raise _fail("bad-signature", "the signature does not verify", "签名验证失败")
+        raise _fail(problems.BAD_SIGNATURE, "the signature does not verify", "签名验证失败")
     if nonces is not None and nonces.seen(keyid, nonce, expires + skew):
         raise _fail(
-            "replayed-nonce",
+            problems.REPLAYED_NONCE,
             "this nonce was used before: the message is a replay",
             "该 nonce 已使用过：消息系重放",
         )

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tongxin.schemas.problems import signed_document_code
+
 from ._canonical import b64url, b64url_decode, canonical, sha256_hex
 from ._errors import FederationError
 from ._keys import KeyResolver, KeyStatus, PublicKey, Signer
@@ -52,13 +54,13 @@ def open_document(
     key = keys.key(kid)
     if key is None:
         raise error(
-            f"{kind}-unknown-key",
+            signed_document_code(kind, "unknown-key"),
             f"the {kind} is signed with key {kid}, which the given key set does not list",
             f"该文书由密钥 {kid} 签名，所给密钥集中没有该密钥",
         )
     if key.status is KeyStatus.REVOKED:
         raise error(
-            f"{kind}-revoked-key",
+            signed_document_code(kind, "revoked-key"),
             f"the {kind} is signed with key {kid}, which its hub has revoked",
             f"该文书的签名密钥 {kid} 已被其枢纽吊销",
         )
@@ -68,14 +70,14 @@ def open_document(
         value = b""
     if not key.verify(value, canonical(body)):
         raise error(
-            f"{kind}-tampered",
+            signed_document_code(kind, "tampered"),
             f"the {kind}'s signature does not match its content: it was altered or forged",
             "签名与内容不符：文书已被改动或伪造",
         )
     when = signed_at(body)
     if not key.usable_at(when):
         raise error(
-            f"{kind}-key-inactive",
+            signed_document_code(kind, "key-inactive"),
             f"key {kid} was not valid when the {kind} says it was signed",
             f"文书所载签署时间不在密钥 {kid} 的有效期内",
         )
@@ -89,7 +91,7 @@ def _parts(
     sig = envelope.get("signature") if isinstance(envelope, Mapping) else None
     if not isinstance(body, dict) or not isinstance(sig, dict) or sig.get("alg") != "EdDSA":
         raise error(
-            f"{kind}-malformed",
+            signed_document_code(kind, "malformed"),
             f"not a signed {kind}: expected {kind!r} and an EdDSA 'signature' side by side",
             "不是已签名的文书：缺少正文或 EdDSA 签名",
         )
@@ -97,7 +99,7 @@ def _parts(
         canonical(body)
     except (TypeError, ValueError) as problem:
         raise error(
-            f"{kind}-malformed",
+            signed_document_code(kind, "malformed"),
             f"the {kind} holds a value JCS cannot sign: {problem}",
             f"文书含有无法规范化的值：{problem}",
         ) from None

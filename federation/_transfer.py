@@ -26,12 +26,16 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
+from tongxin.schemas import problems
+from tongxin.schemas.problems import ProblemCode
+
 from ._errors import TransitionError
 from ._letter import CHINA, Letter, Receipt, Withdrawal
 
 __all__ = [
     "Expire",
     "Issue",
+    "LetterIssued",
     "Outcome",
     "ReceiptArrived",
     "Step",
@@ -75,11 +79,15 @@ class TransferStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Issue:
+class LetterIssued:
     """The letter itself (its digest from :func:`~tongxin.federation.document_digest`)."""
 
     letter: Letter
     digest: str
+
+
+#: Deprecated alias of :class:`LetterIssued` (until 2.0): not :class:`tongxin.schemas.Issue`.
+Issue = LetterIssued
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +109,7 @@ class Expire:
     today: date
 
 
-Event = Issue | ReceiptArrived | WithdrawalArrived | Expire
+Event = LetterIssued | ReceiptArrived | WithdrawalArrived | Expire
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +118,16 @@ class Outcome:
     changed: bool
 
 
-def _refuse(code: str, en: str, zh: str, status: TransferStatus | None) -> TransitionError:
-    extra = {} if status is None else {"state": status.state.value}
-    return TransitionError(code, en, zh, **extra)
+def _refuse(code: ProblemCode, en: str, zh: str, status: TransferStatus | None) -> TransitionError:
+    if status is None:
+        return TransitionError(code, en, zh)
+    return TransitionError(code, en, zh, state=status.state.value)
 
 
 def _start(event: Event) -> Outcome:
-    if not isinstance(event, Issue):
+    if not isinstance(event, LetterIssued):
         raise _refuse(
-            "transfer-unknown",
+            problems.TRANSFER_UNKNOWN,
             "no letter is known for this transfer yet: deliver the letter first",
             "尚未收到该转接的介绍信，请先送达介绍信",
             None,
@@ -151,9 +160,9 @@ def advance(status: TransferStatus | None, event: Event) -> Outcome:
         return Outcome(status, False)
     if any(step.message == event.digest for step in status.history):
         return Outcome(status, False)
-    if isinstance(event, Issue):
+    if isinstance(event, LetterIssued):
         raise _refuse(
-            "transfer-mismatch",
+            problems.TRANSFER_MISMATCH,
             "a different letter for the same transfer",
             "同一转接的另一封介绍信",
             status,
@@ -161,14 +170,14 @@ def advance(status: TransferStatus | None, event: Event) -> Outcome:
     message = event.receipt if isinstance(event, ReceiptArrived) else event.withdrawal
     if (message.letter_digest, message.transfer_id) != (status.letter_digest, status.transfer_id):
         raise _refuse(
-            "transfer-mismatch",
+            problems.TRANSFER_MISMATCH,
             "the message concerns another letter",
             "该消息针对的是另一封介绍信",
             status,
         )
     if status.state in FINAL:
         raise _refuse(
-            "transfer-final",
+            problems.TRANSFER_FINAL,
             f"the transfer is already {status.state.value}",
             f"该转接已处于终态：{status.state.value}",
             status,
@@ -179,7 +188,7 @@ def advance(status: TransferStatus | None, event: Event) -> Outcome:
     decided = event.receipt.decided_at
     if decided.astimezone(CHINA).date() >= status.expires_on:
         raise _refuse(
-            "letter-expired",
+            problems.LETTER_EXPIRED,
             f"the decision was taken after the letter expired on {status.expires_on}",
             f"该决定作出时介绍信已于 {status.expires_on} 失效",
             status,

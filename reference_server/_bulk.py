@@ -28,9 +28,10 @@ import orjson
 from anyio import to_thread
 from sqlalchemy import exc, insert, select, update
 
-from tongxin.schemas import RECORD_TYPES, Issue, Severity
+from tongxin.schemas import RECORD_TYPES, Issue, Severity, problems
 from tongxin.schemas._fields import ID_PATTERN
 from tongxin.schemas._issues import escape_pointer
+from tongxin.schemas.problems import ProblemCode
 
 from ._errors import BadRequest, Conflict, HubError, PayloadTooLarge, Unprocessable, issue_to_error
 from ._hub import Hub, now_stamp
@@ -99,9 +100,11 @@ def nul_pointer(value: Any, at: str = "") -> str | None:
     return None
 
 
-def _line_error(index: int, pointer: str, zh: str, en: str, code: str = "invalid-line") -> Outcome:
+def _line_error(
+    index: int, pointer: str, zh: str, en: str, code: ProblemCode = problems.INVALID_LINE
+) -> Outcome:
     issue = Issue("SCH-001", Severity.ERROR, pointer, zh, en)
-    return failed(index, "", None, Unprocessable(en, zh, code=code, issues=[issue]))
+    return failed(index, "", None, Unprocessable(code, en, zh, issues=[issue]))
 
 
 @dataclass(slots=True)
@@ -123,7 +126,7 @@ def _parse(hub: Hub, index: int, raw: bytes, stamp: str) -> Op | Outcome | _Upse
             "",
             None,
             BadRequest(
-                f"line is not JSON: {error}", f"该行不是有效的 JSON：{error}", code="invalid-json"
+                problems.INVALID_JSON, f"line is not JSON: {error}", f"该行不是有效的 JSON：{error}"
             ),
         )
     if not isinstance(line, dict):
@@ -285,9 +288,9 @@ class _Run:
 
     def _reused(self) -> HubError:
         return Unprocessable(
+            problems.IDEMPOTENCY_KEY_REUSED,
             "this Idempotency-Key was used for a different body",
             "该 Idempotency-Key 已用于不同的请求内容",
-            code="idempotency-key-reused",
         )
 
     def _stored(self, batch_no: int, lines_hash: str) -> bytes | None:
@@ -358,9 +361,9 @@ class _Run:
                         "",
                         None,
                         PayloadTooLarge(
+                            problems.LINE_TOO_LONG,
                             f"line longer than {self.hub.settings.max_bulk_line_bytes} bytes",
                             f"该行超过 {self.hub.settings.max_bulk_line_bytes} 字节",
-                            code="line-too-long",
                         ),
                     )
                 )
@@ -465,9 +468,9 @@ async def run_bulk(
         with _running_lock:
             if token in _running:
                 raise Conflict(
+                    problems.IDEMPOTENCY_KEY_IN_USE,
                     "a request with this Idempotency-Key is still running",
                     "使用该 Idempotency-Key 的请求仍在处理中",
-                    code="idempotency-key-in-use",
                     headers={"Retry-After": "5"},
                 )
             _running.add(token)
@@ -480,9 +483,9 @@ async def run_bulk(
             run.lines += 1
             if run.lines > hub.settings.max_bulk_lines:
                 raise PayloadTooLarge(
+                    problems.TOO_MANY_LINES,
                     f"more than {hub.settings.max_bulk_lines} lines in one request",
                     f"单次请求超过 {hub.settings.max_bulk_lines} 行",
-                    code="too-many-lines",
                 )
             batch.append((number, raw))
             if len(batch) >= run.batch_lines:

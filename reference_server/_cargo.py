@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tongxin.federation import Letter, LetterError, citizen_id_check
-from tongxin.schemas import Issue, Severity
+from tongxin.federation import Letter, LetterError, citizen_id_hmac
+from tongxin.schemas import Issue, Severity, problems
 
 from ._errors import issue_to_error
 from ._hubrules import HUB_RULES
@@ -27,10 +27,10 @@ def _refused(pointer: str, en: str, zh: str, *, invalid: bool = False) -> Letter
         field = pointer.rsplit("/", 1)[-1]
         issue = HUB_RULES["TRF-103"].issue(pointer, field=field, label=_ZH.get(field, "字段"))
     return LetterError(
-        "cargo-invalid" if invalid else "cargo-mismatch",
+        problems.CARGO_INVALID if invalid else problems.CARGO_MISMATCH,
         f"the record sent with the signed document is refused: {en} (at {pointer})",
         f"随签名文书送达的记录被拒绝：{zh}",
-        errors=[issue_to_error(issue)],
+        issues=[issue],
     )
 
 
@@ -54,7 +54,7 @@ def _valid(collection: str, item: Any, where: str) -> dict[str, Any]:
                 issue.message_en,
             )
             raise LetterError(
-                "cargo-invalid",
+                problems.CARGO_INVALID,
                 f"the record sent with the signed document does not meet the standard: "
                 f"{issue.message_en} (at {detail.path})",
                 f"随签名文书送达的记录不符合标准：{issue.message_zh}",
@@ -140,7 +140,7 @@ def _citizen_id_agrees(letter: Letter, record: dict[str, Any], where: str) -> No
         return (
             masked is not None
             and c.upper()[-4:] == masked[-4:]
-            and (check_value is None or citizen_id_check(c, letter.letter_number) == check_value)
+            and (check_value is None or citizen_id_hmac(c, letter.letter_number) == check_value)
         )
 
     if (cid is None) != (masked is None) or (isinstance(cid, str) and not agrees(cid)):

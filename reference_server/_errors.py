@@ -1,31 +1,35 @@
-"""The hub's exceptions. Every failure a client can cause is a :class:`HubError` that knows its
-wire form (RFC 9457): HTTP status, a stable machine ``code``, a bilingual detail and, for
-invalid input, the issues (JSON Pointer, rule, message). One handler in ``api`` turns them into
-``application/problem+json``.
+"""The hub's exceptions. Every failure a client can cause is a :class:`HubError` (a
+:class:`tongxin.schemas.TongxinError`) that knows its wire form (RFC 9457): HTTP status, a
+catalogued ``code`` (:mod:`tongxin.schemas.problems`), a bilingual detail and, for invalid
+input, the issues (JSON Pointer, rule, message). Every constructor takes ``(code, en, zh)``;
+one handler in ``api`` turns every error into ``application/problem+json``.
 
-    HubError                      status  code
-    ├── BadRequest                400     bad-request, invalid-json, invalid-cursor, …
-    ├── Unauthorized              401     unauthorized
-    ├── Forbidden                 403     forbidden, outside-subtree, scope-missing
-    ├── NotFound                  404     not-found
-    ├── Conflict                  409     conflict, duplicate-citizen-id, replica-read-only, …
-    ├── Gone                      410     deleted, cursor-expired, epoch-changed
-    ├── PreconditionFailed        412     version-mismatch
-    ├── PayloadTooLarge           413     payload-too-large
-    ├── UnsupportedMediaType      415     unsupported-media-type
-    ├── Unprocessable             422     invalid-record, idempotency-key-reused, …
-    ├── PreconditionRequired      428     if-match-required
-    └── RateLimited               429     rate-limited
+    HubError                      status  codes: see the catalogue (``kind``)
+    ├── BadRequest                400
+    ├── Unauthorized              401
+    ├── Forbidden                 403
+    ├── NotFound                  404
+    ├── MethodNotAllowed          405
+    ├── Conflict                  409
+    ├── Gone                      410
+    ├── PreconditionFailed        412
+    ├── PayloadTooLarge           413
+    ├── UnsupportedMediaType      415
+    ├── Unprocessable             422
+    ├── PreconditionRequired      428
+    ├── RateLimited               429
+    ├── InternalError             500
+    └── ServiceUnavailable        503
+        └── NotReady              503 (``tongxin.server._health``)
 
     ConfigurationError            unsafe or unusable settings (start-up, CLI); not an HTTP error
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
-from tongxin.federation._errors import PROBLEM_BASE  # one namespace for hub and protocol
-from tongxin.schemas import Issue
+from tongxin.schemas import Issue, TongxinError
 
 __all__ = [
     "BadRequest",
@@ -34,11 +38,14 @@ __all__ = [
     "Forbidden",
     "Gone",
     "HubError",
+    "InternalError",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PreconditionFailed",
     "PreconditionRequired",
     "RateLimited",
+    "ServiceUnavailable",
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMediaType",
@@ -49,100 +56,75 @@ class ConfigurationError(Exception):
     """Settings that are unsafe or unusable; the message says how to fix them."""
 
 
-class HubError(Exception):
-    """A problem the client can act on. Subclasses fix ``status``, ``title`` and a default code."""
+class HubError(TongxinError):
+    """A problem the client can act on. Subclasses fix ``status``."""
 
-    status: ClassVar[int] = 500
-    title: ClassVar[str] = "Hub error"
-    default_code: ClassVar[str] = "error"
+    fallback_title = "Hub error"
 
-    def __init__(
-        self,
-        en: str,
-        zh: str,
-        *,
-        code: str | None = None,
-        issues: list[Issue] | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(en)
-        self.detail_en, self.detail_zh = en, zh
-        self.code = code or self.default_code
-        self.issues = issues or []
-        self.extra = extra or {}
-        self.headers = headers or {}
-
-    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
-        """The RFC 9457 body: ``type, title, status, detail, code, errors`` (+ extensions)."""
-        body: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.code,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail_en,
-            "detailZh": self.detail_zh,
-            "code": self.code,
-            "errors": [issue_to_error(i) for i in self.issues],
-        }
-        if instance:
-            body["instance"] = instance
-        body.update(self.extra)
-        return body
+    def __str__(self) -> str:
+        return self.detail_en
 
 
 def issue_to_error(issue: Issue) -> dict[str, Any]:
-    """One entry of a problem's ``errors``: pointer, rule, severity and the bilingual message."""
-    return {
-        "pointer": issue.path,
-        "rule": issue.rule,
-        "severity": issue.severity.value,
-        "message": {"zh-CN": issue.message_zh, "en": issue.message_en},
-    }
+    """One entry of a problem's ``errors`` (:meth:`Issue.to_wire`)."""
+    return issue.to_wire()
 
 
 class BadRequest(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 400, "Bad request", "bad-request"
+    status = 400
 
 
 class Unauthorized(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 401, "Unauthorized", "unauthorized"
+    status = 401
 
 
 class Forbidden(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 403, "Forbidden", "forbidden"
+    status = 403
 
 
 class NotFound(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 404, "Not found", "not-found"
+    status = 404
+
+
+class MethodNotAllowed(HubError):  # noqa: N818 (named after the HTTP status)
+    status = 405
 
 
 class Conflict(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 409, "Conflict", "conflict"
+    status = 409
 
 
 class Gone(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 410, "Gone", "gone"
+    status = 410
 
 
 class PreconditionFailed(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 412, "Precondition failed", "version-mismatch"
+    status = 412
 
 
 class PayloadTooLarge(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 413, "Payload too large", "payload-too-large"
+    status = 413
 
 
 class UnsupportedMediaType(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 415, "Unsupported media type", "unsupported-media-type"
+    status = 415
 
 
 class Unprocessable(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 422, "Unprocessable content", "invalid-record"
+    status = 422
 
 
 class PreconditionRequired(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 428, "Precondition required", "if-match-required"
+    status = 428
 
 
 class RateLimited(HubError):  # noqa: N818 (named after the HTTP status)
-    status, title, default_code = 429, "Too many requests", "rate-limited"
+    status = 429
+
+
+class InternalError(HubError):
+    status = 500
+
+
+class ServiceUnavailable(HubError):  # noqa: N818 (named after the HTTP status)
+    status = 503

@@ -12,19 +12,18 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from tongxin.federation import KeyStore, KeyStoreError, key_store_path
+from tongxin.schemas import problems
 
 from ._crypto import FieldCipher, load_key
-from ._errors import ConfigurationError, HubError
+from ._errors import ConfigurationError, ServiceUnavailable
 from ._hub import Hub
 from ._schema import code_head, current_revision
 
 __all__ = ["NotReady", "readiness"]
 
 
-class NotReady(HubError):  # noqa: N818 (named after what it says)
+class NotReady(ServiceUnavailable):
     """The hub is alive but cannot serve (503 ``not-ready``); ``reason`` names why."""
-
-    status, title, default_code = 503, "Service unavailable", "not-ready"
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,9 @@ def readiness(hub: Hub) -> None:
     failure = _check(hub)
     if failure is not None:
         raise NotReady(
+            problems.NOT_READY,
             f"not ready: {failure.en}",
             f"枢纽未就绪：{failure.zh}",
-            extra={"reason": failure.reason},
+            reason=failure.reason,
             headers={"Retry-After": "5"},
         )

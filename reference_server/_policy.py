@@ -21,6 +21,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tongxin.federation import RelationError
+from tongxin.schemas import problems
 
 from ._errors import Forbidden
 from ._security import Principal
@@ -100,9 +101,9 @@ def authorize(principal: Principal, act: Act) -> None:
     principal.require(scope)
     if principal.restricted and not subtree_ok:
         raise Forbidden(
+            problems.SUBTREE_TOKEN,
             "this needs a token that is not limited to an organisation subtree",
             "此操作需要不限组织范围的令牌",
-            code="subtree-token",
         )
 
 
@@ -114,7 +115,7 @@ def authorize_peer(peer_hub: str, relation: str, act: PeerAct) -> None:
         return
     en, zh = _PEER_WORDS.get(act, (act.value, "执行该操作"))
     raise RelationError(
-        "relation-not-allowed",
+        problems.RELATION_NOT_ALLOWED,
         f"{peer_hub} is a {relation} of this hub: only a {' or '.join(sorted(allowed))} may {en}",
         f"{peer_hub} 是本枢纽的{_RELATION_ZH.get(relation, '')}枢纽，"
         f"只有{'或'.join(_RELATION_ZH[r] for r in sorted(allowed))}枢纽可以{zh}",

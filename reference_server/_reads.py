@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 
-from tongxin.schemas import Issue, Severity
+from tongxin.schemas import Issue, Severity, problems
 
 from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
@@ -65,10 +65,10 @@ def sensitive_allowed(principal: Principal, asked: bool) -> bool:
     """Whether a response may carry citizenId and phone; asking without the scope is refused."""
     if asked and not principal.has("records:read-sensitive"):
         raise Forbidden(
+            problems.SCOPE_MISSING,
             "include=sensitive needs the scope records:read-sensitive",
             "include=sensitive 需要 records:read-sensitive 权限",
-            code="scope-missing",
-            extra={"scope": "records:read-sensitive"},
+            scope="records:read-sensitive",
         )
     return asked
 
@@ -118,13 +118,17 @@ def get_record(
     with hub.db.read() as conn:
         row = conn.execute(query).first()
         if row is None or not _visible(conn, principal, row.scope_org, row.scope_org2):
-            raise NotFound(f"{collection}/{rid} does not exist", f"记录 {collection}/{rid} 不存在")
+            raise NotFound(
+                problems.NOT_FOUND,
+                f"{collection}/{rid} does not exist",
+                f"记录 {collection}/{rid} 不存在",
+            )
     if row.deleted:
         raise Gone(
+            problems.DELETED,
             f"{collection}/{rid} was deleted",
             f"记录 {collection}/{rid} 已删除",
-            code="deleted",
-            extra={"currentVersion": row.version},
+            currentVersion=row.version,
         )
     if row.orphan == _ORPHAN and not orphaned:
         raise orphan_gone(collection, rid, row.owner, row.version)
@@ -162,11 +166,11 @@ def invalid_cursor(parameter: str = "after") -> BadRequest:
     en = f"{parameter} is not a cursor this hub handed out, or it was altered"
     zh = "游标无效：不是本枢纽给出的游标，或已被改动"
     return BadRequest(
+        problems.INVALID_CURSOR,
         en,
         zh,
-        code="invalid-cursor",
         issues=[Issue("API-001", Severity.ERROR, f"/{parameter}", zh, en)],
-        extra={"parameter": parameter},
+        parameter=parameter,
     )
 
 
@@ -267,6 +271,7 @@ def epoch_changed(hub: Hub) -> Gone:
     nothing now; the consumer re-syncs from the start."""
     epoch = hub.identity.epoch
     return Gone(
+        problems.EPOCH_CHANGED,
         f"the change feed of this hub started a new epoch {epoch} (it was restored from a backup "
         "or its database was replaced): the cursor belongs to an earlier epoch; re-sync by "
         "reading /v1/changes without `after` from the start, replace your copy with what it "
@@ -274,18 +279,18 @@ def epoch_changed(hub: Hub) -> Gone:
         f"本枢纽的变更流已进入新纪元 {epoch}（已从备份恢复或更换了数据库），该游标属于此前的纪元："
         "请不带 after 参数从头读取 /v1/changes 重新同步，以返回内容替换本地副本"
         "（不再出现的记录已在本枢纽丢失），再从新游标继续",
-        code="epoch-changed",
-        extra={"epoch": epoch, "bootstrap": "/v1/changes"},
+        epoch=epoch,
+        bootstrap="/v1/changes",
     )
 
 
 def _expired(en: str, zh: str) -> Gone:
     return Gone(
+        problems.CURSOR_EXPIRED,
         f"{en}: re-bootstrap by reading /v1/changes without `after` from the start, replace your "
         "copy with what it returns, then continue from its cursor",
         f"{zh}：请不带 after 参数从头读取 /v1/changes 重新同步，再从新游标继续",
-        code="cursor-expired",
-        extra={"bootstrap": "/v1/changes"},
+        bootstrap="/v1/changes",
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from tongxin.schemas import problems
+
 from ._db import Database
 from ._errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ._tables import org_tree, tokens
@@ -68,10 +70,10 @@ class Principal:
     def require(self, scope: str) -> None:
         if not self.has(scope):
             raise Forbidden(
+                problems.SCOPE_MISSING,
                 f"this token lacks the scope {scope}",
                 f"此令牌缺少权限 {scope}",
-                code="scope-missing",
-                extra={"scope": scope},
+                scope=scope,
             )
 
     @property
@@ -107,23 +109,23 @@ def create_token(
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise BadRequest(
+            problems.UNKNOWN_SCOPE,
             f"unknown or missing scope {', '.join(unknown)}; known: {', '.join(SCOPES)}",
             f"未知或缺少权限 {', '.join(unknown)}；可用：{', '.join(SCOPES)}",
-            code="unknown-scope",
         )
     if expires_at is not None and (expires_at.tzinfo is None or expires_at <= datetime.now(UTC)):
         raise BadRequest(
+            problems.INVALID_EXPIRY,
             "the expiry must be a future time with a time zone",
             "有效期截止时间必须是带时区的将来时间",
-            code="invalid-expiry",
         )
     token = "tx_" + secrets.token_urlsafe(32)
     with db.write() as conn:
         if organisation_id is not None and org_path(conn, organisation_id) is None:
             raise BadRequest(
+                problems.UNKNOWN_ORGANISATION,
                 f"organisation {organisation_id} does not exist on this hub",
                 f"本枢纽不存在党组织 {organisation_id}",
-                code="unknown-organisation",
             )
         conn.execute(
             insert(tokens).values(
@@ -211,7 +213,7 @@ def revoke_token(db: Database, token_id: str) -> TokenInfo:
     with db.write() as conn:
         row = conn.execute(select(tokens).where(tokens.c.id == token_id)).first()
         if row is None:
-            raise NotFound(f"no token {token_id}", f"没有令牌 {token_id}", code="token-unknown")
+            raise NotFound(problems.TOKEN_UNKNOWN, f"no token {token_id}", f"没有令牌 {token_id}")
         if row.revoked_at is None:
             conn.execute(
                 update(tokens).where(tokens.c.id == token_id).values(revoked_at=datetime.now(UTC))
@@ -262,6 +264,7 @@ class TokenStore:
         """The principal of an ``Authorization: Bearer …`` header value."""
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized(
+                problems.UNAUTHORIZED,
                 "send a bearer token: Authorization: Bearer tx_…",
                 "请使用持有者令牌：Authorization: Bearer tx_…",
                 headers={"WWW-Authenticate": 'Bearer realm="tongxin"'},
@@ -288,6 +291,7 @@ class TokenStore:
                 left = (expires - datetime.now(UTC)).total_seconds()
             if row is None or row.revoked_at is not None or left <= 0:
                 raise Unauthorized(
+                    problems.UNAUTHORIZED,
                     "unknown, revoked or expired token",
                     "令牌无效、已吊销或已过期",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},

@@ -22,9 +22,9 @@ from tongxin.federation import (
     Change,
     Decision,
     Expire,
-    Issue,
     Letter,
     LetterError,
+    LetterIssued,
     Receipt,
     ReceiptArrived,
     Step,
@@ -44,7 +44,7 @@ from tongxin.federation import (
     verify_receipt,
     verify_withdrawal,
 )
-from tongxin.schemas import Member, Transfer
+from tongxin.schemas import Member, Transfer, problems
 
 from ._cargo import checked_member, checked_transfer
 from ._delivery import DeliveryError, post_signed
@@ -202,14 +202,14 @@ def _required(
             row = row if sees(principal, org_path(conn, _side_org(hub, row))) else None
     if row is None:
         raise NotFound(
+            problems.LETTER_UNKNOWN,
             f"no electronic letter for transfer {transfer_id} on this hub",
             f"本枢纽没有转接 {transfer_id} 的电子介绍信",
-            code="letter-unknown",
         )
     if role is not None and row.role != role:
         en, zh = _ONLY[role]
-        code = "not-sending-hub" if role == "sender" else "not-receiving-hub"
-        raise Conflict(en, zh, code=code)
+        code = problems.NOT_SENDING_HUB if role == "sender" else problems.NOT_RECEIVING_HUB
+        raise Conflict(code, en, zh)
     return row
 
 
@@ -311,10 +311,10 @@ def plan_transfer(hub: Hub, body: Any) -> Peer | None:
         row, _ = _record(hub, conn, "members", str(body.get("memberId")))
     if row is not None and row.owner != hub.hub_id:
         raise Conflict(
+            problems.REPLICA_READ_ONLY,
             f"member {body.get('memberId')} is owned by {row.owner}: only its owner issues letters",
             f"党员 {body.get('memberId')} 归 {row.owner} 所有，只有所属枢纽可开具介绍信",
-            code="replica-read-only",
-            extra={"owner": row.owner},
+            owner=row.owner,
         )
     return peer
 
@@ -335,17 +335,17 @@ def _check_validity(body: dict[str, Any]) -> None:
     today = china_today()
     expires = issued + timedelta(days=days)
     if today >= expires:
-        code = "letter-expired"
+        code = problems.LETTER_EXPIRED
         en = f"a letter issued {issued} for {days} days expired on {expires}: it cannot be sent"
         zh = f"开具于 {issued}、有效期 {days} 天的介绍信已于 {expires} 失效，无法送出"
     elif issued > today + timedelta(days=_FUTURE_DAYS):
-        code = "letter-future-dated"
+        code = problems.LETTER_FUTURE_DATED
         en = f"a letter cannot be dated {issued}, after today ({today}, China Standard Time)"
         zh = f"介绍信的开具日期 {issued} 晚于今天（北京时间 {today}）"
     else:
         return
     issue = HUB_RULES["TRF-102"].issue("/issuedDate", issued=issued, days=days, today=today)
-    raise Unprocessable(en, zh, code=code, issues=[issue])
+    raise Unprocessable(code, en, zh, issues=[issue])
 
 
 def _attempted(conn: Connection, transfer_id: str, error: DeliveryError | None) -> None:
@@ -404,7 +404,7 @@ def issue_transfer(hub: Hub, peer: Peer, transfer_id: str, actor: Actor) -> dict
             )
             letter = Letter.model_validate(envelope["letter"])
             digest = document_digest(envelope["letter"])
-            status = advance(None, Issue(letter, digest)).status
+            status = advance(None, LetterIssued(letter, digest)).status
             now = utc_now()
             conn.execute(
                 insert(transfer_letters).values(
@@ -456,11 +456,11 @@ def receive_receipt(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     inner = envelope.get("receipt") if isinstance(envelope, dict) else None
     transfer_id = inner.get("transferId") if isinstance(inner, dict) else None
     if not isinstance(transfer_id, str) or not transfer_id:
-        raise LetterError("receipt-malformed", "the body has no receipt", "正文中没有回执")
+        raise LetterError(problems.RECEIPT_MALFORMED, "the body has no receipt", "正文中没有回执")
     row = _required(hub, transfer_id)
     if row.role != "sender" or row.peer_hub != peer.hub_id:
         raise LetterError(
-            "receipt-mismatch",
+            problems.RECEIPT_MISMATCH,
             "this hub did not send that letter to the hub that signed the receipt",
             "本枢纽并未向签发回执的枢纽发出该介绍信",
         )
@@ -586,10 +586,10 @@ def withdraw_transfer(
 
 def _final(row: Any) -> Conflict:
     return Conflict(
+        problems.TRANSFER_FINAL,
         f"the transfer was already {row.state}",
         f"该转接已为 {row.state} 状态",
-        code="transfer-final",
-        extra={"state": row.state},
+        state=row.state,
     )
 
 
@@ -616,9 +616,10 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
             raise DeliveryError(f"{row.peer_hub} is no longer a peer")
         answer = post_signed(hub, peer, "/v1/federation/withdrawals", body)
     except DeliveryError as failure:
-        receipt = failure.problem.extra.get("receipt") if failure.problem else None
-        if failure.problem is not None and failure.problem.code == "transfer-final" and receipt:
-            member = failure.problem.extra.get("member")
+        problem = failure.problem
+        receipt = problem.extra.get("receipt") if problem else None
+        if problem is not None and problem.code == problems.TRANSFER_FINAL and receipt:
+            member = problem.extra.get("member")
             _apply_receipt(hub, row, receipt, member)  # the receiver decided first
             with hub.db.read() as conn:
                 return _row(conn, transfer_id)
@@ -644,11 +645,11 @@ def send_withdrawal(hub: Hub, row: Any) -> Any:
 def _verified_letter(hub: Hub, peer: Peer, envelope: Any, today: date | None) -> Letter:
     """A letter sent by its issuer ``peer`` to this hub (§3.3, §3.6 Receive)."""
     if not isinstance(envelope, dict):
-        raise LetterError("letter-malformed", "the body has no letter", "正文中没有介绍信")
+        raise LetterError(problems.LETTER_MALFORMED, "the body has no letter", "正文中没有介绍信")
     letter = verify_letter(envelope, PeerResolver(hub), today=today)
     if letter.from_.hub_id != peer.hub_id or letter.to.hub_id != hub.hub_id:
         raise LetterError(
-            "letter-misdirected",
+            problems.LETTER_MISDIRECTED,
             f"the letter goes from {letter.from_.hub_id} to {letter.to.hub_id}, but was sent "
             f"by {peer.hub_id} to {hub.hub_id}",
             f"介绍信由 {letter.from_.hub_id} 开往 {letter.to.hub_id}，却由 {peer.hub_id} 送达 "
@@ -688,7 +689,7 @@ def _insert_received(
 def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     """A letter delivered by ``peer``: verified, unexpired, for this hub; stored once."""
     if not isinstance(body, dict):
-        raise LetterError("letter-malformed", "the body has no letter", "正文中没有介绍信")
+        raise LetterError(problems.LETTER_MALFORMED, "the body has no letter", "正文中没有介绍信")
     envelope = body.get("letter")
     letter = _verified_letter(hub, peer, envelope, china_today())
     assert isinstance(envelope, dict)
@@ -703,12 +704,12 @@ def receive_letter(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
         org, _ = _record(hub, conn, "organisations", letter.to.organisation_id)
         if org is None or org.deleted or org.owner != hub.hub_id:
             raise LetterError(
-                "organisation-unknown",
+                problems.ORGANISATION_UNKNOWN,
                 f"organisation {letter.to.organisation_id} is not kept by this hub",
                 f"本枢纽没有党组织 {letter.to.organisation_id}",
             )
         row = _row(conn, letter.transfer_id)
-        outcome = advance(None if row is None else _status(hub, row), Issue(letter, digest))
+        outcome = advance(None if row is None else _status(hub, row), LetterIssued(letter, digest))
         if row is None:
             _insert_received(hub, conn, peer, envelope, outcome.status, member, version)
             _step(conn, letter.transfer_id, "letter-receive", actor)
@@ -723,7 +724,7 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
     its letter records the letter as withdrawn, so the letter can no longer be accepted."""
     if not isinstance(body, dict) or not isinstance(body.get("withdrawal"), dict):
         raise LetterError(
-            "withdrawal-malformed", "the body has no withdrawal", "正文中没有撤回通知"
+            problems.WITHDRAWAL_MALFORMED, "the body has no withdrawal", "正文中没有撤回通知"
         )
     envelope = body.get("letter")
     letter = _verified_letter(hub, peer, envelope, None)
@@ -737,20 +738,20 @@ def receive_withdrawal(hub: Hub, peer: Peer, body: Any) -> dict[str, Any]:
         row = _row(conn, letter.transfer_id)
         if row is not None and (row.role != "receiver" or row.peer_hub != peer.hub_id):
             raise LetterError(
-                "withdrawal-mismatch",
+                problems.WITHDRAWAL_MISMATCH,
                 "this hub did not receive that letter from the hub that withdrew it",
                 "本枢纽并未从撤回方收到该介绍信",
             )
         status = None if row is None else _status(hub, row)
         if status is None:
-            started = advance(None, Issue(letter, document_digest(envelope["letter"])))
+            started = advance(None, LetterIssued(letter, document_digest(envelope["letter"])))
             status = started.status
             _insert_received(hub, conn, peer, envelope, status, {}, 0)
             row = _row(conn, letter.transfer_id)
         try:
             outcome = advance(status, WithdrawalArrived(notice, digest))
         except TransitionError as refused:
-            if refused.code == "transfer-final" and row.receipt is not None:
+            if refused.code == problems.TRANSFER_FINAL and row.receipt is not None:
                 refused.extra["receipt"] = _loads(row.receipt)
                 if row.state == TransferState.ACCEPTED.value:
                     refused.extra["member"] = _item(hub, conn, "members", row.member_id)
@@ -847,10 +848,10 @@ def _take_over(hub: Hub, conn: Connection, row: Any, actor: Actor) -> None:
         ).first()
         if taken is not None:
             raise Conflict(
+                problems.DUPLICATE_CITIZEN_ID,
                 "another member on this hub has the transferred member's citizen ID: resolve "
                 "the duplicate before accepting",
                 "本枢纽已有另一名党员使用该转入党员的公民身份号码，请先处理重复记录再接收",
-                code="duplicate-citizen-id",
             )
     version = row.member_version + 1
     change = Change("members", row.member_id, version, hub.hub_id, False, _stamped(member, version))

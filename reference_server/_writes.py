@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from tongxin.schemas import Issue, Severity, validate_record
+from tongxin.schemas import Issue, Severity, problems, validate_record
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import Conflict, Forbidden, HubError, NotFound, PreconditionFailed, Unprocessable
@@ -142,6 +142,7 @@ def prepare(
             collection,
             record_id,
             Unprocessable(
+                problems.INVALID_RECORD,
                 "the record must be a JSON object",
                 "记录必须是 JSON 对象",
                 issues=[
@@ -156,9 +157,9 @@ def prepare(
             collection,
             record_id,
             Unprocessable(
+                problems.ID_MISMATCH,
                 "the id in the body differs from the id in the URL",
                 "请求体中的 id 与 URL 不一致",
-                code="id-mismatch",
                 issues=[
                     _schema_issue("/id", "与 URL 中的标识不一致", "differs from the id in the URL")
                 ],
@@ -186,6 +187,7 @@ def prepare(
             collection,
             rid,
             Unprocessable(
+                problems.INVALID_RECORD,
                 f"the record breaks {len(errors)} rule(s) of the standard",
                 f"记录违反数据标准的 {len(errors)} 条规则",
                 issues=errors,
@@ -274,9 +276,9 @@ class Uncheckable(Unprocessable):
 
     def __init__(self) -> None:
         super().__init__(
+            problems.UNCHECKABLE_RECORD,
             "the record holds values the rules of the standard cannot check",
             "记录中含有数据标准的规则无法检查的值",
-            code="uncheckable-record",
             issues=[_schema_issue("", "规则无法检查该记录", "the rules cannot check this record")],
         )
 
@@ -296,6 +298,7 @@ def _schema_issue(path: str, zh: str, en: str) -> Issue:
 
 def _missing_id() -> HubError:
     return Unprocessable(
+        problems.INVALID_RECORD,
         "a delete needs the record id",
         "删除操作需要记录标识",
         issues=[_schema_issue("/id", "缺少标识", "the id is missing")],
@@ -490,11 +493,11 @@ def _apply(b: _Batch, op: Op) -> Outcome:
             )
         if op.action == "create":
             raise Conflict(
+                problems.ALREADY_EXISTS,
                 f"{op.id} already exists with other content",
                 f"{op.id} 已存在且内容不同",
-                code="already-exists",
                 issues=[R["UNQ-002"].issue("/id", id=op.id, version=cur.version)],
-                extra={"currentVersion": cur.version},
+                currentVersion=cur.version,
             )
     # A record (or tombstone) this caller cannot see holds the id: taken, and nothing more.
     return _write(b, op, cur, hidden=cur is not None and not seen)
@@ -504,9 +507,9 @@ def _check_prefix(b: _Batch, op: Op) -> None:
     prefix = op.id.partition(":")[0]
     if prefix != b.hub.hub_id:
         raise Unprocessable(
+            problems.FOREIGN_ID,
             f"records created on this hub have ids that start with {b.hub.hub_id}:",
             f"在本枢纽创建的记录，其标识必须以 {b.hub.hub_id}: 开头",
-            code="foreign-id",
             issues=[R["OWN-002"].issue("/id", prefix=prefix, hub=b.hub.hub_id)],
         )
 
@@ -517,6 +520,7 @@ def _check_kept(b: _Batch, op: Op, cur: _Row | None) -> None:
     stored = b.hub.cipher.open(op.id, cur.sealed) if cur is not None and cur.sealed else {}
     if cur is None or any(stored.get(f) != v for f, v in op.kept.items()):
         raise PreconditionFailed(
+            problems.VERSION_MISMATCH,
             "the record changed while this edit was prepared; read it again and retry",
             "准备本次修改期间记录已被更改，请重新读取后再试",
         )
@@ -524,31 +528,36 @@ def _check_kept(b: _Batch, op: Op, cur: _Row | None) -> None:
 
 def _taken(op: Op) -> HubError:
     # Exists, outside this caller's view: say only that the id is taken, never where.
-    return Conflict(f"the id {op.id} cannot be used", f"标识 {op.id} 不可用", code="id-unavailable")
+    return Conflict(
+        problems.ID_UNAVAILABLE, f"the id {op.id} cannot be used", f"标识 {op.id} 不可用"
+    )
 
 
 def _check_version(op: Op, cur: _Row) -> None:
     if op.expected_version is not None and op.expected_version != cur.version:
         raise PreconditionFailed(
+            problems.VERSION_MISMATCH,
             f"the record is at version {cur.version}, not {op.expected_version}",
             f"记录当前版本为 {cur.version}，不是 {op.expected_version}",
-            extra={"currentVersion": cur.version},
+            currentVersion=cur.version,
         )
 
 
 def _not_found(op: Op) -> HubError:
     return NotFound(
-        f"{op.collection}/{op.id} does not exist", f"记录 {op.collection}/{op.id} 不存在"
+        problems.NOT_FOUND,
+        f"{op.collection}/{op.id} does not exist",
+        f"记录 {op.collection}/{op.id} 不存在",
     )
 
 
 def _replica(owner: str) -> HubError:
     return Conflict(
+        problems.REPLICA_READ_ONLY,
         f"this record is a read-only replica owned by hub {owner}",
         f"该记录是只读副本，归 {owner} 枢纽所有",
-        code="replica-read-only",
         issues=[R["OWN-001"].issue("/id", owner=owner)],
-        extra={"owner": owner},
+        owner=owner,
     )
 
 
@@ -579,16 +588,16 @@ def _check_refs(b: _Batch, op: Op, record: dict[str, Any]) -> None:
             missing.append(R["REF-001"].issue(pointer, field=pointer[1:], target=rid))
     if missing:
         raise Unprocessable(
+            problems.UNRESOLVED_REFERENCE,
             f"{len(missing)} reference(s) do not resolve on this hub",
             f"{len(missing)} 个引用在本枢纽无法解析",
-            code="unresolved-reference",
             issues=missing,
         )
     if outside:
         raise Forbidden(
+            problems.OUTSIDE_SUBTREE,
             "the record refers outside this token's organisation subtree",
             "记录引用了本令牌组织范围以外的党组织",
-            code="outside-subtree",
             issues=outside,
         )
 
@@ -599,9 +608,9 @@ def _org_path(b: _Batch, op: Op, record: dict[str, Any], cur: _Row | None) -> st
     old = b.paths.get(op.id)
     if old is not None and base.startswith(old):
         raise Unprocessable(
+            problems.ORGANISATION_CYCLE,
             "the organisation would become its own ancestor",
             "组织将成为自身的下级",
-            code="organisation-cycle",
             issues=[R["ORG-101"].issue("/parentId", parent=parent)],
         )
     return base + op.id + "/"
@@ -622,9 +631,9 @@ def _write(b: _Batch, op: Op, cur: _Row | None, *, hidden: bool = False) -> Outc
         where = b.paths.get(scope or "")
     if p.restricted and not (p.sees(where) or (scope2 is not None and p.sees(b.paths.get(scope2)))):
         raise Forbidden(
+            problems.OUTSIDE_SUBTREE,
             "the record lies outside this token's organisation subtree",
             "记录不在本令牌的组织范围内",
-            code="outside-subtree",
         )
     if hidden:
         # Checked after the caller's right to write this content, so that only a write it
@@ -635,9 +644,9 @@ def _write(b: _Batch, op: Op, cur: _Row | None, *, hidden: bool = False) -> Outc
         old_state = orjson.loads(cur.doc).get("state", "issued")
         if record["state"] not in TRANSFER_MOVES.get(old_state, frozenset()):
             raise Unprocessable(
+                problems.TRANSFER_STATE,
                 f"a transfer cannot move from {old_state} to {record['state']}",
                 f"转接状态不能从 {old_state} 改为 {record['state']}",
-                code="transfer-state",
                 issues=[R["TRF-101"].issue("/state", old=old_state, new=record["state"])],
             )
     if op.citizen_hash is not None:
@@ -694,16 +703,16 @@ def _duplicate_person(b: _Batch, other: str) -> HubError:
         b.paths.update(_load_paths(b.conn, missing))
     if may_learn(b.principal, [b.paths.get(o) for o in orgs]):
         return Conflict(
+            problems.DUPLICATE_CITIZEN_ID,
             f"member {other} on this hub has this citizen ID",
             f"本枢纽的党员 {other} 已使用该公民身份号码",
-            code="duplicate-citizen-id",
             issues=[R["UNQ-001"].issue("/citizenId", other=other)],
-            extra={"existing": f"/v1/members/{other}"},
+            existing=f"/v1/members/{other}",
         )
     return Conflict(
+        problems.DUPLICATE_CITIZEN_ID,
         "another member on this hub has this citizen ID",
         "本枢纽另一名党员已使用该公民身份号码",
-        code="duplicate-citizen-id",
         issues=[R["UNQ-003"].issue("/citizenId")],
     )
 
@@ -765,9 +774,9 @@ def _check_unreferenced(b: _Batch, org_id: str) -> None:
     )
     if live:
         raise Conflict(
+            problems.STILL_REFERENCED,
             f"the organisation still has {live} child organisations or live records",
             f"党组织仍有 {live} 个下级组织或在册记录",
-            code="still-referenced",
             issues=[R["REF-003"].issue("/id", count=live)],
         )
 

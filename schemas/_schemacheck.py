@@ -247,8 +247,8 @@ def _first_per_path(issues: Iterator[Issue]) -> list[Issue]:
     seen: set[str] = set()
     out = []
     for issue in issues:
-        if issue.path not in seen:
-            seen.add(issue.path)
+        if issue.pointer not in seen:
+            seen.add(issue.pointer)
             out.append(issue)
     return out
 

@@ -21,6 +21,9 @@ from typing import IO, Any
 
 import orjson
 
+from . import problems
+from ._errors import TongxinError
+
 __all__ = ["PackageSyntaxError", "RecordItem", "iter_package"]
 
 _CHUNK = 1 << 20
@@ -32,12 +35,36 @@ _BOM = b"\xef\xbb\xbf"
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-class PackageSyntaxError(ValueError):
-    """The input is not a JSON object; carries the line and column of the fault."""
+class PackageSyntaxError(TongxinError, ValueError):
+    """The input is not a JSON object; carries the line and column of the fault
+    (``package-syntax``)."""
+
+    status = 400
 
     def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"{message} (line {line}, column {column})")
-        self.reason, self.line, self.column = message, line, column
+        super().__init__(
+            problems.PACKAGE_SYNTAX,
+            f"{message} (line {line}, column {column})",
+            f"JSON 语法错误（第 {line} 行第 {column} 列）",
+            line=line,
+            column=column,
+            reason=message,
+        )
+
+    def __str__(self) -> str:
+        return self.detail_en
+
+    @property
+    def reason(self) -> str:
+        return str(self.extra.get("reason", ""))
+
+    @property
+    def line(self) -> int:
+        return int(self.extra.get("line", 0))
+
+    @property
+    def column(self) -> int:
+        return int(self.extra.get("column", 0))
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is built 2-3 times slower, per record

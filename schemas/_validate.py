@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from . import problems
 from ._checks import (
     DuesPolicy,
     PackageState,
@@ -20,6 +21,7 @@ from ._checks import (
     well_formed,
 )
 from ._codelists import LATEST
+from ._errors import TongxinError
 from ._issues import Issue, Severity
 from ._parallel import validate_parallel
 from ._schemacheck import COLLECTIONS, COLLECTIONS_BY_VERSION, header_errors, record_errors
@@ -32,12 +34,30 @@ Source = str | Path | bytes | IO[bytes] | dict[str, Any]
 _COLLECTIONS = frozenset(COLLECTIONS)
 
 
-class PackageReadError(Exception):
-    """The input cannot be read or is not JSON; ``source`` names it."""
+class PackageReadError(TongxinError):
+    """The input cannot be read or is not JSON; ``source`` names it (``package-unreadable``)."""
 
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source}: {reason}")
-        self.source, self.reason = source, reason
+    status = 400
+
+    def __init__(self, source: str, reason: str, reason_zh: str = "无法读取") -> None:
+        super().__init__(
+            problems.PACKAGE_UNREADABLE,
+            f"{source}: {reason}",
+            f"{source}：{reason_zh}",
+            source=source,
+            reason=reason,
+        )
+
+    def __str__(self) -> str:
+        return self.detail_en
+
+    @property
+    def source(self) -> str:
+        return str(self.extra.get("source", ""))
+
+    @property
+    def reason(self) -> str:
+        return str(self.extra.get("reason", ""))
 
 
 @dataclass(slots=True)
@@ -113,11 +133,13 @@ def _items(
             stream = io.BytesIO(source) if isinstance(source, bytes) else source
             yield from iter_package(stream, collections)
     except OSError as exc:
-        raise PackageReadError(name, exc.strerror or str(exc)) from None
+        raise PackageReadError(name, exc.strerror or str(exc), "无法读取该文件") from None
     except UnicodeDecodeError as exc:
-        raise PackageReadError(name, f"not UTF-8 text ({exc.reason})") from None
+        raise PackageReadError(name, f"not UTF-8 text ({exc.reason})", "不是 UTF-8 文本") from None
     except PackageSyntaxError as exc:
-        raise PackageReadError(name, f"not valid JSON: {exc}") from None
+        raise PackageReadError(
+            name, f"not valid JSON: {exc}", f"不是有效的 JSON：{exc.detail_zh}"
+        ) from None
 
 
 def iter_issues(

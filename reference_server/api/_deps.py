@@ -12,7 +12,7 @@ from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tongxin.schemas import Issue, Severity
+from tongxin.schemas import Issue, Severity, problems
 from tongxin.server._bulk import nul_pointer
 from tongxin.server._errors import BadRequest, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from tongxin.server._hub import Hub
@@ -44,6 +44,7 @@ async def get_caller(
     wait = hub.limiter.retry_after(principal)
     if wait:
         raise RateLimited(
+            problems.RATE_LIMITED,
             f"rate limit of this token exceeded; retry in {wait:.1f} s",
             f"超出该令牌的请求频率限制，请 {wait:.1f} 秒后重试",
             headers={"Retry-After": str(math.ceil(wait))},
@@ -59,9 +60,10 @@ def require_type(request: Request, *accepted: str) -> None:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in accepted:
         raise UnsupportedMediaType(
+            problems.UNSUPPORTED_MEDIA_TYPE,
             f"send Content-Type: {' or '.join(accepted)} (got {media or 'none'})",
             f"请使用 Content-Type：{' 或 '.join(accepted)}（收到 {media or '无'}）",
-            extra={"accepted": list(accepted)},
+            accepted=list(accepted),
         )
 
 
@@ -80,9 +82,10 @@ async def limited_stream(request: Request, limit: int | None) -> AsyncIterator[b
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
+        problems.PAYLOAD_TOO_LARGE,
         f"the body is larger than {limit} bytes",
         f"请求体超过 {limit} 字节",
-        extra={"maxBytes": limit},
+        maxBytes=limit,
     )
 
 
@@ -94,16 +97,16 @@ async def json_body(request: Request, hub: Hub) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise BadRequest(
+            problems.INVALID_JSON,
             f"the body is not valid JSON: {error}",
             f"请求体不是有效的 JSON：{error}",
-            code="invalid-json",
         ) from None
     pointer = nul_pointer(value) if b"\\u0000" in body else None
     if pointer is not None:
         raise BadRequest(
+            problems.INVALID_JSON,
             "the body holds a NUL character (\\u0000), which no field of the standard allows",
             "请求体含有空字符，数据标准的任何字段都不允许",
-            code="invalid-json",
             issues=[
                 Issue(
                     "SCH-001",

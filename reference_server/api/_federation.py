@@ -21,6 +21,7 @@ from tongxin.federation import (
     signature_headers,
     verify_message,
 )
+from tongxin.schemas import TongxinError, problems
 from tongxin.server._errors import NotFound
 from tongxin.server._federation import (
     DbNonceCache,
@@ -45,11 +46,10 @@ from tongxin.server._transfers import (
 )
 
 from ._deps import Caller, HubDep, bearer, get_caller
+from ._problems import PROBLEM, problem_bytes
 from ._records import JSON, problem_responses
 
 __all__ = ["FeedCaller", "PeerCaller", "federation_router", "peer_problem", "signed_response"]
-
-PROBLEM = "application/problem+json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +58,6 @@ class PeerCaller:
 
     peer: Peer
     request: HttpMessage
-
-
-class SignatureRefusedError(Exception):
-    def __init__(self, error: FederationError, request: HttpMessage | None) -> None:
-        super().__init__(str(error))
-        self.error, self.request = error, request
 
 
 def target_uri(hub: Hub, request: Request) -> str:
@@ -93,10 +87,8 @@ async def get_feed_caller(
     message = HttpMessage.for_request(
         request.method, target_uri(hub, request), request.headers.items(), body
     )
-    try:
-        return await to_thread.run_sync(_verify, hub, message)
-    except FederationError as error:
-        raise SignatureRefusedError(error, message) from None
+    # A refused signature is a FederationError: the one problem handler answers it (unsigned).
+    return await to_thread.run_sync(_verify, hub, message)
 
 
 FeedCaller = Annotated[Principal | PeerCaller, Depends(get_feed_caller)]
@@ -118,10 +110,8 @@ async def require_peer_caller(request: Request, hub: HubDep) -> PeerCaller:
     message = HttpMessage.for_request(
         request.method, target_uri(hub, request), request.headers.items(), body
     )
-    try:
-        return await to_thread.run_sync(_verify, hub, message)
-    except FederationError as error:
-        raise SignatureRefusedError(error, message) from None
+    # A refused signature is a FederationError: the one problem handler answers it (unsigned).
+    return await to_thread.run_sync(_verify, hub, message)
 
 
 PeerOnly = Annotated[PeerCaller, Depends(require_peer_caller)]
@@ -145,23 +135,10 @@ async def _deliver(
     return signed_response(hub, 200, orjson.dumps(out), caller.request)
 
 
-def peer_problem(
-    hub: Hub, error: FederationError, request: Request, caller: PeerCaller
-) -> Response:
-    body = orjson.dumps(error.to_problem(request.url.path))
+def peer_problem(hub: Hub, error: TongxinError, request: Request, caller: PeerCaller) -> Response:
+    """``error`` as a problem response signed by this hub and bound to the peer's request."""
+    body = problem_bytes(error, request.url.path)
     return signed_response(hub, error.status, body, caller.request, PROBLEM)
-
-
-async def _federation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, FederationError)
-    body = orjson.dumps(exc.to_problem(request.url.path))
-    return Response(body, status_code=exc.status, media_type=PROBLEM)
-
-
-async def _refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SignatureRefusedError)
-    body = orjson.dumps(exc.error.to_problem(request.url.path))
-    return Response(body, status_code=exc.error.status, media_type=PROBLEM)
 
 
 def federation_router() -> APIRouter:
@@ -188,9 +165,9 @@ def federation_router() -> APIRouter:
         document = certify(hub, hub_id)
         if document is None:
             raise NotFound(
+                problems.CERTIFICATE_MISSING,
                 f"{hub_id} is not a child of this hub",
                 f"{hub_id} 不是本枢纽的下级枢纽",
-                code="certificate-missing",
             )
         return Response(orjson.dumps(document), media_type=JSON)
 
@@ -330,7 +307,9 @@ def _delivery_route(router: APIRouter, delivery: _Delivery) -> None:
     )
     async def deliver(request: Request, hub: HubDep, caller: PeerOnly) -> Response:
         malformed = LetterError(
-            f"{singular}-malformed", f"the body is not a {singular}", delivery.malformed_zh
+            problems.signed_document_code(singular, "malformed"),
+            f"the body is not a {singular}",
+            delivery.malformed_zh,
         )
         try:
             authorize_peer(caller.peer.hub_id, caller.peer.relation, delivery.act)
@@ -367,6 +346,5 @@ def _reason(raw: bytes) -> str | None:
 
 
 def install_federation(app: Any) -> None:
-    app.add_exception_handler(SignatureRefusedError, _refused)
-    app.add_exception_handler(FederationError, _federation_error)
+    """The federation routes; their errors are answered by the one problem handler."""
     app.include_router(federation_router())

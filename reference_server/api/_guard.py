@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tongxin.schemas import Issue, Severity
+from tongxin.schemas import Issue, Severity, problems
 from tongxin.server._errors import BadRequest
+
+from ._problems import PROBLEM, problem_bytes
 
 __all__ = ["MAX_PATH_CHARS", "MAX_QUERY_CHARS", "MAX_VALUE_CHARS", "InputGuard", "unsafe"]
 
@@ -38,8 +39,8 @@ def _refusal(name: str, why_en: str, why_zh: str) -> bytes:
     subject = {"path": "请求路径", "query": "查询串"}.get(name, f"参数 {name}")
     en, zh = f"parameter {name} is invalid: {why_en}", f"{subject}无效：{why_zh}"
     issue = Issue("API-001", Severity.ERROR, f"/{name}", zh, en)
-    error = BadRequest(en, zh, code="invalid-parameter", issues=[issue], extra={"parameter": name})
-    return orjson.dumps(error.to_problem())
+    error = BadRequest(problems.INVALID_PARAMETER, en, zh, issues=[issue], parameter=name)
+    return problem_bytes(error)
 
 
 def check_request(path: str, query: bytes) -> bytes | None:
@@ -84,7 +85,7 @@ class InputGuard:
                         "type": "http.response.start",
                         "status": 400,
                         "headers": [
-                            (b"content-type", b"application/problem+json"),
+                            (b"content-type", PROBLEM.encode()),
                             (b"content-length", b"%d" % len(problem)),
                         ],
                     }

@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
-from tongxin.schemas import RECORD_TYPES, Record
+from tongxin.schemas import RECORD_TYPES, Record, problems
 from tongxin.schemas._fields import ID_PATTERN
 from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
 from tongxin.server._hub import Hub
@@ -52,6 +52,7 @@ def parse_if_match(value: str | None) -> int | None:
     """The version in a strong ``If-Match`` (``"3"``); None for ``*``; 428 when absent."""
     if value is None:
         raise PreconditionRequired(
+            problems.IF_MATCH_REQUIRED,
             "send If-Match with the ETag of the version you are changing",
             "请在 If-Match 中附上所修改版本的 ETag",
         )
@@ -61,9 +62,9 @@ def parse_if_match(value: str | None) -> int | None:
     if _ETAG.fullmatch(value):
         return int(value[1:-1])
     raise BadRequest(
+        problems.INVALID_IF_MATCH,
         'If-Match must be a strong ETag such as "3"',
         'If-Match 必须是强 ETag，例如 "3"',
-        code="invalid-if-match",
     )
 
 
@@ -79,7 +80,7 @@ def _written(
     if outcome.status == 201:
         headers["Location"] = f"/v1/{collection}/{outcome.id}"
     if outcome.warnings:
-        headers["Tongxin-Warnings"] = ", ".join(f"{w.rule} {w.path}" for w in outcome.warnings)
+        headers["Tongxin-Warnings"] = ", ".join(f"{w.rule} {w.pointer}" for w in outcome.warnings)
     return Response(body, outcome.status, headers=headers, media_type=JSON)
 
 
@@ -274,7 +275,9 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
 
 def _naive() -> HubError:
     return BadRequest(
-        "updatedSince needs a time-zone offset", "updatedSince 需要带时区", code="invalid-parameter"
+        problems.INVALID_PARAMETER,
+        "updatedSince needs a time-zone offset",
+        "updatedSince 需要带时区",
     )
 
 

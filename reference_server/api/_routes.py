@@ -19,6 +19,7 @@ from tongxin.schemas import (
     PackageReadError,
     Severity,
     iter_issues,
+    problems,
 )
 from tongxin.server._audit import list_audit
 from tongxin.server._bulk import run_bulk
@@ -32,7 +33,7 @@ from tongxin.server._settings import Settings
 from tongxin.server._writes import Uncheckable, check
 
 from ._deps import Caller, HubDep, limited_stream, require_type
-from ._federation import PROBLEM, FeedCaller, PeerCaller, peer_problem, signed_response
+from ._federation import FeedCaller, PeerCaller, peer_problem, signed_response
 from ._pages import next_url, page_body
 from ._records import JSON, problem_responses
 
@@ -213,22 +214,19 @@ def misc_router(settings: Settings) -> APIRouter:
         unknown = sorted(set(wanted) - set(Collection))
         if unknown:
             raise BadRequest(
+                problems.INVALID_PARAMETER,
                 f"unknown types {', '.join(unknown)}",
                 f"未知类型 {', '.join(unknown)}",
-                code="invalid-parameter",
             )
         if isinstance(caller, PeerCaller):
             try:
                 items, cursor, more = peer_feed(
                     hub, caller.peer, after=after, limit=limit, collections=wanted or None
                 )
-            except RelationError as error:
-                return peer_problem(hub, error, request, caller)
-            except HubError as error:
+            except (RelationError, HubError) as error:
                 # a cursor refused (400 invalid-cursor, 410 cursor-expired / epoch-changed) is
                 # answered signed like every response to a peer, so the puller can act on it
-                problem = orjson.dumps(error.to_problem(request.url.path))
-                return signed_response(hub, error.status, problem, caller.request, PROBLEM)
+                return peer_problem(hub, error, request, caller)
             body = orjson.dumps(
                 {
                     "items": items,
@@ -288,9 +286,9 @@ async def _validation_slot(request: Request, settings: Settings) -> AsyncIterato
                 await gate.acquire()
         except TimeoutError:
             raise RateLimited(
+                problems.VALIDATION_BUSY,
                 "other validations are running on this hub; retry shortly",
                 "本枢纽正在进行其他校验，请稍后重试",
-                code="validation-busy",
                 headers={"Retry-After": "5"},
             ) from None
     try:
@@ -308,9 +306,9 @@ def _validate(spool: IO[bytes], collection: str | None, cap: int) -> bytes:
         record = orjson.loads(spool.read())
     except (PackageReadError, orjson.JSONDecodeError) as error:
         raise BadRequest(
+            problems.INVALID_JSON,
             f"the body is not valid JSON: {error}",
             f"请求体不是有效的 JSON：{error}",
-            code="invalid-json",
         ) from None
     except HubError:
         raise

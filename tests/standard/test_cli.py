@@ -70,7 +70,8 @@ def test_json_output_is_one_object(many_faults: Path, root: Path) -> None:
     assert report["issues"][0] == {
         "rule": "MBR-001",
         "severity": "error",
-        "path": "/members/5/citizenId",
+        "pointer": "/members/5/citizenId",
+        "path": "/members/5/citizenId",  # the deprecated alias of pointer, kept until 2.0
         "message": report["issues"][0]["message"],
     }
 

@@ -10,9 +10,9 @@ SCHEMAS_API = {
     "Activity", "Applicant", "Leader", "Attendance", "Code", "Codelist", "DuesPayment",
     "DuesPolicy", "Issue", "Member",
     "Organisation", "Package", "PackageReadError", "PackageSyntaxError", "Record", "Report",
-    "Rule", "Severity", "Transfer", "all_schemas", "citizen_id_check", "codelist",
-    "credit_code_check", "export", "iter_issues", "rule", "schema_id", "valid_citizen_id",
-    "valid_credit_code", "validate", "validate_record",
+    "Rule", "Severity", "TongxinError", "Transfer", "all_schemas", "citizen_id_check",
+    "codelist", "credit_code_check", "export", "from_problem", "iter_issues", "rule", "schema_id",
+    "valid_citizen_id", "valid_credit_code", "validate", "validate_record",
 }  # fmt: skip
 TOP_API = {
     "Issue", "PackageReadError", "Report", "Severity", "__version__", "iter_issues", "validate",

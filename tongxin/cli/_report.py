@@ -88,7 +88,7 @@ class GroupedText:
             title = rule.title_en if self.lang == "en" else rule.title_zh
             self.out.write(f"  {rule_id} [{rule.severity.value}] {title} × {group.count}\n")
             for issue in group.examples:
-                self.out.write(f"    {issue.path or '/'}  {issue.message(self.lang)}\n")
+                self.out.write(f"    {issue.pointer or '/'}  {issue.message(self.lang)}\n")
             if group.count > len(group.examples):
                 more = group.count - len(group.examples)
                 self.out.write(
