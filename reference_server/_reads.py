@@ -142,12 +142,14 @@ def orphan_gone(collection: str, rid: str, owner: str, version: int) -> Gone:
     holds it (``spec/federation.md`` §4.5); this hub keeps the row, readable only when asked
     for explicitly (``?orphaned=include``)."""
     return Gone(
+        problems.ORPHANED,
         f"{collection}/{rid} is an orphan: its owner hub {owner} was restored from a backup and "
         "no longer holds it, so this copy is not current; read it with ?orphaned=include",
         f"记录 {collection}/{rid} 为孤儿副本：所属枢纽 {owner} 已从备份恢复，不再持有该记录，"
         "此副本并非现行记录；如需查看，请加参数 orphaned=include",
-        code="orphaned",
-        extra={"currentVersion": version, "owner": owner, "read": "?orphaned=include"},
+        currentVersion=version,
+        owner=owner,
+        read="?orphaned=include",
     )
 
 

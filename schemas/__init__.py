@@ -15,6 +15,7 @@ from ._errors import TongxinError, from_problem
 from ._generate import SCHEMA_BASE, all_schemas, export, schema_id
 from ._issues import Issue, Severity
 from ._models import Activity, Attendance, DuesPayment, Member, Record, Transfer
+from ._models import Package as Package10
 from ._models11 import (
     RECORD_TYPES,
     SCHEMA_VERSION,
@@ -47,6 +48,7 @@ __all__ = [
     "Member",
     "Organisation",
     "Package",
+    "Package10",
     "PackageReadError",
     "PackageSyntaxError",
     "Record",

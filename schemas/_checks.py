@@ -194,7 +194,7 @@ def _member(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) ->
     birth = r.get("birthDate")
     cid = r.get("citizenId")
     if cid is not None:
-        _citizen_id(r, cid, birth, at, out)
+        citizen_id_issues(r, cid, birth, at, out)
     joined = r.get("joinedDate")
     if birth and joined and joined < plus_years(birth, 18):
         out.append(R["MBR-004"].issue(f"{at}/joinedDate", joined=joined, birth=birth))
@@ -229,7 +229,9 @@ def _member(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) ->
             )
 
 
-def _citizen_id(r: dict[str, Any], cid: str, birth: str | None, at: str, out: list[Issue]) -> None:
+def citizen_id_issues(
+    r: dict[str, Any], cid: str, birth: str | None, at: str, out: list[Issue]
+) -> None:
     if citizen_id_check(cid[:17]) != cid[17].upper():
         out.append(
             R["MBR-001"].issue(

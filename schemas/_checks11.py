@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._checks import PackageState, RecordContext, _citizen_id, months_later_end, plus_years
+from ._checks import (
+    PackageState,
+    RecordContext,
+    citizen_id_issues,
+    months_later_end,
+    plus_years,
+)
 from ._digest11 import Leaders
 from ._issues import Issue
 from ._rules import RULES
@@ -108,7 +114,7 @@ def _organisation(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issu
 def _applicant(r: dict[str, Any], at: str, ctx: RecordContext, out: list[Issue]) -> None:
     birth, cid = r.get("birthDate"), r.get("citizenId")
     if cid is not None:
-        _citizen_id(r, cid, birth, at, out)
+        citizen_id_issues(r, cid, birth, at, out)
     applied = r.get("applicationDate")
     if birth and applied and applied < plus_years(birth, 18):
         out.append(R["APL-001"].issue(f"{at}/applicationDate", applied=applied, birth=birth))

@@ -519,6 +519,15 @@ DELETED = _p(
     "记录已删除",
     "The record was deleted (tombstone; `currentVersion`).",
 )
+ORPHANED = _p(
+    "orphaned",
+    410,
+    "Gone",
+    "Orphaned replica",
+    "孤儿副本",
+    "The record is an orphan, a replica its owner hub no longer holds after a restore "
+    "(`owner`, `currentVersion`, `read`: `?orphaned=include`; §4 Orphans).",
+)
 CURSOR_EXPIRED = _p(
     "cursor-expired",
     410,

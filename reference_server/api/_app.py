@@ -15,7 +15,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from tongxin.schemas._models import Package  # the body of POST /v1/validate: any object
+from tongxin.schemas import Package10  # the body of POST /v1/validate: any 1.0 object
 from tongxin.server._discovery import API_VERSION
 from tongxin.server._hints import PullNow, send_hints
 from tongxin.server._hub import Hub, open_hub
@@ -83,7 +83,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = FastAPI.openapi(app)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Problem"] = _PROBLEM
-    package = TypeAdapter(Package).json_schema(
+    package = TypeAdapter(Package10).json_schema(
         by_alias=True, ref_template="#/components/schemas/{model}"
     )
     for name, sub in package.pop("$defs", {}).items():

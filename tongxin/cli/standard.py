@@ -12,8 +12,15 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 
-from tongxin.schemas import CODELISTS, PackageReadError, codelist, export, iter_issues
-from tongxin.schemas._models11 import SCHEMA_VERSION, SCHEMA_VERSIONS
+from tongxin.schemas import (
+    CODELISTS,
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    PackageReadError,
+    codelist,
+    export,
+    iter_issues,
+)
 
 from ._report import GroupedText, JsonStream
 
