@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import Connection, delete, func, insert, literal, select, update
 
 from tongxin.federation import (
@@ -379,7 +380,7 @@ def sync_peer(hub: Hub, peer: Peer, *, max_pages: int = 0) -> int:
                 continue
             if response.status_code != 200:
                 raise SyncError(_problem(response))
-            page = FeedPage.from_wire(response.json())
+            page = FeedPage.from_wire(orjson.loads(response.content))
             try:
                 total += apply_page(hub, peer, page)
             except CursorMovedError:
