@@ -151,7 +151,9 @@ def apply_page(hub: Hub, peer: Peer, page: FeedPage) -> int:
             content=_reader(hub, conn),
         )
         for change, verdict in result.refused:
-            _refuse(hub, conn, peer.hub_id, change, held.get((change.type, change.id)), verdict)
+            _refuse(
+                hub, conn, peer.hub_id, change, result.state.get((change.type, change.id)), verdict
+            )
         chosen = {(c.type, c.id): c for c in result.applied}
         if chosen:
             state = dict(result.state)
