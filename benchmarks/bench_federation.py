@@ -100,7 +100,7 @@ from tongxin.federation import (
 from tongxin.server import Settings, open_hub
 from tongxin.server._federation import DbNonceCache
 
-#: Changes per page a parent pulls (``tongxin.server._federation._PAGE``).
+#: Changes per page a parent pulls (``tongxin.server._pull._PAGE``).
 PAGE = 1000
 
 
@@ -487,7 +487,7 @@ def profile_summary(path: Path) -> list[str]:
             nc for (f, _, n), (_, nc, _, _, _) in raw.items() if file_part in f and n == name
         )
 
-    pull = cum("_federation.py", "sync_peer")
+    pull = cum("_pull.py", "sync_peer")
     commits = cum("~", "<method 'commit' of 'sqlite3.Connection' objects>") + cum(
         "psycopg/connection.py", "commit"
     )
@@ -503,7 +503,7 @@ def profile_summary(path: Path) -> list[str]:
             cum("~", "<method 'recv' of '_socket.socket' objects>"),
         ),
         ("  verify_message (verify the responses)", cum("_signatures.py", "verify_message")),
-        ("    DbNonceCache.seen (replay cache, in verify)", cum("_federation.py", "seen")),
+        ("    DbNonceCache.seen (replay cache, in verify)", cum("_peers.py", "seen")),
         ("  signature_headers (sign the requests)", cum("_signatures.py", "signature_headers")),
         ("  Response.json (decode the page's JSON)", cum("httpx/_models.py", "json")),
         (
@@ -512,33 +512,33 @@ def profile_summary(path: Path) -> list[str]:
         ),
         (
             "  apply_page (one transaction a page, with its cursor)",
-            cum("_federation.py", "apply_page"),
+            cum("_pull.py", "apply_page"),
         ),
-        ("    _held (one read of the local copies)", cum("_federation.py", "_held")),
-        ("    _verdict (the §4.3 decision, per change)", cum("_federation.py", "_verdict")),
+        ("    _held (one read of the local copies)", cum("_pull.py", "_held")),
+        ("    apply_changes (the §4.3 decisions)", cum("_replication.py", "apply_changes")),
         (
-            "    _current (a local copy's content, on a version tie)",
-            cum("_federation.py", "_current"),
+            "    stored_entry (a local copy's content, on a version tie)",
+            cum("_store.py", "stored_entry"),
         ),
         (
             "    _write_replicas (sequence block, rows, write, tree)",
-            cum("_federation.py", "_write_replicas"),
+            cum("_pull.py", "_write_replicas"),
         ),
         (
-            "      _values (a row per change: JSON encode, AES-GCM seal)",
-            cum("_federation.py", "_values"),
+            "      replica_values (a row per change: JSON encode, AES-GCM seal)",
+            cum("_store.py", "replica_values"),
         ),
         (
             "      insert_many (COPY / executemany of the new rows)",
-            cum("_writes.py", "insert_many"),
+            cum("_store.py", "insert_many"),
         ),
-        ("      _place (organisations into the tree)", cum("_federation.py", "_place")),
+        ("      _place (organisations into the tree)", cum("_pull.py", "_place")),
         ("  commits (every transaction: the pages with their cursors, the replay cache)", commits),
     ]
     lines = [f"profile of the province's sync --once ({total:.1f} s under cProfile):"]
     lines += [f"    {name}: {t:.2f} s = {t / total:.1%}" for name, t in parts]
-    current = calls("_federation.py", "_current")
-    lines.append(f"    (_current called {current:,} times: a version tie reads the content)")
+    current = calls("_store.py", "stored_entry")
+    lines.append(f"    (stored_entry called {current:,} times: a version tie reads the content)")
     out = io.StringIO()
     pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(15)
     lines += ["    top functions by own time:"]

@@ -109,6 +109,8 @@ class Entry:
     deleted: bool
     record: Mapping[str, Any] | None
     hashed: Mapping[str, str] = field(default_factory=dict)
+    #: an orphan: its owner no longer held it after a restore (``spec/federation.md`` §4.5)
+    orphaned: bool = False
 
     @classmethod
     def of(cls, change: Change) -> Entry:
@@ -169,8 +171,19 @@ def decide(
     local_hub: str,
     may_speak_for: Callable[[str], bool],
     source: str | None = None,
+    restored: bool = False,
+    content: Callable[[], Mapping[str, Any] | None] | None = None,
 ) -> Decision:
-    """What to do with one change from the peer ``source`` given the local copy."""
+    """What to do with one change from the peer ``source`` given the local copy.
+
+    ``restored``: ``source`` was restored from a backup and this change comes from its re-sync
+    (``spec/federation.md`` §4.5): a record the peer owns is taken as the peer now holds it,
+    even at a version not above ours, since what it wrote after the restore may reuse the
+    version numbers its lost history had used; the same holds for an orphan (``current.orphaned``)
+    whose owner enters it again. ``content``: reads the local record when
+    ``current`` leaves it out (``record`` None on a live entry); it is called only when the
+    versions tie, so a hub reads its copy's content from the database only then.
+    """
     if current is not None and current.owner == local_hub:
         return Decision.OWNED_HERE
     if change.owner == local_hub or not authoritative(
@@ -179,9 +192,29 @@ def decide(
         return Decision.NOT_AUTHORITATIVE
     if current is None:
         return Decision.APPLY
+    if _newer(change, current, content):
+        return Decision.APPLY
+    if (
+        (restored or current.orphaned)
+        and current.owner == change.owner
+        and may_speak_for(change.owner)
+    ):
+        return Decision.APPLY  # the restored owner's record, even at a version it lost
+    return Decision.SKIP
+
+
+def _newer(
+    change: Change, current: Entry, content: Callable[[], Mapping[str, Any] | None] | None
+) -> bool:
+    """Version order: version, then tombstone first, then the larger content digest (read only
+    on a tie)."""
+    if (change.version, change.deleted) != (current.version, current.deleted):
+        return (change.version, change.deleted) > (current.version, current.deleted)
+    record = current.record
+    if record is None and not current.deleted and content is not None:
+        record = content()
     new = _rank(change.version, change.deleted, change.record)
-    old = _rank(current.version, current.deleted, current.record)
-    return Decision.APPLY if new > old else Decision.SKIP
+    return new > _rank(current.version, current.deleted, record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +232,13 @@ def apply_changes(
     local_hub: str,
     may_speak_for: Callable[[str], bool],
     source: str | None = None,
+    restored: bool = False,
+    content: Callable[[Key], Mapping[str, Any] | None] | None = None,
 ) -> ApplyResult:
-    """The replica after ``changes`` from the peer ``source``; ``state`` is not modified."""
+    """The replica after ``changes`` from the peer ``source``; ``state`` is not modified.
+
+    ``restored`` and ``content`` are :func:`decide`'s: a hub passes the entries of its local
+    copies without their content, and ``content`` reads one when a version ties."""
     new = dict(state)
     applied: list[Change] = []
     skipped: list[Change] = []
@@ -208,7 +246,13 @@ def apply_changes(
     for change in changes:
         key = (change.type, change.id)
         verdict = decide(
-            change, new.get(key), local_hub=local_hub, may_speak_for=may_speak_for, source=source
+            change,
+            new.get(key),
+            local_hub=local_hub,
+            may_speak_for=may_speak_for,
+            source=source,
+            restored=restored,
+            content=None if content is None else _reader(content, key),
         )
         if verdict is Decision.APPLY:
             new[key] = Entry.of(change)
@@ -218,6 +262,12 @@ def apply_changes(
         else:
             refused.append((change, verdict))
     return ApplyResult(new, tuple(applied), tuple(skipped), tuple(refused))
+
+
+def _reader(
+    content: Callable[[Key], Mapping[str, Any] | None], key: Key
+) -> Callable[[], Mapping[str, Any] | None]:
+    return lambda: content(key)
 
 
 def check_writable(owner: str, local_hub: str, owner_url: str | None = None) -> None:

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import re
 import tempfile
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,8 +44,6 @@ COLLECTIONS = frozenset(m.collection for m in RECORD_TYPES)
 _ID = re.compile(ID_PATTERN)
 _LINE_FIELDS = frozenset({"op", "type", "record", "id", "ifMatch"})
 _SPOOL_BYTES = 16 * 1_048_576
-_running: set[tuple[str, str]] = set()
-_running_lock = threading.Lock()
 
 
 @dataclass(slots=True)
@@ -464,16 +461,17 @@ async def run_bulk(
     run = _Run(hub, principal, key)
     writing: asyncio.Task[None] | None = None
     token = (principal.token_id, key or "")
+    running = hub.state.bulk_running
     if key is not None:
-        with _running_lock:
-            if token in _running:
+        with hub.state.bulk_lock:
+            if token in running:
                 raise Conflict(
                     problems.IDEMPOTENCY_KEY_IN_USE,
                     "a request with this Idempotency-Key is still running",
                     "使用该 Idempotency-Key 的请求仍在处理中",
                     headers={"Retry-After": "5"},
                 )
-            _running.add(token)
+            running.add(token)
     try:
         await to_thread.run_sync(run.open_key)
         batch: list[tuple[int, bytes | None]] = []
@@ -504,7 +502,7 @@ async def run_bulk(
         raise
     finally:
         if key is not None:
-            with _running_lock:
-                _running.discard(token)
+            with hub.state.bulk_lock:
+                running.discard(token)
     run.spool.seek(0)
     return BulkResult(run.spool, run.counts, run.replayed)

@@ -11,8 +11,8 @@ import orjson
 
 from tongxin.federation import FederationError, SigningAuth, from_problem
 
-from ._federation import DbNonceCache, Peer, PeerResolver, hub_keys
 from ._hub import Hub
+from ._peers import DbNonceCache, Peer, PeerResolver, hub_keys
 
 __all__ = ["DeliveryError", "post_signed"]
 
@@ -23,7 +23,7 @@ def _client(hub: Hub, peer: Peer, timeout: float) -> httpx.Client:
         verify_with=PeerResolver(hub, only=peer.hub_id),
         nonces=DbNonceCache(hub),
     )
-    return httpx.Client(auth=auth, timeout=timeout)
+    return hub.http(auth=auth, timeout=timeout)
 
 
 class DeliveryError(Exception):

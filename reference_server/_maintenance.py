@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from ._hub import Hub
-from ._tables import hub_state, idempotency_batches, idempotency_keys, records, scope_exits
+from ._store import purge_tombstones
+from ._tables import hub_state, idempotency_batches, idempotency_keys, scope_exits
 
 __all__ = ["purge"]
 
@@ -20,10 +21,8 @@ def purge(hub: Hub, *, now: float | None = None) -> tuple[int, int]:
     """
     now = time.time() if now is None else now
     cutoff_us = int((now - hub.settings.tombstone_retention_days * 86400) * 1_000_000)
-    old = records.c.deleted.is_(True) & (records.c.updated_us < cutoff_us)
     with hub.db.write() as conn:
-        top = conn.execute(select(func.max(records.c.seq)).where(old)).scalar()
-        removed = conn.execute(delete(records).where(old)).rowcount if top else 0
+        removed, top = purge_tombstones(conn, cutoff_us)
         gone = scope_exits.c.updated_us < cutoff_us
         exits = conn.execute(select(func.max(scope_exits.c.seq)).where(gone)).scalar()
         if exits:

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from tongxin.federation import FederationError, TransferState
 
 from ._errors import HubError
-from ._federation import get_peer
 from ._hub import Hub
+from ._peers import get_peer
 from ._tables import peers, records, transfer_letters
 from ._transfers import (
     Actor,
@@ -71,15 +71,12 @@ def _redeliver(hub: Hub, row: Any) -> str | None:
     return None if row.delivered else str(row.last_error)
 
 
-#: Per database: the feed position up to which transfer records were checked for a letter, so
-#: each round reads only the transfer records written since (paper transfers are read once).
-_SCANNED: dict[str, int] = {}
-
-
 def _issue_orphans(hub: Hub) -> None:
-    """Sign and deliver letters for this hub's issued transfers to peers that have none yet."""
+    """Sign and deliver letters for this hub's issued transfers to peers that have none yet.
+    Each round reads only the transfer records written since the last (``hub.state``), so a
+    paper transfer is read once per process."""
     c = records.c
-    scanned = _SCANNED.get(hub.settings.database_url, 0)
+    scanned = hub.state.outbox_scanned
     with hub.db.read() as conn:
         orphans = conn.execute(
             select(c.id, c.doc, c.updated_us, c.seq).where(
@@ -105,7 +102,7 @@ def _issue_orphans(hub: Hub) -> None:
         if peer is not None:
             issue_transfer(hub, peer, orphan.id, Actor(request_id="outbox"))
     if orphans:
-        _SCANNED[hub.settings.database_url] = max(scanned, *(o.seq for o in orphans))
+        hub.state.outbox_scanned = max(scanned, *(o.seq for o in orphans))
 
 
 def _micros(stamp: datetime) -> int:

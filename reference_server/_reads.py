@@ -23,6 +23,7 @@ from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal
+from ._store import ORPHAN, open_sealed
 from ._tables import hub_state, org_tree, records, scope_exits
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Record",
     "decode_cursor",
     "epoch_changed",
+    "feed_rows",
     "get_record",
     "invalid_cursor",
     "list_changes",
@@ -73,17 +75,12 @@ def sensitive_allowed(principal: Principal, asked: bool) -> bool:
     return asked
 
 
-def _body(
-    hub: Hub, rid: str, doc: str, sealed: bytes | None, sensitive: bool, keep_hashed: bool = False
-) -> bytes:
+def _body(hub: Hub, rid: str, doc: str, sealed: bytes | None, sensitive: bool) -> bytes:
     if not (sensitive and sealed):
         return doc.encode()
     record: dict[str, Any] = orjson.loads(doc)
-    opened = hub.cipher.open(rid, sealed)
-    if not keep_hashed:
-        # A replica's keyed hashes (federation) are for peers, not for readers of this hub.
-        opened.pop("$hashed", None)
-    record.update(opened)
+    # A replica's keyed hashes (federation) are for peers, not for readers of this hub.
+    record.update(open_sealed(hub.cipher, rid, sealed)[0])
     return orjson.dumps(record)
 
 
@@ -130,11 +127,11 @@ def get_record(
             f"记录 {collection}/{rid} 已删除",
             currentVersion=row.version,
         )
-    if row.orphan == _ORPHAN and not orphaned:
+    if row.orphan == ORPHAN and not orphaned:
         raise orphan_gone(collection, rid, row.owner, row.version)
     sensitive = principal.has("records:read-sensitive")
     body = _body(hub, rid, row.doc, row.sealed, sensitive)
-    return Record(body, row.version, row.orphan == _ORPHAN)
+    return Record(body, row.version, row.orphan == ORPHAN)
 
 
 def orphan_gone(collection: str, rid: str, owner: str, version: int) -> Gone:
@@ -153,8 +150,6 @@ def orphan_gone(collection: str, rid: str, owner: str, version: int) -> Gone:
     )
 
 
-#: ``records.orphan`` of a replica whose restored source no longer holds it.
-_ORPHAN = 2
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{24,400}")
 _TAG_BYTES = 16
 #: A feed cursor of the unsigned form hubs handed out before cursors were signed:
@@ -226,9 +221,9 @@ def list_records(
         c.collection == collection, c.deleted.is_(False)
     )
     if orphaned == "exclude":
-        query = query.where(c.orphan != _ORPHAN)
+        query = query.where(c.orphan != ORPHAN)
     elif orphaned == "only":
-        query = query.where(c.orphan == _ORPHAN)
+        query = query.where(c.orphan == ORPHAN)
     if after:
         query = query.where(c.id > open_cursor(hub, f"list:{collection}", after))
     if organisation_id is not None:
@@ -304,11 +299,27 @@ def list_changes(
     limit: int,
     collections: list[str] | None = None,
     sensitive: bool = False,
-    keep_hashed: bool = False,
 ) -> Page:
     """Changes in commit order after ``after``: the latest state of each changed record, and
     tombstones for deletions. A subtree token also gets a ``moved-out`` tombstone for each record
     that left its subtree after ``after`` and is still outside (:mod:`._exits`)."""
+    rows, cursor, more = feed_rows(
+        hub, principal, after=after, limit=limit, collections=collections
+    )
+    return Page([_change(hub, r, sensitive) for r in rows], cursor, more)
+
+
+def feed_rows(
+    hub: Hub,
+    principal: Principal,
+    *,
+    after: str | None,
+    limit: int,
+    collections: list[str] | None = None,
+) -> tuple[list[Any], str | None, bool]:
+    """The rows of :func:`list_changes` (``seq``, ``collection``, ``id``, ``version``,
+    ``owner``, ``deleted``, ``doc``, ``sealed``, ``orphan``; a ``moved-out`` exit is deleted
+    without a doc), the cursor after them and whether more follow."""
     seq = decode_cursor(hub, after)
     c = records.c
     query: Select[Any] = select(
@@ -333,9 +344,8 @@ def list_changes(
             rows = sorted([*rows, *_exits(conn, principal, seq, limit, collections)], key=_seq)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [_change(hub, r, sensitive, keep_hashed) for r in rows]
     end = rows[-1].seq if rows else seq
-    return Page(items, sign_cursor(hub, "feed", f"{hub.identity.epoch}:{end}"), more)
+    return rows, sign_cursor(hub, "feed", f"{hub.identity.epoch}:{end}"), more
 
 
 def _seq(row: Any) -> int:
@@ -351,6 +361,10 @@ class _Exit:
     id: str
     version: int
     owner: str
+    deleted: bool = True
+    doc: None = None
+    sealed: None = None
+    orphan: int = 0
 
 
 def _exits(
@@ -397,10 +411,10 @@ def _tombstone(r: Any, reason: str) -> bytes:
     )
 
 
-def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> bytes:
+def _change(hub: Hub, r: Any, sensitive: bool) -> bytes:
     if isinstance(r, _Exit):
         return _tombstone(r, "moved-out")
-    if r.orphan == _ORPHAN and not r.deleted:
+    if r.orphan == ORPHAN and not r.deleted:
         # a replica its restored owner no longer holds (spec/federation.md §4.5)
         return _tombstone(r, "orphaned")
     head = orjson.dumps(
@@ -412,7 +426,7 @@ def _change(hub: Hub, r: Any, sensitive: bool, keep_hashed: bool = False) -> byt
             "deleted": r.deleted,
         }
     )
-    record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive, keep_hashed)
+    record = b"null" if r.deleted else _body(hub, r.id, r.doc, r.sealed, sensitive)
     return head[:-1] + b',"record":' + record + b"}"
 
 
@@ -442,7 +456,7 @@ class PointReader:
             self._raw.invalidate()
             self._raw = None
             return None
-        if row is None or row[1] or row[4] == _ORPHAN:
+        if row is None or row[1] or row[4] == ORPHAN:
             return None
         body = _body(self._hub, rid, row[2], row[3], principal.has("records:read-sensitive"))
         return Record(body, row[0])

@@ -21,6 +21,7 @@ from tongxin.federation import (
     CHINA,
     Change,
     Decision,
+    Entry,
     Expire,
     Letter,
     LetterError,
@@ -49,21 +50,14 @@ from tongxin.schemas import Member, Transfer, problems
 from ._cargo import checked_member, checked_transfer
 from ._delivery import DeliveryError, post_signed
 from ._errors import Conflict, NotFound, Unprocessable
-from ._federation import (
-    Peer,
-    PeerResolver,
-    _current,
-    _store,
-    get_peer,
-    hub_keys,
-)
 from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES
 from ._letters_at_rest import open_letter, seal_letter
+from ._peers import Peer, PeerResolver, get_peer, hub_keys
 from ._policy import sees
 from ._security import Principal, org_path
-from ._tables import audit, hub_state, records, transfer_letters
-from ._writes import _digest
+from ._store import Put, content_digest, open_sealed, replica_values, stored_entry, write_records
+from ._tables import audit, records, transfer_letters
 
 __all__ = [
     "Actor",
@@ -213,39 +207,38 @@ def _required(
     return row
 
 
-def _next_seq(conn: Connection) -> int:
-    seq: int = conn.execute(
-        update(hub_state)
-        .where(hub_state.c.id == 1)
-        .values(last_seq=hub_state.c.last_seq + 1)
-        .returning(hub_state.c.last_seq)
-    ).scalar_one()
-    return seq
+def _current(hub: Hub, conn: Connection, change: Change) -> Entry | None:
+    found = stored_entry(conn, hub.cipher, change.type, change.id)
+    return None if found is None else found[0]
 
 
-def _put(hub: Hub, conn: Connection, change: Change, action: str, actor: Actor) -> None:
-    """Write ``change`` (any owner) at a new feed sequence, with an audit entry naming
-    ``actor``."""
-    _, old = _current(hub, conn, change)
-    _store(hub, conn, change, old, _next_seq(conn))
+def _put(
+    hub: Hub,
+    conn: Connection,
+    change: Change,
+    action: str,
+    actor: Actor,
+    *,
+    citizen_hash: str | None = None,
+) -> None:
+    """Write ``change`` (any owner) through the record store, with an audit entry naming
+    ``actor``; a record this hub owns gets its content digest (and ``citizen_hash``)."""
+    found = stored_entry(conn, hub.cipher, change.type, change.id)
+    values = replica_values(hub.cipher, change, None if found is None else found[1])
     if change.record is not None and change.owner == hub.hub_id:
-        conn.execute(
-            update(records)
-            .where(records.c.collection == change.type, records.c.id == change.id)
-            .values(digest=_digest(dict(change.record), {}))
-        )
-    conn.execute(
-        insert(audit).values(
-            at=utc_now(),
-            token_id=actor.token_id,
-            action=action,
-            collection=change.type,
-            record_id=change.id,
-            before_version=None if old is None else old.version,
-            after_version=change.version,
-            request_id=actor.request_id,
-        )
-    )
+        values["digest"] = content_digest(dict(change.record), {})
+    values["citizen_hash"] = citizen_hash
+    entry = {
+        "at": utc_now(),
+        "token_id": actor.token_id,
+        "action": action,
+        "collection": change.type,
+        "record_id": change.id,
+        "before_version": None if found is None else found[0].version,
+        "after_version": change.version,
+        "request_id": actor.request_id,
+    }
+    write_records(conn, [Put(values, found is not None)], [entry])
 
 
 def _step(conn: Connection, transfer_id: str, action: str, actor: Actor) -> None:
@@ -273,10 +266,7 @@ def _record(hub: Hub, conn: Connection, collection: str, rid: str) -> tuple[Any,
     if row is None or row.deleted or row.doc is None:
         return row, {}
     record = _loads(row.doc)
-    if row.sealed:
-        opened = hub.cipher.open(rid, row.sealed)
-        opened.pop("$hashed", None)
-        record.update(opened)
+    record.update(open_sealed(hub.cipher, rid, row.sealed)[0])
     return row, record
 
 
@@ -525,7 +515,7 @@ def _hand_over(
         snapshot["organisationId"] = receipt.receiver.organisation_id
         record = _stamped(snapshot, version, receipt.decided_at.isoformat())
     change = Change("members", row.member_id, version, row.peer_hub, False, record)
-    current, _ = _current(hub, conn, change)
+    current = _current(hub, conn, change)
     if current is None or current.owner == hub.hub_id or current.version < version:
         _put(hub, conn, change, "transfer", actor)
 
@@ -778,7 +768,7 @@ def _replicate(hub: Hub, conn: Connection, peer: Peer, item: Any, actor: Actor) 
     change = Change(
         "transfers", str(record.get("id")), int(item["version"]), peer.hub_id, False, record
     )
-    current, _ = _current(hub, conn, change)
+    current = _current(hub, conn, change)
     verdict = decide(
         change, current, local_hub=hub.hub_id, may_speak_for=lambda o: o == peer.hub_id
     )
@@ -855,12 +845,7 @@ def _take_over(hub: Hub, conn: Connection, row: Any, actor: Actor) -> None:
             )
     version = row.member_version + 1
     change = Change("members", row.member_id, version, hub.hub_id, False, _stamped(member, version))
-    _put(hub, conn, change, "transfer", actor)
-    conn.execute(
-        update(records)
-        .where(records.c.collection == "members", records.c.id == row.member_id)
-        .values(citizen_hash=hashed)
-    )
+    _put(hub, conn, change, "transfer", actor, citizen_hash=hashed)
 
 
 def send_receipt(hub: Hub, row: Any) -> Any:

@@ -9,7 +9,6 @@ organisation tree and the audit log with multi-row statements and hands out chan
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
@@ -20,32 +19,25 @@ from typing import Any, Literal
 import orjson
 from sqlalchemy import (
     Connection,
-    DateTime,
-    String,
-    Table,
-    and_,
-    any_,
-    bindparam,
     delete,
     func,
     insert,
     literal,
     select,
-    tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from tongxin.schemas import Issue, Severity, problems, validate_record
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import Conflict, Forbidden, HubError, NotFound, PreconditionFailed, Unprocessable
-from ._exits import old_scopes, record_exits, subtree_exits
+from ._exits import subtree_exits
 from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES, TRANSFER_MOVES
 from ._policy import may_learn, sees
 from ._security import Principal
-from ._tables import audit, hub_state, org_tree, records
+from ._store import Put, among, content_digest, write_records
+from ._tables import org_tree, records
 
 __all__ = ["Op", "Outcome", "Uncheckable", "apply_batch", "check", "prepare"]
 
@@ -105,11 +97,6 @@ class _Row:
     sealed: bytes | None = None
     updated_us: int = 0
     in_db: bool = True
-
-
-def _digest(record: dict[str, Any], sensitive: dict[str, Any]) -> str:
-    blob = orjson.dumps([record, sensitive], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(blob).hexdigest()
 
 
 def failed(index: int, collection: str, rid: str | None, error: HubError) -> Outcome:
@@ -209,7 +196,7 @@ def prepare(
             if isinstance(citizen, str) and collection == "members"
             else None
         ),
-        digest=_digest(record, sensitive),
+        digest=content_digest(record, sensitive),
         expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
         kept=kept,
@@ -372,14 +359,6 @@ class _Batch:
                 "after_version": row.version,
             }
         )
-
-
-def among(conn: Connection, column: Any, values: list[str]) -> Any:
-    """``column IN values``; on PostgreSQL one array parameter (``= ANY``), which keeps a
-    2,000-value lookup cheap to parse and plan."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))
-    return column.in_(values)
 
 
 def _load_rows(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], _Row]:
@@ -784,93 +763,28 @@ def _check_unreferenced(b: _Batch, org_id: str) -> None:
 def _flush(b: _Batch) -> None:
     if not b.dirty:
         return
-    conn = b.conn
-    top = conn.execute(
-        update(hub_state)
-        .where(hub_state.c.id == 1)
-        .values(last_seq=hub_state.c.last_seq + len(b.dirty))
-        .returning(hub_state.c.last_seq)
-    ).scalar_one()
-    first = top - len(b.dirty) + 1
-    new_rows: list[dict[str, Any]] = []
-    old_rows: list[dict[str, Any]] = []
-    for seq, ((coll, rid), row) in enumerate(b.dirty.items(), start=first):
-        values = {
-            "collection": coll,
-            "id": rid,
-            "owner": row.owner,
-            "scope_org": row.scope_org,
-            "scope_org2": row.scope_org2,
-            "version": row.version,
-            "updated_us": row.updated_us,
-            "seq": seq,
-            "deleted": row.deleted,
-            "doc": row.doc,
-            "sealed": row.sealed,
-            "citizen_hash": row.citizen_hash,
-            "digest": row.digest,
-        }
-        (old_rows if row.in_db else new_rows).append(values)
-    if old_rows:
-        # Free the unique keys the updated rows give up before any row takes them.
-        keys = [(v["collection"], v["id"]) for v in old_rows]
-        record_exits(
-            conn,
-            old_scopes(conn, keys),
-            {(v["collection"], v["id"]): (v["scope_org"], v["scope_org2"]) for v in old_rows},
+    puts = [
+        Put(
+            {
+                "collection": coll,
+                "id": rid,
+                "owner": row.owner,
+                "scope_org": row.scope_org,
+                "scope_org2": row.scope_org2,
+                "version": row.version,
+                "updated_us": row.updated_us,
+                "deleted": row.deleted,
+                "doc": row.doc,
+                "sealed": row.sealed,
+                "citizen_hash": row.citizen_hash,
+                "digest": row.digest,
+            },
+            row.in_db,
         )
-        conn.execute(
-            update(records)
-            .where(tuple_(records.c.collection, records.c.id).in_(keys))
-            .values(citizen_hash=None)
-        )
-        conn.execute(
-            update(records).where(
-                and_(
-                    records.c.collection == bindparam("k_collection"),
-                    records.c.id == bindparam("k_id"),
-                )
-            ),
-            [
-                {
-                    **{k: x for k, x in v.items() if k not in ("collection", "id")},
-                    "k_collection": v["collection"],
-                    "k_id": v["id"],
-                }
-                for v in old_rows
-            ],
-        )
-    if new_rows:
-        insert_many(conn, records, new_rows)
+        for (coll, rid), row in b.dirty.items()
+    ]
+    write_records(b.conn, puts, [{**a, "request_id": None} for a in b.audit])
     _flush_tree(b)
-    insert_many(conn, audit, [{**a, "request_id": None} for a in b.audit])
-
-
-def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` the fastest way the database offers: COPY on PostgreSQL, the driver's
-    ``executemany`` on SQLite (same transaction as ``conn``)."""
-    columns = list(rows[0])
-    raw: Any = conn.connection.driver_connection
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-        return
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(columns))
-        stamp = {c for c in columns if isinstance(table.c[c].type, DateTime)}
-        raw.executemany(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
-            [[_sqlite_value(row[c], c in stamp) for c in columns] for row in rows],
-        )
-        return
-    conn.execute(insert(table), rows)
-
-
-def _sqlite_value(value: Any, stamp: bool) -> Any:
-    # SQLAlchemy stores DateTime on SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' text; do the same.
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if stamp and value is not None else value
 
 
 def _flush_tree(b: _Batch) -> None:

@@ -263,3 +263,58 @@ def test_applicants_are_minimised_like_members(wire: dict[str, Any]) -> None:
     assert "citizenId" not in out.record
     assert out.hashed["citizenId"].startswith("hmac-sha256:")
     assert "51010719900517002" not in str(out.to_wire())
+
+
+def _without_content(state: dict) -> dict:  # type: ignore[type-arg]
+    return {k: Entry(e.version, e.owner, e.deleted, None) for k, e in state.items()}
+
+
+@settings(max_examples=100, deadline=None)
+@given(first=histories(), second=histories(), data=st.data())
+def test_entries_without_content_decide_as_full_entries(
+    first: list[Change], second: list[Change], data: st.DataObject
+) -> None:
+    """What a hub runs: its local copies come without their content, read only on a version
+    tie; the result is the one the full copies give."""
+    state = _apply({}, first)
+    changes = data.draw(st.permutations([*second, *first]), label="page")
+    reads: list[tuple[str, str]] = []
+
+    def content(key: tuple[str, str]) -> Any:
+        reads.append(key)
+        return state[key].record
+
+    full = apply_changes(state, changes, local_hub=LOCAL, may_speak_for=_from_children)
+    lazy = apply_changes(
+        _without_content(state),
+        changes,
+        local_hub=LOCAL,
+        may_speak_for=_from_children,
+        content=content,
+    )
+    assert lazy.applied == full.applied
+    assert lazy.refused == full.refused
+    for key in reads:  # read only on a tie of version and tombstone
+        assert any(
+            (c.type, c.id) == key and (c.version, c.deleted) == (state[key].version, False)
+            for c in changes
+        )
+
+
+def test_a_restored_peer_is_taken_at_a_version_not_above_ours() -> None:
+    held = Entry(5, "cd-wuhou", False, {"id": "cd-wuhou:m1", "name": "old"})
+    again = Change("members", "cd-wuhou:m1", 3, "cd-wuhou", False, {"id": "cd-wuhou:m1"})
+    args: dict[str, Any] = {"local_hub": LOCAL, "may_speak_for": _from_children}
+    assert decide(again, held, **args) is Decision.SKIP
+    assert decide(again, held, restored=True, **args) is Decision.APPLY
+    # ... only for a record it owns: another owner's copy is not its to rewrite
+    other = Entry(5, "cd-jinjiang", False, {"id": "cd-wuhou:m1"})
+    assert decide(again, other, restored=True, **args) is Decision.SKIP
+
+
+def test_an_orphan_is_taken_again_from_its_owner_at_any_version() -> None:
+    orphan = Entry(5, "cd-wuhou", False, None, orphaned=True)
+    again = Change("members", "cd-wuhou:m1", 1, "cd-wuhou", False, {"id": "cd-wuhou:m1"})
+    args: dict[str, Any] = {"local_hub": LOCAL, "may_speak_for": _from_children}
+    assert decide(again, orphan, **args) is Decision.APPLY
+    assert decide(again, Entry(5, "cd-wuhou", False, None), **args) is Decision.SKIP
