@@ -34,6 +34,7 @@ from tongxin.federation import (
     trust_sibling,
     verify_key_set,
 )
+from tongxin.schemas import problems
 
 from ._errors import ConfigurationError, Conflict
 from ._hub import Hub
@@ -96,9 +97,9 @@ def hub_keys(hub: Hub) -> KeyStore:
         mtime = path.stat().st_mtime
     except FileNotFoundError:
         raise Conflict(
+            problems.KEYS_MISSING,
             "this hub has no signing keys: run `tongxin init --hub-id ID --name NAME`",
             "本枢纽尚无签名密钥：请运行 tongxin init --hub-id ID --name NAME",
-            code="keys-missing",
         ) from None
     cached = hub.state.key_store
     if cached is None or cached[0] != mtime:
@@ -341,7 +342,7 @@ def _certified(hub: Hub, via: str, relation: str, doc: dict[str, Any], now: int)
         response = client.get(f"{parent.url}/.well-known/tongxin/certificates/{subject}")
     if response.status_code == 404:
         raise TrustError(
-            "certificate-missing",
+            problems.CERTIFICATE_MISSING,
             f"{via} has not certified a hub {subject}",
             f"上级枢纽 {via} 未对 {subject} 出具证书",
         )

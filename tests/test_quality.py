@@ -82,14 +82,7 @@ def test_import_rules(typed_tree: Path) -> None:
 
 #: Imports of another module's private names (``from ._x import _name``) still present, each
 #: with its reason; the record store (one writer of ``records``) removes them.
-PRIVATE_IMPORTS_ALLOWED = {
-    ("reference_server/_transfers.py", "_current"): "replication's current-row reader, reused "
-    "for a transfer's member until the record store owns it",
-    ("reference_server/_transfers.py", "_store"): "replication's replica writer, reused for a "
-    "transfer's hand-over until the record store owns it",
-    ("reference_server/_transfers.py", "_digest"): "the write engine's content digest, until "
-    "the record store owns it",
-}
+PRIVATE_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {}
 SOURCES = ("schemas", "federation", "reference_server", "adapters", "tongxin")
 
 
