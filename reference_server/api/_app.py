@@ -31,6 +31,7 @@ from ._ops import ops_router
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
+from ._stats import stats_router
 
 __all__ = ["app_from_env", "create_app", "openapi_document"]
 
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))
     app.include_router(ops_router(settings))
+    app.include_router(stats_router())
     install_federation(app)
     install_docs(app)
     app.add_middleware(InputGuard)

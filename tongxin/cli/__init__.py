@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import federation, hub, ops, standard
+from . import console, federation, hub, ops, standard
 
 __all__ = ["app", "main"]
 
@@ -23,6 +23,7 @@ standard.register(app)
 hub.register(app)
 federation.register(app)
 ops.register(app)
+console.register(app)
 
 
 def main() -> None:

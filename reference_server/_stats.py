@@ -1,0 +1,315 @@
+"""Statistics of the records in a caller's subtree (``GET /v1/stats``, the console dashboard).
+
+Every number is computed by the database (``GROUP BY`` over the JSON of the stored records);
+no record is loaded into Python. The scope is the caller's organisation subtree (see
+:func:`._policy.sees`), narrowed to ``organisationId``'s subtree when given; at a parent hub the
+replicas of its children's records lie in that tree too and are counted.
+
+Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
+withdrawn, deceased); every breakdown but ``byStatus`` counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tongxin.schemas import codelist
+
+from ._errors import BadRequest, NotFound
+from ._hub import Hub
+from ._policy import sees
+from ._security import Principal, org_path
+from ._tables import org_tree, records
+
+__all__ = ["LEFT", "StatsQuery", "compute_stats"]
+
+#: Statuses of people no longer on the Party's rolls.
+LEFT = ("removed", "expelled", "withdrawn", "deceased")
+#: Organisation types that hold members directly (a branch in the size statistics).
+BRANCH_TYPES = ("branch", "joint-branch", "temporary-branch")
+#: Upper bounds (inclusive) of the age bands, in years; the last band is open.
+AGE_BANDS = (30, 40, 50, 60, 70)
+#: Branch size bands by members on the rolls (inclusive bounds); the last is open.
+SIZE_BANDS = ((0, 2), (3, 6), (7, 50))
+#: Items listed beside a count (branches under 3 full members, probationers due).
+LIST_LIMIT = 100
+_ORPHAN = 2
+_EDUCATION_GROUPS = {
+    "1": ("研究生", "Postgraduate"),
+    "2": ("大学本科", "Undergraduate"),
+    "3": ("大学专科", "Junior college"),
+    "4": ("中等职业教育", "Secondary vocational"),
+    "6": ("普通高中", "Senior high school"),
+    "7": ("初中", "Junior secondary"),
+    "8": ("小学", "Primary"),
+    "9": ("其他", "Other"),
+}
+_UNKNOWN = ("未填写", "Not given")
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """What ``GET /v1/stats`` was asked: an organisation subtree and a period (``to`` is also
+    the day ages and probation are counted at)."""
+
+    organisation_id: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def as_of(self) -> date:
+        return self.end or date.today()
+
+
+def _field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
+    doc = records.c.doc if source is None else source
+    if dialect == "sqlite":
+        return func.json_extract(doc, f"$.{name}")
+    return func.jsonb_extract_path_text(cast(doc, JSONB), name)
+
+
+def _scope_prefix(hub: Hub, principal: Principal, query: StatsQuery) -> str | None:
+    """The tree path whose subtree is counted (None: the whole hub)."""
+    if query.organisation_id is None:
+        return principal.subtree if principal.restricted else None
+    with hub.db.read() as conn:
+        path = org_path(conn, query.organisation_id)
+    if path is None or not sees(principal, path):
+        raise NotFound(
+            f"organisations/{query.organisation_id} does not exist",
+            f"记录 organisations/{query.organisation_id} 不存在",
+        )
+    return path
+
+
+def _live(collection: str, prefix: str | None) -> ColumnElement[bool]:
+    c = records.c
+    where = and_(c.collection == collection, c.deleted.is_(False), c.orphan != _ORPHAN)
+    if prefix is not None:
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+        where = and_(where, c.scope_org.in_(inside))
+    return where
+
+
+def _on_rolls(dialect: str) -> ColumnElement[bool]:
+    status = _field(dialect, "status")
+    return func.coalesce(status, "").not_in(LEFT)
+
+
+def _counts(conn: Connection, key: ColumnElement[Any], where: ColumnElement[bool]) -> list[Any]:
+    grouped = key.label("k")
+    rows = conn.execute(
+        select(grouped, func.count().label("n")).where(where).group_by(grouped).order_by(grouped)
+    ).all()
+    return [(row.k, row.n) for row in rows]
+
+
+def _coded(rows: list[Any], list_name: str) -> list[dict[str, Any]]:
+    listed = codelist(list_name)
+    out = []
+    for code, n in rows:
+        try:
+            zh, en = listed.title(str(code)) if code is not None else _UNKNOWN
+        except KeyError:
+            zh, en = str(code), str(code)
+        out.append(_item(None if code is None else str(code), zh, en, n))
+    return out
+
+
+def _item(code: str | None, zh: str, en: str, count: int) -> dict[str, Any]:
+    return {"code": code, "label": {"zh-CN": zh, "en": en}, "count": int(count)}
+
+
+def _years_before(day: date, years: int) -> str:
+    try:
+        return day.replace(year=day.year - years).isoformat()
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28).isoformat()
+
+
+def _age_band(dialect: str, as_of: date) -> ColumnElement[Any]:
+    birth = _field(dialect, "birthDate")
+    whens = [
+        (birth > _years_before(as_of, top + 1), literal(f"{i}")) for i, top in enumerate(AGE_BANDS)
+    ]
+    return case(*whens, else_=literal(str(len(AGE_BANDS))))
+
+
+def _age_labels() -> list[tuple[str, str]]:
+    labels, low = [], 0
+    for top in AGE_BANDS:
+        labels.append(
+            (f"{low}–{top} 岁" if low else f"{top} 岁及以下", f"{low}–{top}" if low else f"≤ {top}")
+        )
+        low = top + 1
+    labels.append((f"{low} 岁及以上", f"≥ {low}"))
+    return labels
+
+
+def _members(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    live = _live("members", prefix)
+    rolls = and_(live, _on_rolls(dialect))
+    total = conn.execute(select(func.count()).where(rolls)).scalar_one()
+    ages = dict(_counts(conn, _age_band(dialect, as_of), rolls))
+    by_age = [
+        _item(str(i), zh, en, ages.get(str(i), 0)) for i, (zh, en) in enumerate(_age_labels())
+    ]
+    education = cast(func.substr(_field(dialect, "education"), 1, 1), String)
+    by_education = [
+        _item(None if g is None else str(g), *_EDUCATION_GROUPS.get(str(g), _UNKNOWN), n)
+        for g, n in _counts(conn, education, rolls)
+    ]
+    return {
+        "total": int(total),
+        "byCategory": _coded(_counts(conn, _field(dialect, "category"), rolls), "member-category"),
+        "byGender": _coded(_counts(conn, _field(dialect, "gender"), rolls), "gender"),
+        "byAgeBand": by_age,
+        "byEducation": by_education,
+        "byEthnicity": _coded(_counts(conn, _field(dialect, "ethnicity"), rolls), "ethnicity"),
+        "byStatus": _coded(_counts(conn, _field(dialect, "status"), live), "member-status"),
+    }
+
+
+def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, Any]:
+    m = records.alias("m")
+    full = case((_field(dialect, "category", m.c.doc) == "full", 1), else_=0)
+    sizes = (
+        select(
+            m.c.scope_org.label("org"),
+            func.count().label("members"),
+            func.sum(full).label("full"),
+        )
+        .where(
+            m.c.collection == "members",
+            m.c.deleted.is_(False),
+            m.c.orphan != _ORPHAN,
+            func.coalesce(_field(dialect, "status", m.c.doc), "").not_in(LEFT),
+        )
+        .group_by(m.c.scope_org)
+        .subquery("sizes")
+    )
+    members = func.coalesce(sizes.c.members, 0)
+    full_members = func.coalesce(sizes.c.full, 0)
+    branch = and_(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+    joined = records.outerjoin(sizes, sizes.c.org == records.c.id)
+    band = case(
+        *[(members <= high, literal(f"{low}-{high}")) for low, high in SIZE_BANDS],
+        else_=literal(f"{SIZE_BANDS[-1][1] + 1}+"),
+    ).label("band")
+    rows: dict[str, int] = dict(
+        conn.execute(
+            select(band, func.count()).select_from(joined).where(branch).group_by(band)
+        ).all()
+    )
+    by_size = []
+    for low, high in SIZE_BANDS:
+        key = f"{low}-{high}"
+        by_size.append(_item(key, f"{low}–{high} 人", f"{low}–{high}", rows.get(key, 0)))
+    top = f"{SIZE_BANDS[-1][1] + 1}+"
+    by_size.append(_item(top, f"{SIZE_BANDS[-1][1] + 1} 人及以上", top, rows.get(top, 0)))
+    under = and_(branch, full_members < 3)
+    count = conn.execute(select(func.count()).select_from(joined).where(under)).scalar_one()
+    listed = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            members.label("members"),
+            full_members.label("full"),
+        )
+        .select_from(joined)
+        .where(under)
+        .order_by(records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    return {
+        "total": int(sum(rows.values())),
+        "bySize": by_size,
+        "underThreeFull": {
+            "count": int(count),
+            "items": [
+                {"id": r.id, "name": r.name, "members": int(r.members), "fullMembers": int(r.full)}
+                for r in listed
+            ],
+        },
+    }
+
+
+def _probation(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    """Probationary members whose year (from ``joinedDate``) ends within 30 days of ``as_of``,
+    and those whose year has already ended."""
+    joined = _field(dialect, "joinedDate")
+    base = and_(
+        _live("members", prefix),
+        _on_rolls(dialect),
+        _field(dialect, "category") == "probationary",
+    )
+    year_ago = _years_before(as_of, 1)
+    soon = _years_before(as_of + timedelta(days=30), 1)
+    due = and_(base, joined >= year_ago, joined <= soon)
+    overdue = and_(base, joined < year_ago)
+    return {
+        "dueWithin30Days": _listed(conn, dialect, due),
+        "overdue": _listed(conn, dialect, overdue),
+    }
+
+
+def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
+    count = conn.execute(select(func.count()).where(where)).scalar_one()
+    rows = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            records.c.scope_org.label("org"),
+            _field(dialect, "joinedDate").label("joined"),
+        )
+        .where(where)
+        .order_by(_field(dialect, "joinedDate"), records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    items = []
+    for r in rows:
+        joined = date.fromisoformat(str(r.joined))
+        items.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "organisationId": r.org,
+                "joinedDate": joined.isoformat(),
+                "dueDate": _years_before(joined, -1),
+            }
+        )
+    return {"count": int(count), "items": items}
+
+
+def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
+    """The statistics document of ``GET /v1/stats`` for ``principal``."""
+    if query.start is not None and query.end is not None and query.start > query.end:
+        raise BadRequest("from is after to", "起始日期晚于截止日期", code="invalid-parameter")
+    prefix = _scope_prefix(hub, principal, query)
+    dialect = hub.db.dialect
+    as_of = query.as_of
+    with hub.db.read() as conn:
+        return {
+            "organisationId": query.organisation_id or principal.organisation_id,
+            "asOf": as_of.isoformat(),
+            "from": None if query.start is None else query.start.isoformat(),
+            "to": None if query.end is None else query.end.isoformat(),
+            "members": _members(conn, dialect, prefix, as_of),
+            "branches": _branches(conn, dialect, prefix),
+            "probation": _probation(conn, dialect, prefix, as_of),
+        }
