@@ -22,6 +22,7 @@ from tongxin.server._maintenance import purge
 from tongxin.server._observe import Observe
 from tongxin.server._rounds import federation_round
 from tongxin.server._settings import Settings
+from tongxin.server.console import install_console
 
 from ._docspages import install_docs
 from ._fastread import FastReads
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(stats_router())
     install_federation(app)
     install_docs(app)
+    install_console(app, settings)
     app.add_middleware(InputGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

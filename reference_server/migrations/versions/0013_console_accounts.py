@@ -1,4 +1,4 @@
-"""Console accounts and their browser sessions.
+"""Console accounts, their browser sessions, and the keyed-hash index of members' phones.
 
 Revision ID: 0013
 Revises: 0011
@@ -43,9 +43,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash", name="pk_console_sessions"),
     )
     op.create_index("ix_console_sessions_username", "console_sessions", ["username"])
+    op.create_table(
+        "console_phone_index",
+        sa.Column("record_id", sa.String(96)),
+        sa.Column("phone_hash", sa.String(64)),
+        sa.Column("seq", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("record_id", name="pk_console_phone_index"),
+    )
+    op.create_index("ix_console_phone_index_phone_hash", "console_phone_index", ["phone_hash"])
+    op.create_index("ix_console_phone_index_seq", "console_phone_index", ["seq"])
 
 
 def downgrade() -> None:
+    op.drop_table("console_phone_index")
     op.drop_index("ix_console_sessions_username", "console_sessions")
     op.drop_table("console_sessions")
     op.drop_table("console_users")
