@@ -19,6 +19,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from tongxin.schemas import codelist
 from tongxin.server._accounts import (
@@ -101,6 +102,15 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
         t=words(lang), lang=lang, path=request.url.path, title=_titler(lang), **context
     )
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _script_json(value: Any) -> Markup:
+    """JSON for a ``<script type="application/json">`` element: no ``<``, ``>`` or ``&`` in
+    it, so no text (a name, say) can close the element."""
+    text = orjson.dumps(value).decode()
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return Markup(text)  # escaped above for this context
 
 
 def _hub(request: Request) -> Hub:
@@ -245,7 +255,7 @@ def console_router(settings: Settings) -> APIRouter:
             "dashboard.html",
             session=session,
             stats=stats,
-            stats_json=orjson.dumps(stats).decode(),
+            stats_json=_script_json(stats),
             orgs=orgs,
             chosen=organisationId,
         )
