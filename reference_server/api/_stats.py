@@ -1,4 +1,4 @@
-"""``GET /v1/stats``: the statistics of the caller's subtree (``spec/api.md`` §11)."""
+"""``GET /v1/stats``: the statistics of the caller's subtree (``spec/api.md`` §10)."""
 
 from __future__ import annotations
 
