@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     String,
     and_,
     case,
     cast,
     func,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -74,6 +76,14 @@ class StatsQuery:
     @property
     def as_of(self) -> date:
         return self.end or date.today()
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """The period of the meeting and dues statistics: ``from``–``to``, by default the
+        quarter of ``to`` so far."""
+        end = self.as_of
+        start = self.start or date(end.year, (end.month - 1) // 3 * 3 + 1, 1)
+        return start, end
 
 
 def _field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
@@ -296,6 +306,151 @@ def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[
     return {"count": int(count), "items": items}
 
 
+#: 三会一课: the activity types and how often each is required (months per meeting).
+REQUIRED_EVERY = {
+    "general-meeting": 3,
+    "party-lecture": 3,
+    "committee-meeting": 1,
+    "group-meeting": 1,
+}
+
+
+def _months(start: date, end: date) -> list[str]:
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _required(start: date, end: date, every: int) -> int:
+    """How many meetings a period needs: one per calendar month (every 1) or quarter (3) it
+    touches."""
+    return len({(int(m[:4]), (int(m[5:]) - 1) // every) for m in _months(start, end)})
+
+
+def _meetings(
+    conn: Connection, dialect: str, prefix: str | None, start: date, end: date
+) -> dict[str, Any]:
+    """三会一课 per branch in the period, against the required frequencies."""
+    day = func.substr(_field(dialect, "startTime"), 1, 10)
+    kind = _field(dialect, "type")
+    held = conn.execute(
+        select(records.c.scope_org, kind.label("kind"), func.count().label("n"))
+        .where(
+            _live("activities", prefix),
+            kind.in_(REQUIRED_EVERY),
+            day >= start.isoformat(),
+            day <= end.isoformat(),
+        )
+        .group_by(records.c.scope_org, kind)
+    ).all()
+    counts: dict[tuple[str, str], int] = {(r.scope_org, r.kind): int(r.n) for r in held}
+    branches = conn.execute(
+        select(records.c.id, _field(dialect, "name").label("name"))
+        .where(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+        .order_by(records.c.id)
+    ).all()
+    required = {k: _required(start, end, every) for k, every in REQUIRED_EVERY.items()}
+    by_type = []
+    for code, need in required.items():
+        zh, en = codelist("activity-type").title(code)
+        meeting = sum(counts.get((b.id, code), 0) >= need for b in branches)
+        item = _item(code, zh, en, sum(counts.get((b.id, code), 0) for b in branches))
+        by_type.append({**item, "required": need, "branchesMeeting": meeting})
+
+    def complete(branch_id: str) -> bool:
+        return all(counts.get((branch_id, c), 0) >= n for c, n in required.items())
+
+    items = [
+        {
+            "id": b.id,
+            "name": b.name,
+            "held": {code: counts.get((b.id, code), 0) for code in required},
+            "complete": complete(b.id),
+        }
+        for b in branches[:LIST_LIMIT]
+    ]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "branches": len(branches),
+        "branchesComplete": sum(complete(b.id) for b in branches),
+        "byType": by_type,
+        "items": items,
+    }
+
+
+def _dues(
+    conn: Connection, dialect: str, prefix: str | None, start: date, end: date, members: int
+) -> dict[str, Any]:
+    """Members who paid dues for each month of the period, and the rate against the members on
+    the rolls now."""
+    month = _field(dialect, "period")
+    paid = dict(
+        conn.execute(
+            select(month.label("m"), func.count(func.distinct(_field(dialect, "memberId"))))
+            .where(_live("duesPayments", prefix), month.in_(_months(start, end)))
+            .group_by(month)
+        ).all()
+    )
+    by_month = []
+    for m in _months(start, end):
+        count = int(paid.get(m, 0))
+        rate = round(count / members, 4) if members else None
+        by_month.append({"code": m, "label": {"zh-CN": m, "en": m}, "count": count, "rate": rate})
+    return {"members": members, "byMonth": by_month}
+
+
+def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    """Organisations whose committee's term (``electedDate`` + ``termYears``) ends within 90
+    days of ``as_of``, or has ended."""
+    elected = _field(dialect, "electedDate")
+    years = cast(_field(dialect, "termYears"), Integer)
+    soon_at = as_of + timedelta(days=90)
+    ending, ended = [], []
+    for n in range(1, 6):
+        ending.append(
+            and_(
+                years == n,
+                elected > _years_before(as_of, n),
+                elected <= _years_before(soon_at, n),
+            )
+        )
+        ended.append(and_(years == n, elected <= _years_before(as_of, n)))
+    base = and_(_live("organisations", prefix), elected.is_not(None))
+    return {
+        "endingWithin90Days": _orgs(conn, dialect, and_(base, or_(*ending))),
+        "ended": _orgs(conn, dialect, and_(base, or_(*ended))),
+    }
+
+
+def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
+    count = conn.execute(select(func.count()).where(where)).scalar_one()
+    rows = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            _field(dialect, "electedDate").label("elected"),
+            cast(_field(dialect, "termYears"), Integer).label("years"),
+        )
+        .where(where)
+        .order_by(records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    items = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "electedDate": str(r.elected),
+            "termYears": int(r.years),
+            "termEnds": _years_before(date.fromisoformat(str(r.elected)), -int(r.years)),
+        }
+        for r in rows
+    ]
+    return {"count": int(count), "items": items}
+
+
 def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
     """The statistics document of ``GET /v1/stats`` for ``principal``."""
     if query.start is not None and query.end is not None and query.start > query.end:
@@ -303,13 +458,18 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
     prefix = _scope_prefix(hub, principal, query)
     dialect = hub.db.dialect
     as_of = query.as_of
+    start, end = query.period
     with hub.db.read() as conn:
+        members = _members(conn, dialect, prefix, as_of)
         return {
             "organisationId": query.organisation_id or principal.organisation_id,
             "asOf": as_of.isoformat(),
             "from": None if query.start is None else query.start.isoformat(),
             "to": None if query.end is None else query.end.isoformat(),
-            "members": _members(conn, dialect, prefix, as_of),
+            "members": members,
             "branches": _branches(conn, dialect, prefix),
             "probation": _probation(conn, dialect, prefix, as_of),
+            "meetings": _meetings(conn, dialect, prefix, start, end),
+            "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
+            "committees": _committees(conn, dialect, prefix, as_of),
         }

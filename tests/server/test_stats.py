@@ -13,9 +13,42 @@ import pytest
 
 from tongxin.server import create_token, open_hub
 
-from .conftest import Backend, Server, organisation, person
+from .conftest import Backend, Server, organisation, person, uid
 
 TODAY = date.today()
+LAST_MONTH_END = TODAY.replace(day=1) - timedelta(days=1)
+LAST_MONTH = LAST_MONTH_END.replace(day=1)
+TERM_ENDS_SOON = TODAY + timedelta(days=30)
+REQUIRED = ("general-meeting", "party-lecture", "committee-meeting", "group-meeting")
+
+
+def _years(n: int) -> timedelta:
+    return timedelta(days=365 * n + n // 4)  # close enough: the test dates sit mid-window
+
+
+def _activity(org: str, kind: str) -> dict[str, Any]:
+    day = LAST_MONTH + timedelta(days=9)
+    return {
+        "id": uid("a"),
+        "organisationId": org,
+        "type": kind,
+        "startTime": f"{day.isoformat()}T09:00:00+08:00",
+        "endTime": f"{day.isoformat()}T10:00:00+08:00",
+        "topic": "学习讨论",
+        "attendance": [],
+    }
+
+
+def _dues(member: str) -> dict[str, Any]:
+    return {
+        "id": uid("d"),
+        "memberId": member,
+        "period": f"{LAST_MONTH:%Y-%m}",
+        "memberClass": "salaried",
+        "base": "3000.00",
+        "amount": "15.00",
+        "paidDate": (LAST_MONTH + timedelta(days=19)).isoformat(),
+    }
 
 
 def _year_before(day: date) -> date:
@@ -47,8 +80,13 @@ def tree(server: Server, backend: Backend) -> Iterator[Tree]:
     root = organisation()
     assert admin.post("/v1/organisations", json=root).status_code == 201
     ids = {"root": root["id"]}
+    terms = {
+        "a": {"termYears": 3, "electedDate": (TERM_ENDS_SOON - _years(3)).isoformat()},
+        "b": {"termYears": 5, "electedDate": (TODAY.replace(day=1) - _years(6)).isoformat()},
+        "small": {},
+    }
     for name in ("a", "b", "small"):
-        branch = organisation(root["id"], name=f"第{name}支部")
+        branch = organisation(root["id"], name=f"第{name}支部", **terms[name])
         assert admin.post("/v1/organisations", json=branch).status_code == 201
         ids[name] = branch["id"]
     members: dict[str, list[dict[str, Any]]] = {"a": [], "b": [], "small": []}
@@ -65,6 +103,12 @@ def tree(server: Server, backend: Backend) -> Iterator[Tree]:
         made = admin.post("/v1/members", json=record)
         assert made.status_code == 201, made.text
         members["a"].append(record)
+    for where, kinds in (("a", REQUIRED), ("b", ("committee-meeting",))):
+        for kind in kinds:
+            assert admin.post("/v1/activities", json=_activity(ids[where], kind)).status_code == 201
+    for record in (members["a"][0], members["a"][0], members["a"][1]):
+        made = admin.post("/v1/duesPayments", json=_dues(record["id"]))
+        assert made.status_code == 201, made.text
     left = person(ids["a"], status="deceased")
     assert admin.post("/v1/members", json=left).status_code == 201
     hub = open_hub(backend.settings())
@@ -152,6 +196,31 @@ def test_a_branch_token_counts_only_its_branch(server: Server, tree: Tree) -> No
         refused = tree.branch_a.get("/v1/stats", params={"organisationId": other})
         assert refused.status_code == 404, other
         assert refused.json()["detail"] == f"organisations/{other} does not exist"
+
+
+def test_meetings_dues_and_committee_terms(server: Server, tree: Tree) -> None:
+    period = {"from": LAST_MONTH.isoformat(), "to": LAST_MONTH_END.isoformat()}
+    with server.client() as admin:
+        stats = admin.get("/v1/stats", params={"organisationId": tree.ids["root"], **period})
+    assert stats.status_code == 200, stats.text
+    meetings = stats.json()["meetings"]
+    assert meetings["branches"] == 3
+    assert meetings["branchesComplete"] == 1
+    by_branch = {item["id"]: item for item in meetings["items"]}
+    assert by_branch[tree.ids["a"]]["complete"]
+    assert by_branch[tree.ids["b"]]["held"] == dict.fromkeys(REQUIRED, 0) | {"committee-meeting": 1}
+    by_type = {item["code"]: item for item in meetings["byType"]}
+    assert all(by_type[k]["required"] == 1 for k in REQUIRED)
+    assert by_type["committee-meeting"]["branchesMeeting"] == 2
+    (month,) = stats.json()["dues"]["byMonth"]
+    assert month["code"] == f"{LAST_MONTH:%Y-%m}"
+    assert month["count"] == 2  # two members paid (one of them twice)
+    committees = tree.branch_a.get("/v1/stats").json()["committees"]
+    assert [i["id"] for i in committees["endingWithin90Days"]["items"]] == [tree.ids["a"]]
+    assert committees["ended"]["count"] == 0  # branch b's ended term is not branch a's to see
+    with server.client() as admin:
+        everyone = admin.get("/v1/stats", params={"organisationId": tree.ids["root"]}).json()
+    assert [i["id"] for i in everyone["committees"]["ended"]["items"]] == [tree.ids["b"]]
 
 
 @pytest.mark.parametrize(
