@@ -20,7 +20,16 @@ __all__ = ["stats_router"]
 
 _STATS = {
     "type": "object",
-    "required": ["organisationId", "asOf", "members", "branches", "probation"],
+    "required": [
+        "organisationId",
+        "asOf",
+        "members",
+        "branches",
+        "probation",
+        "meetings",
+        "dues",
+        "committees",
+    ],
     "properties": {
         "organisationId": {"type": ["string", "null"]},
         "asOf": {"type": "string", "format": "date"},
@@ -29,6 +38,9 @@ _STATS = {
         "members": {"type": "object"},
         "branches": {"type": "object"},
         "probation": {"type": "object"},
+        "meetings": {"type": "object"},
+        "dues": {"type": "object"},
+        "committees": {"type": "object"},
     },
 }
 
