@@ -4,7 +4,6 @@ Dependency direction: ``tongxin.server`` uses ``tongxin.schemas``; the HTTP laye
 (``tongxin.server.api``) is the only part that imports FastAPI.
 """
 
-from ._accounts import UserInfo, create_user, disable_user, list_users, reset_password
 from ._errors import ConfigurationError, HubError
 from ._hub import Hub, open_hub
 from ._maintenance import purge
@@ -19,14 +18,9 @@ __all__ = [
     "Principal",
     "Settings",
     "TokenInfo",
-    "UserInfo",
     "create_token",
-    "create_user",
-    "disable_user",
     "list_tokens",
-    "list_users",
     "open_hub",
     "purge",
-    "reset_password",
     "revoke_token",
 ]

@@ -51,6 +51,8 @@ SIZE_BANDS = ((0, 2), (3, 6), (7, 50))
 #: Items listed beside a count (branches under 3 full members, probationers due).
 LIST_LIMIT = 100
 _ORPHAN = 2
+#: The dates ``from`` and ``to`` may take (ages, terms and probation are counted from them).
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2200, 12, 31)
 _EDUCATION_GROUPS = {
     "1": ("研究生", "Postgraduate"),
     "2": ("大学本科", "Undergraduate"),
@@ -387,7 +389,7 @@ def _dues(
     """Members who paid dues for each month of the period, and the rate against the members on
     the rolls now."""
     month = _field(dialect, "period")
-    paid = dict(
+    paid: dict[str, int] = dict(
         conn.execute(
             select(month.label("m"), func.count(func.distinct(_field(dialect, "memberId"))))
             .where(_live("duesPayments", prefix), month.in_(_months(start, end)))
@@ -453,6 +455,13 @@ def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[st
 
 def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
     """The statistics document of ``GET /v1/stats`` for ``principal``."""
+    for name, day in (("from", query.start), ("to", query.end)):
+        if day is not None and not _EARLIEST <= day <= _LATEST:
+            raise BadRequest(
+                f"{name} must lie between {_EARLIEST} and {_LATEST}",
+                f"日期须在 {_EARLIEST} 至 {_LATEST} 之间",
+                code="invalid-parameter",
+            )
     if query.start is not None and query.end is not None and query.start > query.end:
         raise BadRequest("from is after to", "起始日期晚于截止日期", code="invalid-parameter")
     prefix = _scope_prefix(hub, principal, query)

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tongxin.server import create_user, open_hub
+from tongxin.server import open_hub
+from tongxin.server._accounts import create_user
 
 from .conftest import Backend, Server, organisation, person
 

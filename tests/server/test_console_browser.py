@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tongxin.server import create_token, create_user, open_hub
+from tongxin.server import create_token, open_hub
+from tongxin.server._accounts import create_user
 
 from .conftest import Backend, Server, make_backend, organisation, person, start_server
 

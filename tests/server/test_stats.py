@@ -225,7 +225,13 @@ def test_meetings_dues_and_committee_terms(server: Server, tree: Tree) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"from": "2026-13-01"}, {"from": "2026-06-01", "to": "2026-01-01"}, {"organisationId": ""}],
+    [
+        {"from": "2026-13-01"},
+        {"from": "2026-06-01", "to": "2026-01-01"},
+        {"organisationId": ""},
+        {"to": "0001-01-01"},
+        {"from": "9999-12-31"},
+    ],
 )
 def test_bad_parameters_are_refused_with_a_reason(tree: Tree, params: dict[str, str]) -> None:
     refused = tree.branch_a.get("/v1/stats", params=params)
