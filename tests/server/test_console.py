@@ -9,6 +9,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -232,3 +233,30 @@ def test_the_county_sees_every_branch_and_english_is_a_click_away(
         english = client.get("/console/lang", params={"to": "en", "next": "/console/"})
         assert "Dashboard" in english.text
         assert english.url.path == "/console/"
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(backend: Backend, world: World) -> None:
+    from tongxin.server.api import create_app
+
+    hub = open_hub(backend.settings(public_url="https://hub.example.cn"))
+    try:
+        password = create_user(hub.db, "tls-user", world.ids["root"], "viewer")
+        app = create_app(hub=hub)
+
+        async def attempt() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="https://hub") as client:
+                form = await client.get("/console/login")
+                return await client.post(
+                    "/console/login",
+                    data={"csrf": _csrf(form.text), "username": "tls-user", "password": password},
+                )
+
+        response = anyio.run(attempt)
+    finally:
+        hub.close()
+    assert response.status_code == 303
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("tongxin_session=")
+    )
+    assert "Secure" in cookie
