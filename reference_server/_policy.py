@@ -13,6 +13,8 @@ Callers and what limits them:
   for it (404), and a refusal never says where a taken value is;
 - a peer hub: its relation to this hub — only a parent pulls the change feed (through its
   minimising policy), only a child hints, any peer delivers letters, receipts and withdrawals;
+- a console user (``tongxin user create``): its role's scopes (:data:`ROLE_SCOPES`), always
+  limited to its organisation's subtree, exactly like a token made with ``--organisation``;
 - nobody else: discovery, the key set and certificates are public; everything else answers 401.
 """
 
@@ -28,11 +30,14 @@ from ._security import Principal
 
 __all__ = [
     "PEER_RELATIONS",
+    "ROLE_SCOPES",
     "Act",
     "PeerAct",
+    "Role",
     "authorize",
     "authorize_peer",
     "may_learn",
+    "role_principal",
     "sees",
 ]
 
@@ -64,6 +69,31 @@ _NEEDS: dict[Act, tuple[str, bool]] = {
     Act.PEERS: ("admin", False),
     Act.METRICS: ("admin", False),
 }
+
+
+class Role(StrEnum):
+    """The role of a console user; each is bound to one organisation's subtree."""
+
+    ADMIN = "admin"
+    ORGANISER = "organiser"
+    SECRETARY = "secretary"
+    VIEWER = "viewer"
+
+
+#: The token scopes each console role holds: a console user is decided by :func:`authorize`
+#: and :func:`sees` like a token limited to its organisation.
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"admin"}),
+    Role.ORGANISER: frozenset({"records:read", "records:read-sensitive", "records:write"}),
+    Role.SECRETARY: frozenset({"records:read", "records:read-sensitive", "records:write"}),
+    Role.VIEWER: frozenset({"records:read"}),
+}
+
+
+def role_principal(username: str, role: Role, organisation_id: str, path: str | None) -> Principal:
+    """The caller a console user is: its role's scopes, limited to ``organisation_id`` (tree
+    ``path``; an organisation no longer in the tree sees nothing)."""
+    return Principal(f"user:{username}", ROLE_SCOPES[role], organisation_id, path or "\x00", 0)
 
 
 class PeerAct(StrEnum):

@@ -23,6 +23,7 @@ from tongxin.server._maintenance import purge
 from tongxin.server._observe import Observe
 from tongxin.server._rounds import federation_round
 from tongxin.server._settings import Settings
+from tongxin.server.console import install_console
 
 from ._docspages import install_docs
 from ._fastread import FastReads
@@ -32,6 +33,7 @@ from ._ops import ops_router
 from ._problems import install
 from ._records import record_router
 from ._routes import misc_router
+from ._stats import stats_router
 
 __all__ = ["app_from_env", "create_app", "openapi_document"]
 
@@ -187,8 +189,10 @@ def create_app(settings: Settings | None = None, *, hub: Hub | None = None) -> F
     app.include_router(misc_router(settings))
     app.include_router(record_router(settings))
     app.include_router(ops_router(settings))
+    app.include_router(stats_router())
     install_federation(app)
     install_docs(app)
+    install_console(app, settings)
     app.add_middleware(InputGuard)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

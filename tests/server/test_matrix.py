@@ -211,6 +211,16 @@ def _routes() -> list[Route]:
         ),
         Route("GET", "/v1/changes", "feed", 200, lambda w, _: Call("/v1/changes?limit=5")),
         Route(
+            "GET",
+            "/v1/stats",
+            "read",
+            200,
+            lambda w, where: Call(
+                f"/v1/stats?organisationId={w.ids['a' if where == 'in' else 'b']}"
+            ),
+            outside=404,
+        ),
+        Route(
             "POST",
             "/v1/federation/hints",
             "hint",

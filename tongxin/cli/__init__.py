@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import federation, hub, legacy, ops, roster, standard
+from . import console, federation, hub, legacy, ops, roster, standard
 
 __all__ = ["app", "main"]
 
@@ -25,6 +25,7 @@ federation.register(app)
 ops.register(app)
 roster.register(app)
 legacy.register(app)
+console.register(app)
 
 
 def main() -> None:

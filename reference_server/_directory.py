@@ -1,0 +1,155 @@
+"""Finding members for the console: by name, by citizen ID (through the hub's keyed hash, never
+in clear), by phone (through a keyed-hash index, :mod:`._phones`), within an organisation
+subtree, with a total count and pages. Only what the caller sees is searched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from ._errors import NotFound
+from ._hub import Hub
+from ._policy import sees
+from ._security import Principal, org_path
+from ._stats import _field
+from ._tables import org_tree, records
+
+__all__ = ["MemberQuery", "MemberRow", "Organisation", "organisations", "search_members"]
+
+_ORPHAN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQuery:
+    """A search: any of name (part of it), citizen ID (whole), phone (whole); a subtree."""
+
+    name: str | None = None
+    citizen_id: str | None = None
+    phone: str | None = None
+    organisation_id: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """One member as the list shows it (no sensitive field)."""
+
+    id: str
+    name: str
+    organisation_id: str
+    organisation_name: str
+    category: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """An organisation of the caller's subtree, with its depth below the caller's root."""
+
+    id: str
+    name: str
+    depth: int
+
+
+def _prefix(hub: Hub, principal: Principal, organisation_id: str | None) -> str | None:
+    if organisation_id is None:
+        return principal.subtree if principal.restricted else None
+    with hub.db.read() as conn:
+        path = org_path(conn, organisation_id)
+    if path is None or not sees(principal, path):
+        raise NotFound(
+            f"organisations/{organisation_id} does not exist",
+            f"记录 organisations/{organisation_id} 不存在",
+        )
+    return path
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(hub: Hub, principal: Principal, query: MemberQuery) -> ColumnElement[bool]:
+    c = records.c
+    where = and_(c.collection == "members", c.deleted.is_(False), c.orphan != _ORPHAN)
+    prefix = _prefix(hub, principal, query.organisation_id)
+    if prefix is not None:
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+        where = and_(where, c.scope_org.in_(inside))
+    if query.name:
+        name = _field(hub.db.dialect, "name")
+        where = and_(where, name.like(f"%{_escape(query.name)}%", escape="\\"))
+    if query.citizen_id:
+        where = and_(where, c.citizen_hash == hub.cipher.citizen_hash(query.citizen_id.strip()))
+    if query.phone:
+        from ._phones import phone_ids
+
+        where = and_(where, c.id.in_(phone_ids(hub, query.phone)))
+    return where
+
+
+def search_members(
+    hub: Hub, principal: Principal, query: MemberQuery
+) -> tuple[int, list[MemberRow]]:
+    """The total number of members found, and the page asked for (by name, then id)."""
+    where = _where(hub, principal, query)
+    dialect = hub.db.dialect
+    orgs = records.alias("o")
+    org_name = _field(dialect, "name", orgs.c.doc)
+    name = _field(dialect, "name")
+    listing = (
+        select(
+            records.c.id,
+            name.label("name"),
+            records.c.scope_org.label("org"),
+            org_name.label("org_name"),
+            _field(dialect, "category").label("category"),
+            _field(dialect, "status").label("status"),
+        )
+        .select_from(
+            records.outerjoin(
+                orgs, and_(orgs.c.collection == "organisations", orgs.c.id == records.c.scope_org)
+            )
+        )
+        .where(where)
+        .order_by(name, records.c.id)
+        .limit(query.per_page)
+        .offset((max(query.page, 1) - 1) * query.per_page)
+    )
+    with hub.db.read() as conn:
+        total = conn.execute(select(func.count()).where(where)).scalar_one()
+        rows = conn.execute(listing).all()
+    return int(total), [_row(r) for r in rows]
+
+
+def _row(r: Any) -> MemberRow:
+    return MemberRow(
+        r.id, str(r.name or ""), str(r.org or ""), str(r.org_name or ""), str(r.category or ""),
+        str(r.status or ""),
+    )  # fmt: skip
+
+
+def organisations(hub: Hub, principal: Principal, limit: int = 500) -> list[Organisation]:
+    """The organisations of the caller's subtree in tree order (for the subtree filter)."""
+    dialect = hub.db.dialect
+    query = (
+        select(org_tree.c.id, org_tree.c.path, _field(dialect, "name").label("name"))
+        .select_from(
+            org_tree.join(
+                records,
+                and_(records.c.collection == "organisations", records.c.id == org_tree.c.id),
+            )
+        )
+        .where(records.c.deleted.is_(False))
+        .order_by(org_tree.c.path)
+        .limit(limit)
+    )
+    if principal.restricted:
+        prefix = principal.subtree or "\x00"
+        query = query.where(org_tree.c.path.startswith(prefix, autoescape=True))
+    base = (principal.subtree or "").count("/")
+    with hub.db.read() as conn:
+        rows = conn.execute(query).all()
+    return [Organisation(r.id, str(r.name or r.id), r.path.count("/") - base - 1) for r in rows]

@@ -1,0 +1,484 @@
+"""Statistics of the records in a caller's subtree (``GET /v1/stats``, the console dashboard).
+
+Every number is computed by the database (``GROUP BY`` over the JSON of the stored records);
+no record is loaded into Python. The scope is the caller's organisation subtree (see
+:func:`._policy.sees`), narrowed to ``organisationId``'s subtree when given; at a parent hub the
+replicas of its children's records lie in that tree too and are counted.
+
+Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
+withdrawn, deceased); every breakdown but ``byStatus`` counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tongxin.schemas import codelist
+
+from ._errors import BadRequest, NotFound
+from ._hub import Hub
+from ._policy import sees
+from ._security import Principal, org_path
+from ._tables import org_tree, records
+
+__all__ = ["LEFT", "StatsQuery", "compute_stats"]
+
+#: Statuses of people no longer on the Party's rolls.
+LEFT = ("removed", "expelled", "withdrawn", "deceased")
+#: Organisation types that hold members directly (a branch in the size statistics).
+BRANCH_TYPES = ("branch", "joint-branch", "temporary-branch")
+#: Upper bounds (inclusive) of the age bands, in years; the last band is open.
+AGE_BANDS = (30, 40, 50, 60, 70)
+#: Branch size bands by members on the rolls (inclusive bounds); the last is open.
+SIZE_BANDS = ((0, 2), (3, 6), (7, 50))
+#: Items listed beside a count (branches under 3 full members, probationers due).
+LIST_LIMIT = 100
+_ORPHAN = 2
+#: The dates ``from`` and ``to`` may take (ages, terms and probation are counted from them).
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2200, 12, 31)
+_EDUCATION_GROUPS = {
+    "1": ("研究生", "Postgraduate"),
+    "2": ("大学本科", "Undergraduate"),
+    "3": ("大学专科", "Junior college"),
+    "4": ("中等职业教育", "Secondary vocational"),
+    "6": ("普通高中", "Senior high school"),
+    "7": ("初中", "Junior secondary"),
+    "8": ("小学", "Primary"),
+    "9": ("其他", "Other"),
+}
+_UNKNOWN = ("未填写", "Not given")
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """What ``GET /v1/stats`` was asked: an organisation subtree and a period (``to`` is also
+    the day ages and probation are counted at)."""
+
+    organisation_id: str | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def as_of(self) -> date:
+        return self.end or date.today()
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """The period of the meeting and dues statistics: ``from``–``to``, by default the
+        quarter of ``to`` so far."""
+        end = self.as_of
+        start = self.start or date(end.year, (end.month - 1) // 3 * 3 + 1, 1)
+        return start, end
+
+
+def _field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
+    doc = records.c.doc if source is None else source
+    if dialect == "sqlite":
+        return func.json_extract(doc, f"$.{name}")
+    return func.jsonb_extract_path_text(cast(doc, JSONB), name)
+
+
+def _scope_prefix(hub: Hub, principal: Principal, query: StatsQuery) -> str | None:
+    """The tree path whose subtree is counted (None: the whole hub)."""
+    if query.organisation_id is None:
+        return principal.subtree if principal.restricted else None
+    with hub.db.read() as conn:
+        path = org_path(conn, query.organisation_id)
+    if path is None or not sees(principal, path):
+        raise NotFound(
+            f"organisations/{query.organisation_id} does not exist",
+            f"记录 organisations/{query.organisation_id} 不存在",
+        )
+    return path
+
+
+def _live(collection: str, prefix: str | None) -> ColumnElement[bool]:
+    c = records.c
+    where = and_(c.collection == collection, c.deleted.is_(False), c.orphan != _ORPHAN)
+    if prefix is not None:
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+        where = and_(where, c.scope_org.in_(inside))
+    return where
+
+
+def _on_rolls(dialect: str) -> ColumnElement[bool]:
+    status = _field(dialect, "status")
+    return func.coalesce(status, "").not_in(LEFT)
+
+
+def _counts(conn: Connection, key: ColumnElement[Any], where: ColumnElement[bool]) -> list[Any]:
+    grouped = key.label("k")
+    rows = conn.execute(
+        select(grouped, func.count().label("n")).where(where).group_by(grouped).order_by(grouped)
+    ).all()
+    return [(row.k, row.n) for row in rows]
+
+
+def _coded(rows: list[Any], list_name: str) -> list[dict[str, Any]]:
+    listed = codelist(list_name)
+    out = []
+    for code, n in rows:
+        try:
+            zh, en = listed.title(str(code)) if code is not None else _UNKNOWN
+        except KeyError:
+            zh, en = str(code), str(code)
+        out.append(_item(None if code is None else str(code), zh, en, n))
+    return out
+
+
+def _item(code: str | None, zh: str, en: str, count: int) -> dict[str, Any]:
+    return {"code": code, "label": {"zh-CN": zh, "en": en}, "count": int(count)}
+
+
+def _years_before(day: date, years: int) -> str:
+    try:
+        return day.replace(year=day.year - years).isoformat()
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28).isoformat()
+
+
+def _age_band(dialect: str, as_of: date) -> ColumnElement[Any]:
+    birth = _field(dialect, "birthDate")
+    whens = [
+        (birth > _years_before(as_of, top + 1), literal(f"{i}")) for i, top in enumerate(AGE_BANDS)
+    ]
+    return case(*whens, else_=literal(str(len(AGE_BANDS))))
+
+
+def _age_labels() -> list[tuple[str, str]]:
+    labels, low = [], 0
+    for top in AGE_BANDS:
+        labels.append(
+            (f"{low}–{top} 岁" if low else f"{top} 岁及以下", f"{low}–{top}" if low else f"≤ {top}")
+        )
+        low = top + 1
+    labels.append((f"{low} 岁及以上", f"≥ {low}"))
+    return labels
+
+
+def _members(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    live = _live("members", prefix)
+    rolls = and_(live, _on_rolls(dialect))
+    total = conn.execute(select(func.count()).where(rolls)).scalar_one()
+    ages = dict(_counts(conn, _age_band(dialect, as_of), rolls))
+    by_age = [
+        _item(str(i), zh, en, ages.get(str(i), 0)) for i, (zh, en) in enumerate(_age_labels())
+    ]
+    education = cast(func.substr(_field(dialect, "education"), 1, 1), String)
+    by_education = [
+        _item(None if g is None else str(g), *_EDUCATION_GROUPS.get(str(g), _UNKNOWN), n)
+        for g, n in _counts(conn, education, rolls)
+    ]
+    return {
+        "total": int(total),
+        "byCategory": _coded(_counts(conn, _field(dialect, "category"), rolls), "member-category"),
+        "byGender": _coded(_counts(conn, _field(dialect, "gender"), rolls), "gender"),
+        "byAgeBand": by_age,
+        "byEducation": by_education,
+        "byEthnicity": _coded(_counts(conn, _field(dialect, "ethnicity"), rolls), "ethnicity"),
+        "byStatus": _coded(_counts(conn, _field(dialect, "status"), live), "member-status"),
+    }
+
+
+def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, Any]:
+    m = records.alias("m")
+    full = case((_field(dialect, "category", m.c.doc) == "full", 1), else_=0)
+    sizes = (
+        select(
+            m.c.scope_org.label("org"),
+            func.count().label("members"),
+            func.sum(full).label("full"),
+        )
+        .where(
+            m.c.collection == "members",
+            m.c.deleted.is_(False),
+            m.c.orphan != _ORPHAN,
+            func.coalesce(_field(dialect, "status", m.c.doc), "").not_in(LEFT),
+        )
+        .group_by(m.c.scope_org)
+        .subquery("sizes")
+    )
+    members = func.coalesce(sizes.c.members, 0)
+    full_members = func.coalesce(sizes.c.full, 0)
+    branch = and_(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+    joined = records.outerjoin(sizes, sizes.c.org == records.c.id)
+    band = case(
+        *[(members <= high, literal(f"{low}-{high}")) for low, high in SIZE_BANDS],
+        else_=literal(f"{SIZE_BANDS[-1][1] + 1}+"),
+    ).label("band")
+    rows: dict[str, int] = dict(
+        conn.execute(
+            select(band, func.count()).select_from(joined).where(branch).group_by(band)
+        ).all()
+    )
+    by_size = []
+    for low, high in SIZE_BANDS:
+        key = f"{low}-{high}"
+        by_size.append(_item(key, f"{low}–{high} 人", f"{low}–{high}", rows.get(key, 0)))
+    top = f"{SIZE_BANDS[-1][1] + 1}+"
+    by_size.append(_item(top, f"{SIZE_BANDS[-1][1] + 1} 人及以上", top, rows.get(top, 0)))
+    under = and_(branch, full_members < 3)
+    count = conn.execute(select(func.count()).select_from(joined).where(under)).scalar_one()
+    listed = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            members.label("members"),
+            full_members.label("full"),
+        )
+        .select_from(joined)
+        .where(under)
+        .order_by(records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    return {
+        "total": int(sum(rows.values())),
+        "bySize": by_size,
+        "underThreeFull": {
+            "count": int(count),
+            "items": [
+                {"id": r.id, "name": r.name, "members": int(r.members), "fullMembers": int(r.full)}
+                for r in listed
+            ],
+        },
+    }
+
+
+def _probation(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    """Probationary members whose year (from ``joinedDate``) ends within 30 days of ``as_of``,
+    and those whose year has already ended."""
+    joined = _field(dialect, "joinedDate")
+    base = and_(
+        _live("members", prefix),
+        _on_rolls(dialect),
+        _field(dialect, "category") == "probationary",
+    )
+    year_ago = _years_before(as_of, 1)
+    soon = _years_before(as_of + timedelta(days=30), 1)
+    due = and_(base, joined >= year_ago, joined <= soon)
+    overdue = and_(base, joined < year_ago)
+    return {
+        "dueWithin30Days": _listed(conn, dialect, due),
+        "overdue": _listed(conn, dialect, overdue),
+    }
+
+
+def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
+    count = conn.execute(select(func.count()).where(where)).scalar_one()
+    rows = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            records.c.scope_org.label("org"),
+            _field(dialect, "joinedDate").label("joined"),
+        )
+        .where(where)
+        .order_by(_field(dialect, "joinedDate"), records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    items = []
+    for r in rows:
+        joined = date.fromisoformat(str(r.joined))
+        items.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "organisationId": r.org,
+                "joinedDate": joined.isoformat(),
+                "dueDate": _years_before(joined, -1),
+            }
+        )
+    return {"count": int(count), "items": items}
+
+
+#: 三会一课: the activity types and how often each is required (months per meeting).
+REQUIRED_EVERY = {
+    "general-meeting": 3,
+    "party-lecture": 3,
+    "committee-meeting": 1,
+    "group-meeting": 1,
+}
+
+
+def _months(start: date, end: date) -> list[str]:
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _required(start: date, end: date, every: int) -> int:
+    """How many meetings a period needs: one per calendar month (every 1) or quarter (3) it
+    touches."""
+    return len({(int(m[:4]), (int(m[5:]) - 1) // every) for m in _months(start, end)})
+
+
+def _meetings(
+    conn: Connection, dialect: str, prefix: str | None, start: date, end: date
+) -> dict[str, Any]:
+    """三会一课 per branch in the period, against the required frequencies."""
+    day = func.substr(_field(dialect, "startTime"), 1, 10)
+    kind = _field(dialect, "type")
+    held = conn.execute(
+        select(records.c.scope_org, kind.label("kind"), func.count().label("n"))
+        .where(
+            _live("activities", prefix),
+            kind.in_(REQUIRED_EVERY),
+            day >= start.isoformat(),
+            day <= end.isoformat(),
+        )
+        .group_by(records.c.scope_org, kind)
+    ).all()
+    counts: dict[tuple[str, str], int] = {(r.scope_org, r.kind): int(r.n) for r in held}
+    branches = conn.execute(
+        select(records.c.id, _field(dialect, "name").label("name"))
+        .where(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+        .order_by(records.c.id)
+    ).all()
+    required = {k: _required(start, end, every) for k, every in REQUIRED_EVERY.items()}
+    by_type = []
+    for code, need in required.items():
+        zh, en = codelist("activity-type").title(code)
+        meeting = sum(counts.get((b.id, code), 0) >= need for b in branches)
+        item = _item(code, zh, en, sum(counts.get((b.id, code), 0) for b in branches))
+        by_type.append({**item, "required": need, "branchesMeeting": meeting})
+
+    def complete(branch_id: str) -> bool:
+        return all(counts.get((branch_id, c), 0) >= n for c, n in required.items())
+
+    items = [
+        {
+            "id": b.id,
+            "name": b.name,
+            "held": {code: counts.get((b.id, code), 0) for code in required},
+            "complete": complete(b.id),
+        }
+        for b in branches[:LIST_LIMIT]
+    ]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "branches": len(branches),
+        "branchesComplete": sum(complete(b.id) for b in branches),
+        "byType": by_type,
+        "items": items,
+    }
+
+
+def _dues(
+    conn: Connection, dialect: str, prefix: str | None, start: date, end: date, members: int
+) -> dict[str, Any]:
+    """Members who paid dues for each month of the period, and the rate against the members on
+    the rolls now."""
+    month = _field(dialect, "period")
+    paid: dict[str, int] = dict(
+        conn.execute(
+            select(month.label("m"), func.count(func.distinct(_field(dialect, "memberId"))))
+            .where(_live("duesPayments", prefix), month.in_(_months(start, end)))
+            .group_by(month)
+        ).all()
+    )
+    by_month = []
+    for m in _months(start, end):
+        count = int(paid.get(m, 0))
+        rate = round(count / members, 4) if members else None
+        by_month.append({"code": m, "label": {"zh-CN": m, "en": m}, "count": count, "rate": rate})
+    return {"members": members, "byMonth": by_month}
+
+
+def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    """Organisations whose committee's term (``electedDate`` + ``termYears``) ends within 90
+    days of ``as_of``, or has ended."""
+    elected = _field(dialect, "electedDate")
+    years = cast(_field(dialect, "termYears"), Integer)
+    soon_at = as_of + timedelta(days=90)
+    ending, ended = [], []
+    for n in range(1, 6):
+        ending.append(
+            and_(
+                years == n,
+                elected > _years_before(as_of, n),
+                elected <= _years_before(soon_at, n),
+            )
+        )
+        ended.append(and_(years == n, elected <= _years_before(as_of, n)))
+    base = and_(_live("organisations", prefix), elected.is_not(None))
+    return {
+        "endingWithin90Days": _orgs(conn, dialect, and_(base, or_(*ending))),
+        "ended": _orgs(conn, dialect, and_(base, or_(*ended))),
+    }
+
+
+def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
+    count = conn.execute(select(func.count()).where(where)).scalar_one()
+    rows = conn.execute(
+        select(
+            records.c.id,
+            _field(dialect, "name").label("name"),
+            _field(dialect, "electedDate").label("elected"),
+            cast(_field(dialect, "termYears"), Integer).label("years"),
+        )
+        .where(where)
+        .order_by(records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    items = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "electedDate": str(r.elected),
+            "termYears": int(r.years),
+            "termEnds": _years_before(date.fromisoformat(str(r.elected)), -int(r.years)),
+        }
+        for r in rows
+    ]
+    return {"count": int(count), "items": items}
+
+
+def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
+    """The statistics document of ``GET /v1/stats`` for ``principal``."""
+    for name, day in (("from", query.start), ("to", query.end)):
+        if day is not None and not _EARLIEST <= day <= _LATEST:
+            raise BadRequest(
+                f"{name} must lie between {_EARLIEST} and {_LATEST}",
+                f"日期须在 {_EARLIEST} 至 {_LATEST} 之间",
+                code="invalid-parameter",
+            )
+    if query.start is not None and query.end is not None and query.start > query.end:
+        raise BadRequest("from is after to", "起始日期晚于截止日期", code="invalid-parameter")
+    prefix = _scope_prefix(hub, principal, query)
+    dialect = hub.db.dialect
+    as_of = query.as_of
+    start, end = query.period
+    with hub.db.read() as conn:
+        members = _members(conn, dialect, prefix, as_of)
+        return {
+            "organisationId": query.organisation_id or principal.organisation_id,
+            "asOf": as_of.isoformat(),
+            "from": None if query.start is None else query.start.isoformat(),
+            "to": None if query.end is None else query.end.isoformat(),
+            "members": members,
+            "branches": _branches(conn, dialect, prefix),
+            "probation": _probation(conn, dialect, prefix, as_of),
+            "meetings": _meetings(conn, dialect, prefix, start, end),
+            "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
+            "committees": _committees(conn, dialect, prefix, as_of),
+        }

@@ -1,0 +1,18 @@
+"""The county console at ``/console/`` (``docs/console.md``): server-rendered pages over the
+same services as the API, for staff accounts made by ``tongxin user create``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tongxin.server._settings import Settings
+
+from ._web import REDIRECT, SESSION_COOKIE, console_router, redirect_handler
+
+__all__ = ["SESSION_COOKIE", "install_console"]
+
+
+def install_console(app: FastAPI, settings: Settings) -> None:
+    """Serve the console's pages (its assets are under ``/static/``, mounted by the docs)."""
+    app.include_router(console_router(settings))
+    app.add_exception_handler(REDIRECT, redirect_handler)

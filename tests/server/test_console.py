@@ -1,0 +1,262 @@
+"""The console over HTTP against a real hub: login, the session cookie, CSRF, the lock after
+five failures, the audit of every login, and a branch secretary who never sees another branch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tongxin.server import open_hub
+from tongxin.server._accounts import create_user
+
+from .conftest import Backend, Server, organisation, person
+
+NEW_PASSWORD = "correct horse battery"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def _total(html: str) -> int:
+    found = re.search(r'data-total="(\d+)"', html)
+    assert found, html[:500]
+    return int(found.group(1))
+
+
+def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    form = client.get("/console/login")
+    return client.post(
+        "/console/login",
+        data={"csrf": _csrf(form.text), "username": username, "password": password},
+    )
+
+
+def signed_in(server: Server, world: World, username: str) -> httpx.Client:
+    """A browser-like client logged in as ``username``, its one-time password replaced."""
+    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
+    password = world.passwords[username]
+    first = login(client, username, password)
+    if first.url.path == "/console/password":
+        changed = client.post(
+            "/console/password",
+            data={"csrf": _csrf(first.text), "old": password, "new": NEW_PASSWORD},
+        )
+        assert changed.url.path == "/console/", changed.text[:300]
+        world.passwords[username] = NEW_PASSWORD
+    else:
+        assert first.url.path == "/console/", first.text[:300]
+    return client
+
+
+@dataclass
+class World:
+    ids: dict[str, str]
+    members: dict[str, list[dict[str, Any]]]
+    passwords: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def world(server: Server, backend: Backend) -> World:
+    ids: dict[str, str] = {}
+    members: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+    with server.client() as admin:
+        root = organisation()
+        assert admin.post("/v1/organisations", json=root).status_code == 201
+        ids["root"] = root["id"]
+        for name in ("a", "b"):
+            branch = organisation(root["id"], name=f"第{name}支部")
+            assert admin.post("/v1/organisations", json=branch).status_code == 201
+            ids[name] = branch["id"]
+            for _ in range(3 if name == "a" else 4):
+                record = person(branch["id"])
+                assert admin.post("/v1/members", json=record).status_code == 201
+                members[name].append(record)
+    hub = open_hub(backend.settings())
+    try:
+        passwords = {
+            "sec-a": create_user(hub.db, "sec-a", ids["a"], "secretary"),
+            "county": create_user(hub.db, "county", ids["root"], "organiser"),
+            "locked": create_user(hub.db, "locked", ids["root"], "viewer"),
+        }
+    finally:
+        hub.close()
+    return World(ids, members, passwords)
+
+
+@pytest.fixture(scope="module")
+def secretary(server: Server, world: World) -> Iterator[httpx.Client]:
+    with closing(signed_in(server, world, "sec-a")) as client:
+        yield client
+
+
+def test_pages_need_a_session(server: Server) -> None:
+    for path in ("/console/", "/console/members", "/console/password"):
+        response = httpx.get(server.url + path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/console/login")
+
+
+def test_the_session_cookie_is_http_only_and_same_site(server: Server, world: World) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        response = login(client, "county", world.passwords["county"])
+        assert response.status_code == 303
+        cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("tongxin_session=")
+        )
+        assert "HttpOnly" in cookie
+        assert "samesite=strict" in cookie.lower()
+        assert "Secure" not in cookie  # plain http on loopback; https sets it
+        assert response.headers["location"] == "/console/"
+        first = client.get("/console/")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/console/password"  # a one-time password
+
+
+def test_forms_without_the_csrf_token_are_refused(server: Server, world: World) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        client.get("/console/login")
+        refused = client.post(
+            "/console/login",
+            data={"csrf": "forged", "username": "sec-a", "password": world.passwords["sec-a"]},
+        )
+        assert refused.status_code == 403
+        assert "tongxin_session" not in refused.headers.get("set-cookie", "")
+    with closing(signed_in(server, world, "county")) as client:
+        assert client.post("/console/logout", data={"csrf": "forged"}).status_code == 403
+        search = client.post("/console/members", data={"name": "x"})
+        assert search.status_code == 403
+        assert client.get("/console/").status_code == 200  # still signed in
+
+
+def _audit(server: Server) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    url: str | None = "/v1/audit?limit=1000"
+    with server.client() as admin:
+        while url:
+            page = admin.get(url).json()
+            rows += page["items"]
+            url = page["next"]
+    return [r for r in rows if r["type"] == "console-users"]
+
+
+def test_five_wrong_passwords_lock_the_account_and_every_attempt_is_audited(
+    server: Server, world: World
+) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for attempt in range(1, 6):
+            wrong = login(client, "locked", f"wrong-{attempt}")
+            assert wrong.status_code == 401
+        assert "锁定" in wrong.text
+        right = login(client, "locked", world.passwords["locked"])
+        assert right.status_code == 401
+        assert "tongxin_session" not in right.headers.get("set-cookie", "")
+    rows = [r for r in _audit(server) if r["id"] == "locked"]
+    actions = [r["action"] for r in rows]
+    assert actions.count("login-failed") == 5
+    assert actions.count("locked") == 1
+    assert actions[-1] == "login-refused"
+    assert rows[0]["action"] == "user-create"
+    assert rows[0]["requestId"].startswith("cli:")
+    assert all(r["requestId"].startswith("console:") for r in rows[1:])
+
+
+def test_login_and_logout_are_audited_and_logout_ends_the_session(
+    server: Server, world: World
+) -> None:
+    with closing(signed_in(server, world, "county")) as client:
+        page = client.get("/console/")
+        assert client.post("/console/logout", data={"csrf": _csrf(page.text)}).status_code == 200
+        after = client.get("/console/", follow_redirects=False)
+        assert after.status_code == 303
+    actions = [(r["action"], r["tokenId"]) for r in _audit(server) if r["id"] == "county"]
+    assert ("login", "user:county") in actions
+    assert ("logout", "user:county") in actions
+
+
+def test_a_branch_secretary_never_sees_another_branch(
+    server: Server, world: World, secretary: httpx.Client
+) -> None:
+    dashboard = secretary.get("/console/")
+    assert 'data-key="members.total">3<' in dashboard.text
+    assert world.ids["b"] not in dashboard.text
+    for other in (world.ids["b"], world.ids["root"]):
+        assert secretary.get("/console/", params={"organisationId": other}).status_code == 404
+        assert secretary.get("/console/members", params={"organisationId": other}).status_code == (
+            404
+        )
+    csrf = _csrf(dashboard.text)
+    listed = secretary.post("/console/members", data={"csrf": csrf})
+    assert _total(listed.text) == len(world.members["a"])
+    stranger = world.members["b"][0]
+    for field, value in (
+        ("name", stranger["name"]),
+        ("citizenId", stranger["citizenId"]),
+        ("phone", stranger["phone"]),
+    ):
+        found = secretary.post("/console/members", data={"csrf": csrf, field: value})
+        assert stranger["id"] not in found.text, field
+    mine = world.members["a"][1]
+    for field, value in (("citizenId", mine["citizenId"]), ("phone", mine["phone"])):
+        found = secretary.post("/console/members", data={"csrf": csrf, field: value})
+        assert _total(found.text) == 1, field
+        assert mine["id"] in found.text, field
+
+
+def test_search_does_not_put_a_citizen_id_in_a_url(
+    server: Server, world: World, secretary: httpx.Client
+) -> None:
+    csrf = _csrf(secretary.get("/console/members").text)
+    mine = world.members["a"][0]
+    found = secretary.post("/console/members", data={"csrf": csrf, "citizenId": mine["citizenId"]})
+    assert mine["citizenId"] not in str(found.url)
+    assert _total(found.text) == 1
+
+
+def test_the_county_sees_every_branch_and_english_is_a_click_away(
+    server: Server, world: World
+) -> None:
+    with closing(signed_in(server, world, "county")) as client:
+        page = client.get("/console/")
+        total = len(world.members["a"]) + len(world.members["b"])
+        assert f'data-key="members.total">{total}<' in page.text
+        assert "统计概览" in page.text
+        english = client.get("/console/lang", params={"to": "en", "next": "/console/"})
+        assert "Dashboard" in english.text
+        assert english.url.path == "/console/"
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(backend: Backend, world: World) -> None:
+    from tongxin.server.api import create_app
+
+    hub = open_hub(backend.settings(public_url="https://hub.example.cn"))
+    try:
+        password = create_user(hub.db, "tls-user", world.ids["root"], "viewer")
+        app = create_app(hub=hub)
+
+        async def attempt() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="https://hub") as client:
+                form = await client.get("/console/login")
+                return await client.post(
+                    "/console/login",
+                    data={"csrf": _csrf(form.text), "username": "tls-user", "password": password},
+                )
+
+        response = anyio.run(attempt)
+    finally:
+        hub.close()
+    assert response.status_code == 303
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("tongxin_session=")
+    )
+    assert "Secure" in cookie
