@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._accounts import UserInfo, create_user, disable_user, list_users, reset_password
     from ._backup import BackupInfo, backup, restore
     from ._backup import verify as verify_backup
     from ._backupfile import BackupError
@@ -53,19 +54,24 @@ __all__ = [
     "RotationResult",
     "Settings",
     "TokenInfo",
+    "UserInfo",
     "add_peer",
     "backup",
     "create_record",
     "create_token",
+    "create_user",
     "delete_record",
+    "disable_user",
     "federation_round",
     "init_hub",
     "list_peers",
     "list_tokens",
+    "list_users",
     "migrate",
     "open_hub",
     "purge",
     "replace_record",
+    "reset_password",
     "restore",
     "revoke_token",
     "rotate_data_key",
@@ -75,6 +81,11 @@ __all__ = [
 
 #: Where each public name lives: ``name -> (module, name there)``.
 _WHERE = {
+    "UserInfo": ("._accounts", "UserInfo"),
+    "create_user": ("._accounts", "create_user"),
+    "disable_user": ("._accounts", "disable_user"),
+    "list_users": ("._accounts", "list_users"),
+    "reset_password": ("._accounts", "reset_password"),
     "BackupError": ("._backupfile", "BackupError"),
     "BackupInfo": ("._backup", "BackupInfo"),
     "backup": ("._backup", "backup"),

@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from tongxin.schemas import problems
+
 from ._audit import operator_id
 from ._db import Database
 from ._errors import BadRequest, Conflict, NotFound
@@ -73,7 +75,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY = _hasher.hash("not a password of anyone")
 
 
-class _Table(SQLModel):
+class ConsoleTable(SQLModel):
     """Console tables live in the hub's metadata (so migrations and ``alembic check`` see
     them)."""
 
@@ -84,7 +86,7 @@ def _stamp(nullable: bool) -> Any:
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
 
 
-class ConsoleUser(_Table, table=True):
+class ConsoleUser(ConsoleTable, table=True):
     """A console user: role, organisation, password hash, failed-login state."""
 
     __tablename__ = "console_users"
@@ -102,7 +104,7 @@ class ConsoleUser(_Table, table=True):
     created_at: datetime = _stamp(False)
 
 
-class ConsoleSession(_Table, table=True):
+class ConsoleSession(ConsoleTable, table=True):
     """A browser session: the SHA-256 of its cookie value, its user and CSRF token."""
 
     __tablename__ = "console_sessions"
@@ -192,9 +194,9 @@ def _role(role: str) -> Role:
     except ValueError:
         known = ", ".join(r.value for r in Role)
         raise BadRequest(
+            problems.UNKNOWN_ROLE,
             f"unknown role {role}; known: {known}",
             f"未知角色 {role}；可用：{known}",
-            code="unknown-role",
         ) from None
 
 
@@ -202,22 +204,24 @@ def create_user(db: Database, username: str, organisation_id: str, role: str) ->
     """Store a new user and return its one-time password (the only time it is visible)."""
     if not _USERNAME.fullmatch(username):
         raise BadRequest(
+            problems.INVALID_USERNAME,
             "a username is 2 to 32 lower-case letters, digits, '.', '_' or '-', starting with a "
             "letter or digit",
             "用户名为 2 至 32 个小写字母、数字或 . _ -，以字母或数字开头",
-            code="invalid-username",
         )
     checked = _role(role)
     password = _one_time_password()
     with db.write() as conn:
         if org_path(conn, organisation_id) is None:
             raise BadRequest(
+                problems.UNKNOWN_ORGANISATION,
                 f"organisation {organisation_id} does not exist on this hub",
                 f"本枢纽不存在党组织 {organisation_id}",
-                code="unknown-organisation",
             )
         if conn.execute(select(users.c.username).where(users.c.username == username)).first():
-            raise Conflict(f"user {username} exists", f"用户 {username} 已存在", code="user-exists")
+            raise Conflict(
+                problems.USER_EXISTS, f"user {username} exists", f"用户 {username} 已存在"
+            )
         conn.execute(
             insert(users).values(
                 username=username,
@@ -243,7 +247,7 @@ def list_users(db: Database) -> list[UserInfo]:
 def _existing(conn: Connection, username: str) -> Any:
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
-        raise NotFound(f"no user {username}", f"没有用户 {username}", code="user-unknown")
+        raise NotFound(problems.USER_UNKNOWN, f"no user {username}", f"没有用户 {username}")
     return row
 
 

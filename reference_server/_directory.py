@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
 
+from tongxin.schemas import problems
+
 from ._errors import NotFound
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
-from ._stats import _field
+from ._stats import json_field
 from ._tables import org_tree, records
 
 __all__ = ["MemberQuery", "MemberRow", "Organisation", "organisations", "search_members"]
@@ -61,6 +63,7 @@ def _prefix(hub: Hub, principal: Principal, organisation_id: str | None) -> str 
         path = org_path(conn, organisation_id)
     if path is None or not sees(principal, path):
         raise NotFound(
+            problems.NOT_FOUND,
             f"organisations/{organisation_id} does not exist",
             f"记录 organisations/{organisation_id} 不存在",
         )
@@ -79,7 +82,7 @@ def _where(hub: Hub, principal: Principal, query: MemberQuery) -> ColumnElement[
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         where = and_(where, c.scope_org.in_(inside))
     if query.name:
-        name = _field(hub.db.dialect, "name")
+        name = json_field(hub.db.dialect, "name")
         where = and_(where, name.like(f"%{_escape(query.name)}%", escape="\\"))
     if query.citizen_id:
         where = and_(where, c.citizen_hash == hub.cipher.citizen_hash(query.citizen_id.strip()))
@@ -97,16 +100,16 @@ def search_members(
     where = _where(hub, principal, query)
     dialect = hub.db.dialect
     orgs = records.alias("o")
-    org_name = _field(dialect, "name", orgs.c.doc)
-    name = _field(dialect, "name")
+    org_name = json_field(dialect, "name", orgs.c.doc)
+    name = json_field(dialect, "name")
     listing = (
         select(
             records.c.id,
             name.label("name"),
             records.c.scope_org.label("org"),
             org_name.label("org_name"),
-            _field(dialect, "category").label("category"),
-            _field(dialect, "status").label("status"),
+            json_field(dialect, "category").label("category"),
+            json_field(dialect, "status").label("status"),
         )
         .select_from(
             records.outerjoin(
@@ -135,7 +138,7 @@ def organisations(hub: Hub, principal: Principal, limit: int = 500) -> list[Orga
     """The organisations of the caller's subtree in tree order (for the subtree filter)."""
     dialect = hub.db.dialect
     query = (
-        select(org_tree.c.id, org_tree.c.path, _field(dialect, "name").label("name"))
+        select(org_tree.c.id, org_tree.c.path, json_field(dialect, "name").label("name"))
         .select_from(
             org_tree.join(
                 records,

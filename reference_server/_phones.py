@@ -14,7 +14,7 @@ import re
 from sqlalchemy import BigInteger, Column, String, Table, delete, func, insert, select
 from sqlmodel import Field
 
-from ._accounts import _Table
+from ._accounts import ConsoleTable
 from ._hub import Hub
 from ._tables import records
 
@@ -24,7 +24,7 @@ _BATCH = 1000
 _DIGITS = re.compile(r"[^0-9+]")
 
 
-class PhoneEntry(_Table, table=True):
+class PhoneEntry(ConsoleTable, table=True):
     """The keyed hash of a member's phone at change sequence ``seq``."""
 
     __tablename__ = "console_phone_index"

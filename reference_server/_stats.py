@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from tongxin.schemas import codelist
+from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
 from ._hub import Hub
@@ -38,7 +38,7 @@ from ._policy import sees
 from ._security import Principal, org_path
 from ._tables import org_tree, records
 
-__all__ = ["LEFT", "StatsQuery", "compute_stats"]
+__all__ = ["LEFT", "StatsQuery", "compute_stats", "json_field"]
 
 #: Statuses of people no longer on the Party's rolls.
 LEFT = ("removed", "expelled", "withdrawn", "deceased")
@@ -88,7 +88,7 @@ class StatsQuery:
         return start, end
 
 
-def _field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
+def json_field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
     doc = records.c.doc if source is None else source
     if dialect == "sqlite":
         return func.json_extract(doc, f"$.{name}")
@@ -103,6 +103,7 @@ def _scope_prefix(hub: Hub, principal: Principal, query: StatsQuery) -> str | No
         path = org_path(conn, query.organisation_id)
     if path is None or not sees(principal, path):
         raise NotFound(
+            problems.NOT_FOUND,
             f"organisations/{query.organisation_id} does not exist",
             f"记录 organisations/{query.organisation_id} 不存在",
         )
@@ -119,7 +120,7 @@ def _live(collection: str, prefix: str | None) -> ColumnElement[bool]:
 
 
 def _on_rolls(dialect: str) -> ColumnElement[bool]:
-    status = _field(dialect, "status")
+    status = json_field(dialect, "status")
     return func.coalesce(status, "").not_in(LEFT)
 
 
@@ -155,7 +156,7 @@ def _years_before(day: date, years: int) -> str:
 
 
 def _age_band(dialect: str, as_of: date) -> ColumnElement[Any]:
-    birth = _field(dialect, "birthDate")
+    birth = json_field(dialect, "birthDate")
     whens = [
         (birth > _years_before(as_of, top + 1), literal(f"{i}")) for i, top in enumerate(AGE_BANDS)
     ]
@@ -181,25 +182,27 @@ def _members(conn: Connection, dialect: str, prefix: str | None, as_of: date) ->
     by_age = [
         _item(str(i), zh, en, ages.get(str(i), 0)) for i, (zh, en) in enumerate(_age_labels())
     ]
-    education = cast(func.substr(_field(dialect, "education"), 1, 1), String)
+    education = cast(func.substr(json_field(dialect, "education"), 1, 1), String)
     by_education = [
         _item(None if g is None else str(g), *_EDUCATION_GROUPS.get(str(g), _UNKNOWN), n)
         for g, n in _counts(conn, education, rolls)
     ]
     return {
         "total": int(total),
-        "byCategory": _coded(_counts(conn, _field(dialect, "category"), rolls), "member-category"),
-        "byGender": _coded(_counts(conn, _field(dialect, "gender"), rolls), "gender"),
+        "byCategory": _coded(
+            _counts(conn, json_field(dialect, "category"), rolls), "member-category"
+        ),
+        "byGender": _coded(_counts(conn, json_field(dialect, "gender"), rolls), "gender"),
         "byAgeBand": by_age,
         "byEducation": by_education,
-        "byEthnicity": _coded(_counts(conn, _field(dialect, "ethnicity"), rolls), "ethnicity"),
-        "byStatus": _coded(_counts(conn, _field(dialect, "status"), live), "member-status"),
+        "byEthnicity": _coded(_counts(conn, json_field(dialect, "ethnicity"), rolls), "ethnicity"),
+        "byStatus": _coded(_counts(conn, json_field(dialect, "status"), live), "member-status"),
     }
 
 
 def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, Any]:
     m = records.alias("m")
-    full = case((_field(dialect, "category", m.c.doc) == "full", 1), else_=0)
+    full = case((json_field(dialect, "category", m.c.doc) == "full", 1), else_=0)
     sizes = (
         select(
             m.c.scope_org.label("org"),
@@ -210,14 +213,14 @@ def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, A
             m.c.collection == "members",
             m.c.deleted.is_(False),
             m.c.orphan != _ORPHAN,
-            func.coalesce(_field(dialect, "status", m.c.doc), "").not_in(LEFT),
+            func.coalesce(json_field(dialect, "status", m.c.doc), "").not_in(LEFT),
         )
         .group_by(m.c.scope_org)
         .subquery("sizes")
     )
     members = func.coalesce(sizes.c.members, 0)
     full_members = func.coalesce(sizes.c.full, 0)
-    branch = and_(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+    branch = and_(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
     joined = records.outerjoin(sizes, sizes.c.org == records.c.id)
     band = case(
         *[(members <= high, literal(f"{low}-{high}")) for low, high in SIZE_BANDS],
@@ -239,7 +242,7 @@ def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, A
     listed = conn.execute(
         select(
             records.c.id,
-            _field(dialect, "name").label("name"),
+            json_field(dialect, "name").label("name"),
             members.label("members"),
             full_members.label("full"),
         )
@@ -264,11 +267,11 @@ def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, A
 def _probation(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
     """Probationary members whose year (from ``joinedDate``) ends within 30 days of ``as_of``,
     and those whose year has already ended."""
-    joined = _field(dialect, "joinedDate")
+    joined = json_field(dialect, "joinedDate")
     base = and_(
         _live("members", prefix),
         _on_rolls(dialect),
-        _field(dialect, "category") == "probationary",
+        json_field(dialect, "category") == "probationary",
     )
     year_ago = _years_before(as_of, 1)
     soon = _years_before(as_of + timedelta(days=30), 1)
@@ -285,12 +288,12 @@ def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[
     rows = conn.execute(
         select(
             records.c.id,
-            _field(dialect, "name").label("name"),
+            json_field(dialect, "name").label("name"),
             records.c.scope_org.label("org"),
-            _field(dialect, "joinedDate").label("joined"),
+            json_field(dialect, "joinedDate").label("joined"),
         )
         .where(where)
-        .order_by(_field(dialect, "joinedDate"), records.c.id)
+        .order_by(json_field(dialect, "joinedDate"), records.c.id)
         .limit(LIST_LIMIT)
     ).all()
     items = []
@@ -335,8 +338,8 @@ def _meetings(
     conn: Connection, dialect: str, prefix: str | None, start: date, end: date
 ) -> dict[str, Any]:
     """三会一课 per branch in the period, against the required frequencies."""
-    day = func.substr(_field(dialect, "startTime"), 1, 10)
-    kind = _field(dialect, "type")
+    day = func.substr(json_field(dialect, "startTime"), 1, 10)
+    kind = json_field(dialect, "type")
     held = conn.execute(
         select(records.c.scope_org, kind.label("kind"), func.count().label("n"))
         .where(
@@ -349,8 +352,8 @@ def _meetings(
     ).all()
     counts: dict[tuple[str, str], int] = {(r.scope_org, r.kind): int(r.n) for r in held}
     branches = conn.execute(
-        select(records.c.id, _field(dialect, "name").label("name"))
-        .where(_live("organisations", prefix), _field(dialect, "type").in_(BRANCH_TYPES))
+        select(records.c.id, json_field(dialect, "name").label("name"))
+        .where(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
         .order_by(records.c.id)
     ).all()
     required = {k: _required(start, end, every) for k, every in REQUIRED_EVERY.items()}
@@ -388,10 +391,10 @@ def _dues(
 ) -> dict[str, Any]:
     """Members who paid dues for each month of the period, and the rate against the members on
     the rolls now."""
-    month = _field(dialect, "period")
+    month = json_field(dialect, "period")
     paid: dict[str, int] = dict(
         conn.execute(
-            select(month.label("m"), func.count(func.distinct(_field(dialect, "memberId"))))
+            select(month.label("m"), func.count(func.distinct(json_field(dialect, "memberId"))))
             .where(_live("duesPayments", prefix), month.in_(_months(start, end)))
             .group_by(month)
         ).all()
@@ -407,8 +410,8 @@ def _dues(
 def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
     """Organisations whose committee's term (``electedDate`` + ``termYears``) ends within 90
     days of ``as_of``, or has ended."""
-    elected = _field(dialect, "electedDate")
-    years = cast(_field(dialect, "termYears"), Integer)
+    elected = json_field(dialect, "electedDate")
+    years = cast(json_field(dialect, "termYears"), Integer)
     soon_at = as_of + timedelta(days=90)
     ending, ended = [], []
     for n in range(1, 6):
@@ -432,9 +435,9 @@ def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[st
     rows = conn.execute(
         select(
             records.c.id,
-            _field(dialect, "name").label("name"),
-            _field(dialect, "electedDate").label("elected"),
-            cast(_field(dialect, "termYears"), Integer).label("years"),
+            json_field(dialect, "name").label("name"),
+            json_field(dialect, "electedDate").label("elected"),
+            cast(json_field(dialect, "termYears"), Integer).label("years"),
         )
         .where(where)
         .order_by(records.c.id)
@@ -458,12 +461,12 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
     for name, day in (("from", query.start), ("to", query.end)):
         if day is not None and not _EARLIEST <= day <= _LATEST:
             raise BadRequest(
+                problems.INVALID_PARAMETER,
                 f"{name} must lie between {_EARLIEST} and {_LATEST}",
                 f"日期须在 {_EARLIEST} 至 {_LATEST} 之间",
-                code="invalid-parameter",
             )
     if query.start is not None and query.end is not None and query.start > query.end:
-        raise BadRequest("from is after to", "起始日期晚于截止日期", code="invalid-parameter")
+        raise BadRequest(problems.INVALID_PARAMETER, "from is after to", "起始日期晚于截止日期")
     prefix = _scope_prefix(hub, principal, query)
     dialect = hub.db.dialect
     as_of = query.as_of

@@ -129,6 +129,23 @@ UNKNOWN_ORGANISATION = _p(
     "组织不存在",
     "A token is asked for a subtree whose organisation this hub does not hold (hub commands).",
 )
+UNKNOWN_ROLE = _p(
+    "unknown-role",
+    400,
+    "BadRequest",
+    "Unknown role",
+    "角色不存在",
+    "A console user is asked with a role other than admin, organiser, secretary or viewer "
+    "(hub commands).",
+)
+INVALID_USERNAME = _p(
+    "invalid-username",
+    400,
+    "BadRequest",
+    "Invalid username",
+    "用户名无效",
+    "A console username is not 2 to 32 lower-case letters, digits, `.`, `_` or `-` (hub commands).",
+)
 UNKNOWN_SCOPE = _p(
     "unknown-scope",
     400,
@@ -375,6 +392,14 @@ TOKEN_UNKNOWN = _p(
     "令牌不存在",
     "No token with this id (hub commands).",
 )
+USER_UNKNOWN = _p(
+    "user-unknown",
+    404,
+    "NotFound",
+    "Unknown user",
+    "用户不存在",
+    "No console user with this name (hub commands).",
+)
 LETTER_UNKNOWN = _p(
     "letter-unknown",
     404,
@@ -443,6 +468,14 @@ IDEMPOTENCY_KEY_IN_USE = _p(
     "Idempotency key in use",
     "幂等键正在使用",
     "A request with the same `Idempotency-Key` is still running.",
+)
+USER_EXISTS = _p(
+    "user-exists",
+    409,
+    "Conflict",
+    "User exists",
+    "用户已存在",
+    "A console user with this name exists already (hub commands).",
 )
 KEYS_MISSING = _p(
     "keys-missing",

@@ -14,7 +14,7 @@ from tongxin.server._policy import Act, authorize
 from tongxin.server._stats import StatsQuery, compute_stats
 
 from ._deps import Caller, HubDep
-from ._records import JSON, _problems
+from ._records import JSON, problem_responses
 
 __all__ = ["stats_router"]
 
@@ -55,7 +55,7 @@ def stats_router() -> APIRouter:
         summary="Statistics of the caller's organisation subtree, computed by the database",
         responses={
             200: {"content": {JSON: {"schema": _STATS}}, "description": "The statistics."},
-            **_problems(400, 401, 403, 404, 429),
+            **problem_responses(400, 401, 403, 404, 429),
         },
     )
     async def stats(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from tongxin.server import _accounts, _phones  # noqa: F401 (their tables join the metadata)
+import tongxin.server._accounts
+import tongxin.server._phones  # noqa: F401 (its table joins the metadata)
 from tongxin.server._tables import metadata
 
 connection: Connection = context.config.attributes["connection"]

@@ -35,8 +35,7 @@ def user_create(
     database: Database = None,
 ) -> None:
     """Create a user and print its one-time password (changed at the first login)."""
-    from tongxin.server import ConfigurationError, HubError, open_hub
-    from tongxin.server._accounts import create_user
+    from tongxin.server import ConfigurationError, HubError, create_user, open_hub
 
     try:
         hub = open_hub(load_settings(database_url=database))
@@ -58,8 +57,7 @@ def user_list(
     ] = "text",
 ) -> None:
     """List the users (name, role, organisation, state); never their passwords."""
-    from tongxin.server import ConfigurationError, open_hub
-    from tongxin.server._accounts import list_users
+    from tongxin.server import ConfigurationError, list_users, open_hub
 
     try:
         hub = open_hub(load_settings(database_url=database))
@@ -80,8 +78,7 @@ def user_list(
 @user_app.command("disable")
 def user_disable(username: Username, database: Database = None) -> None:
     """Disable a user: it can no longer log in, and its sessions end at once."""
-    from tongxin.server import ConfigurationError, HubError, open_hub
-    from tongxin.server._accounts import disable_user
+    from tongxin.server import ConfigurationError, HubError, disable_user, open_hub
 
     try:
         hub = open_hub(load_settings(database_url=database))
@@ -97,8 +94,7 @@ def user_disable(username: Username, database: Database = None) -> None:
 @user_app.command("reset-password")
 def user_reset_password(username: Username, database: Database = None) -> None:
     """Print a new one-time password; unlocks a locked account and ends its sessions."""
-    from tongxin.server import ConfigurationError, HubError, open_hub
-    from tongxin.server._accounts import reset_password
+    from tongxin.server import ConfigurationError, HubError, open_hub, reset_password
 
     try:
         hub = open_hub(load_settings(database_url=database))
