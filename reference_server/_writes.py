@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from tongxin.schemas import Issue, Severity, problems, validate_record
+from tongxin.schemas import Issue, Severity, codelist, field_title, problems, validate_record
 
 from ._crypto import SENSITIVE_FIELDS
 from ._errors import Conflict, Forbidden, HubError, NotFound, PreconditionFailed, Unprocessable
@@ -562,9 +562,13 @@ def _check_refs(b: _Batch, op: Op, record: dict[str, Any]) -> None:
             and target == "organisations"
             and (not b.principal.sees(b.paths.get(rid)))
         ):
-            outside.append(R["REF-002"].issue(pointer, field=pointer[1:], target=rid))
+            outside.append(
+                R["REF-002"].issue(pointer, **_field(op.collection, pointer), target=rid)
+            )
         elif row is None or row.deleted or not b.visible(row):
-            missing.append(R["REF-001"].issue(pointer, field=pointer[1:], target=rid))
+            missing.append(
+                R["REF-001"].issue(pointer, **_field(op.collection, pointer), target=rid)
+            )
     if missing:
         raise Unprocessable(
             problems.UNRESOLVED_REFERENCE,
@@ -625,8 +629,16 @@ def _write(b: _Batch, op: Op, cur: _Row | None, *, hidden: bool = False) -> Outc
             raise Unprocessable(
                 problems.TRANSFER_STATE,
                 f"a transfer cannot move from {old_state} to {record['state']}",
-                f"转接状态不能从 {old_state} 改为 {record['state']}",
-                issues=[R["TRF-101"].issue("/state", old=old_state, new=record["state"])],
+                f"转接状态不能从“{_state_zh(old_state)}”改为“{_state_zh(record['state'])}”",
+                issues=[
+                    R["TRF-101"].issue(
+                        "/state",
+                        old=old_state,
+                        new=record["state"],
+                        old_zh=_state_zh(old_state),
+                        new_zh=_state_zh(record["state"]),
+                    )
+                ],
             )
     if op.citizen_hash is not None:
         other = b.taken.get(op.citizen_hash)
@@ -807,3 +819,14 @@ def _flush_tree(b: _Batch) -> None:
     ]
     if rows:
         conn.execute(insert(org_tree), rows)
+
+
+def _field(collection: str, pointer: str) -> dict[str, str]:
+    """A reference's field for a hub rule's messages: as sent (en) and by its title (zh)."""
+    return {"field": pointer[1:], "field_zh": field_title(collection, pointer.rsplit("/", 1)[-1])}
+
+
+def _state_zh(code: str) -> str:
+    """A transfer state by its Chinese title (the code itself when it is not listed)."""
+    titles = {c.code: c.title_zh for c in codelist("transfer-state").codes}
+    return titles.get(code, code)

@@ -26,6 +26,7 @@ from ._models11 import (
     Package,
 )
 from ._rules import RULES, Rule, rule
+from ._schemacheck import field_title
 from ._stream import PackageSyntaxError
 from ._validate import PackageReadError, Report, iter_issues, validate, validate_record
 
@@ -62,6 +63,7 @@ __all__ = [
     "codelist",
     "credit_code_check",
     "export",
+    "field_title",
     "from_problem",
     "iter_issues",
     "rule",

@@ -12,7 +12,8 @@ SCHEMAS_API = {
     "Organisation", "Package", "Package10", "PackageReadError", "PackageSyntaxError", "Record",
     "Report",
     "Rule", "Severity", "TongxinError", "Transfer", "all_schemas", "citizen_id_check",
-    "codelist", "credit_code_check", "export", "from_problem", "iter_issues", "rule", "schema_id",
+    "codelist", "credit_code_check", "export", "field_title", "from_problem", "iter_issues",
+    "rule", "schema_id",
     "valid_citizen_id", "valid_credit_code", "validate", "validate_record",
 }  # fmt: skip
 TOP_API = {

@@ -1,0 +1,38 @@
+"""The hub's own rules speak Chinese as the standard's do: a zh-CN message has no English word
+or internal code (a field name, a state code, an engine's English text) and says how to fix."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+
+from tongxin.server._hubrules import HUB_RULES
+
+LATIN = re.compile(r"[A-Za-z]{2,}")
+#: placeholders filled with what the caller sent or ids (data, not words)
+DATA = {"target", "other", "id", "parent", "owner", "prefix", "hub", "name", "issued", "today"}
+FIX_WORDS = ("请", "应", "须", "改")
+
+
+@pytest.mark.parametrize("rule_id", sorted(HUB_RULES))
+def test_zh_message_is_chinese_and_says_how_to_fix(rule_id: str) -> None:
+    template = HUB_RULES[rule_id].message_zh
+    parts = list(string.Formatter().parse(template))
+    fixed = "".join(text for text, *_ in parts)
+    assert not LATIN.findall(fixed.replace("/docs", "")), template
+    for _, name, *_ in parts:
+        assert (
+            name is None
+            or name in DATA
+            or name.endswith("_zh")
+            or name
+            in {
+                "count",
+                "version",
+                "days",
+                "label",
+            }
+        ), f"{rule_id}: {{{name}}} would put an English word into the Chinese text"
+    assert any(word in template.rsplit("：", 1)[-1] for word in FIX_WORDS), template
