@@ -222,6 +222,8 @@ def result_line(o: Outcome) -> bytes:
         out["code"] = o.error.code
         out["detail"] = o.error.detail_en
         out["problems"] = [issue_to_error(i) for i in o.error.issues]
+        for name, value in o.error.extra.items():  # the problem's members (`existing`, …)
+            out.setdefault(name, value)
     else:
         out["problems"] = [issue_to_error(i) for i in o.warnings]
     return orjson.dumps(out) + b"\n"

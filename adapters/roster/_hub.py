@@ -77,7 +77,10 @@ def _holder(res: dict[str, Any]) -> str | None:
     """The member that already holds the row's citizen ID (UNQ-001 names it), or None."""
     if res.get("code") != "duplicate-citizen-id":
         return None
-    for p in res.get("problems", []):
+    existing = res.get("existing")
+    if isinstance(existing, str) and existing.startswith("/v1/members/"):
+        return existing.removeprefix("/v1/members/")
+    for p in res.get("problems", []):  # hubs that do not name `existing` in bulk results
         if p.get("rule") == "UNQ-001":
             found = _MEMBER_ID.search(p.get("message", {}).get("en", ""))
             if found and found[0] != res.get("id"):

@@ -124,6 +124,18 @@ def test_bulk_reports_every_line_and_bad_lines_never_block_good_ones(
     assert api.get(f"/v1/members/{good[2]['id']}").status_code == 200
 
 
+def test_a_refused_line_carries_its_problem_s_members(
+    api: httpx.Client, tree: dict[str, str]
+) -> None:
+    first = person(tree["a"])
+    twin = {**first, "id": uid("m"), "organisationId": tree["b"]}
+    out = results(bulk(api, ndjson([{"op": "upsert", "type": "members", "record": r}
+                                     for r in (first, twin)])))  # fmt: skip
+    assert out[1]["code"] == "duplicate-citizen-id"
+    assert out[1]["existing"] == f"/v1/members/{first['id']}"
+    assert out[1]["index"] == 1  # a member never overrides the line's own fields
+
+
 def test_bulk_idempotency_key_replays_and_refuses_another_body(
     api: httpx.Client, tree: dict[str, str]
 ) -> None:
