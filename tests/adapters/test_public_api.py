@@ -8,7 +8,8 @@ ROSTER_API = {
     "EXPORT_COLUMNS", "FIELDS", "ROSTER_RULES", "CellIssue", "Header", "HubClient",
     "HubRequestError", "ImportResult", "MappingError", "Options", "ReadError", "Roster",
     "column_letter", "find_header", "import_to_hub", "import_to_package", "load_mapping",
-    "load_package", "mapping_toml", "members_under", "place_branches", "read_sheets", "roster_rule", "write_error_workbook",
+    "load_package", "mapping_toml", "members_under", "place_branches", "read_sheets",
+    "roster_rule", "write_error_workbook",
     "write_roster",
 }  # fmt: skip
 
