@@ -488,9 +488,11 @@ def test_migrate_dry_run_then_migrate_and_newer_database_refused(
             migrate(engine, "0006")
             dry = cli(db, "migrate", "--dry-run")
             assert dry.returncode == 0, dry.stderr
-            assert "0006 -> 0011" in dry.stdout
+            versions = Path(__file__).parents[2] / "reference_server" / "migrations" / "versions"
+            head = max(p.name[:4] for p in versions.glob("0*.py"))
+            assert f"0006 -> {head}" in dry.stdout
             assert re.search(r"^0010\t\S", dry.stdout, re.MULTILINE)
-            assert re.search(r"^0011\t\S", dry.stdout, re.MULTILINE)
+            assert re.search(rf"^{head}\t\S", dry.stdout, re.MULTILINE)
             with engine.connect() as conn:
                 assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
                     "0006"
