@@ -25,7 +25,14 @@ def _same(report: dict[str, Any]) -> dict[str, Any]:
     """A report without the wording of its Chinese messages, which 1.1 made Chinese only and
     made tell how to fix the value (§6: a minor version may improve wording; the rule,
     severity, pointer and English message of each finding stay)."""
-    issues = [{**i, "message": {"en": i["message"]["en"]}} for i in report["issues"]]
+    issues = [
+        {
+            **{k: v for k, v in i.items() if k not in {"path", "pointer"}},
+            "pointer": i.get("pointer", i.get("path")),  # the wire form's name since 1.1
+            "message": {"en": i["message"]["en"]},
+        }
+        for i in report["issues"]
+    ]
     return {**report, "issues": issues}
 
 
