@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
+from ._feedback import feedback_counts
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
@@ -484,4 +485,5 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
             "meetings": _meetings(conn, dialect, prefix, start, end),
             "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
             "committees": _committees(conn, dialect, prefix, as_of),
+            "feedback": feedback_counts(conn, prefix, start, end),
         }
