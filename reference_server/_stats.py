@@ -7,6 +7,10 @@ replicas of its children's records lie in that tree too and are counted.
 
 Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
 withdrawn, deceased); every breakdown but ``byStatus`` counts them.
+
+The ``feedback`` counts (:func:`._feedback.feedback_counts`) are of the feedback held at this
+hub only: feedback is not a record and is never replicated, so a parent hub does not count its
+children's.
 """
 
 from __future__ import annotations
