@@ -14,6 +14,7 @@ look-ups are limited per client address (:class:`Window`); the form carries a CS
 
 from __future__ import annotations
 
+import io
 import secrets
 import threading
 import time
@@ -97,6 +98,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "received-at": ("提交时间", "Received"),
     "replied-at": ("答复时间", "Answered"),
     "your-opinion": ("您的意见建议", "Your opinion"),
+    "content": ("内容", "Content"),
     "empty": ("请填写意见建议内容", "Please write your opinion"),
     "too-long": (
         f"内容过长，请控制在 {MAX_BODY} 字以内",
@@ -292,9 +294,10 @@ def feedback_router(settings: Settings) -> APIRouter:
         if await org_name_of(request, org_id) is None:
             return _render(request, "message.html", 404, message="no-organisation")
         url = base_url(request) + _FORM_PATH + quote(org_id, safe=":")
-        svg = segno.make(url, error="m").svg_inline(scale=6, border=2)
+        out = io.BytesIO()
+        segno.make(url, error="m").save(out, kind="svg", scale=6, border=2, title=url)
         return Response(
-            '<?xml version="1.0" encoding="utf-8"?>\n' + svg,
+            out.getvalue(),
             media_type="image/svg+xml",
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
