@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import _logcheck
-from tongxin.server import open_hub
+from tongxin.server import open_hub, rotate_data_key
 from tongxin.server._accounts import create_user
 from tongxin.server._feedback import feedback_table
 from tongxin.server._tables import audit
@@ -309,6 +309,26 @@ def test_nothing_personal_reaches_what_a_parent_can_fetch(world: World) -> None:
         hub.close()
     assert phone.encode() not in bytes(row.contact_sealed)
     assert "李四私名".encode() not in bytes(row.contact_sealed)
+
+
+def test_a_data_key_rotation_reseals_the_contact(world: World) -> None:
+    marker, phone = f"轮换密钥{secrets.token_hex(3)}", f"136{secrets.randbelow(10**8):08d}"
+    _logcheck.remember(phone)
+    with _public(world) as resident:
+        assert _send(resident, world.ids["a"], body=marker, phone=phone).status_code == 201
+    item = _item_id(world, marker)
+    result = rotate_data_key(world.backend.settings(), settle_seconds=0)
+    assert result.resealed >= 1
+    hub = open_hub(world.backend.settings())
+    try:
+        with hub.db.read() as conn:
+            blob = conn.execute(
+                select(feedback_table.c.contact_sealed).where(feedback_table.c.id == item)
+            ).scalar_one()
+        assert hub.cipher.sealed_with_current(bytes(blob))
+    finally:
+        hub.close()
+    assert phone in world.staff["sec-a"].get(f"/console/feedback/items/{item}").text
 
 
 def test_a_wrong_receipt_code_reveals_nothing_and_look_ups_are_limited(world: World) -> None:
