@@ -394,8 +394,9 @@ def feedback_counts(conn: Connection, prefix: str | None, start: date, end: date
     to ``end`` (days in China Standard Time) for organisations under ``prefix``; of them, those
     answered within :data:`ANSWER_DAYS` days, and those still open (neither answered nor
     closed). One ``GROUP BY`` over the status."""
-    since = datetime.combine(start, time(), CST)
-    until = datetime.combine(end + timedelta(days=1), time(), CST)
+    # In UTC: SQLite keeps a time's wall clock without its offset, and every time is stored UTC.
+    since = datetime.combine(start, time(), CST).astimezone(UTC)
+    until = datetime.combine(end + timedelta(days=1), time(), CST).astimezone(UTC)
     where = and_(_fb.c.created_at >= since, _fb.c.created_at < until)
     inside = _inside(prefix)
     if inside is not None:

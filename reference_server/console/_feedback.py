@@ -197,7 +197,10 @@ async def read_form(request: Request, limit: int = MAX_REQUEST) -> dict[str, str
         if len(body) > limit:
             raise _Refused("too-large", 413)
     text = body.decode("utf-8", errors="replace")
-    return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=20))
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=20))
+    except ValueError:  # more fields than any of these forms has
+        raise _Refused("bad-form", 400) from None
 
 
 def _client(request: Request) -> str:

@@ -9,10 +9,11 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from tests import _logcheck
 from tongxin.server import open_hub, rotate_data_key
@@ -309,6 +310,62 @@ def test_nothing_personal_reaches_what_a_parent_can_fetch(world: World) -> None:
         hub.close()
     assert phone.encode() not in bytes(row.contact_sealed)
     assert "李四私名".encode() not in bytes(row.contact_sealed)
+
+
+def _stored(world: World, created: datetime, replied_after: timedelta | None) -> None:
+    """An item of branch a received at ``created`` (UTC), answered ``replied_after`` later."""
+    hub = open_hub(world.backend.settings())
+    try:
+        with hub.db.write() as conn:
+            conn.execute(
+                insert(feedback_table).values(
+                    id=secrets.token_hex(16),
+                    organisation_id=world.ids["a"],
+                    receipt_hash=secrets.token_hex(32),
+                    body="统计口径",
+                    anonymous=True,
+                    status="open" if replied_after is None else "answered",
+                    reply=None if replied_after is None else "已答复",
+                    created_at=created,
+                    answer_due=created + timedelta(days=7),
+                    replied_at=None if replied_after is None else created + replied_after,
+                )
+            )
+    finally:
+        hub.close()
+
+
+def test_the_counts_follow_china_standard_time_days_and_the_7_day_answer(world: World) -> None:
+    evening = datetime(2020, 3, 1, 17, 0, tzinfo=UTC)  # 2 March, 01:00 in Beijing
+    _stored(world, evening, timedelta(days=2))
+    _stored(world, evening, timedelta(days=8))
+    _stored(world, evening, None)
+    with world.server.client() as admin:
+        march_2 = admin.get(
+            "/v1/stats",
+            params={"organisationId": world.ids["a"], "from": "2020-03-02", "to": "2020-03-02"},
+        ).json()["feedback"]
+        march_1 = admin.get(
+            "/v1/stats",
+            params={"organisationId": world.ids["a"], "from": "2020-03-01", "to": "2020-03-01"},
+        ).json()["feedback"]
+    assert march_2 == {
+        "from": "2020-03-02",
+        "to": "2020-03-02",
+        "received": 3,
+        "answeredWithin7Days": 1,
+        "open": 1,
+    }
+    assert march_1["received"] == 0
+
+
+def test_a_form_with_too_many_fields_is_refused(world: World) -> None:
+    with _public(world) as resident:
+        page = resident.get(FORM.format(world.ids["a"]))
+        fields = {"csrf": _csrf(page.text), "body": "意见", **{f"x{n}": "1" for n in range(30)}}
+        got = resident.post(FORM.format(world.ids["a"]), data=fields)
+    assert got.status_code == 400
+    assert "表单格式不正确" in got.text
 
 
 def test_a_data_key_rotation_reseals_the_contact(world: World) -> None:
