@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+import tongxin.server._checkins as checkins
 from tongxin.schemas import Issue
-from tongxin.server import _checkins as checkins
 from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError, NotFound, PreconditionFailed
