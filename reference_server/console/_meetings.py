@@ -317,9 +317,12 @@ def meetings_router(settings: Settings) -> APIRouter:
         try:
             made = await to_thread.run_sync(checkins.create_meeting, hub, session.principal, record)
         except HubError as error:
-            errors = _field_errors(error, _web._lang(request))
+            lang = _web._lang(request)
+            errors: dict[str, list[str]] = {}
+            for pointer, messages in _field_errors(error, lang).items():
+                errors.setdefault(pointer if pointer[1:] in values else "", []).extend(messages)
             if not errors:
-                errors[""] = [error.detail_en if _web._lang(request) == "en" else error.detail_zh]
+                errors[""] = [error.detail_en if lang == "en" else error.detail_zh]
             return new_form(request, session, orgs, values, errors, 422)
         return RedirectResponse(f"/console/meetings/{made}", status_code=303)
 

@@ -433,3 +433,32 @@ def test_a_viewer_and_nobody_cannot_manage_meetings(server: Server, world: World
         assert viewer.get("/console/meetings").status_code == 403
         assert "只有支部书记" in viewer.get("/console/meetings/new").text
     assert httpx.get(server.url + "/console/checkin/forged.token").status_code == 404
+
+
+def test_odd_input_never_breaks_a_page(server: Server, world: World, sec_a: httpx.Client) -> None:
+    csrf = _csrf(sec_a.get("/console/meetings/new").text)
+    base = {"csrf": csrf, "organisationId": world.ids["a"], "type": "general-meeting"}
+    for odd in (
+        {"type": "<script>alert(1)</script>", "topic": "x", "startTime": _local()},
+        {"topic": "<script>x</script>", "startTime": "not a time"},
+        {"topic": "x" * 5000, "startTime": "9999-99-99T99:99", "endTime": "\x00"},
+    ):
+        response = sec_a.post("/console/meetings/new", data={**base, **odd})
+        assert response.status_code == 422, response.text[:300]
+        assert "<script>" not in response.text
+    meeting_id = new_meeting(sec_a, world.ids["a"], topic="<b>粗体</b>")
+    assert "&lt;b&gt;粗体" in sec_a.get(f"/console/meetings/{meeting_id}").text
+    for version in ("", "x", "-1", "99999999999999999999"):
+        answer = sec_a.post(
+            f"/console/meetings/{meeting_id}",
+            data={"csrf": csrf, "version": version, "status:nobody": "present"},
+        )
+        assert answer.status_code < 500, version
+    for path in ("/console/meetings/%00", "/console/meetings/" + "x" * 300):
+        assert sec_a.get(path).status_code in (400, 404)
+    for token in ("a.b", "%FF.%FE", "x" * 1000):
+        assert httpx.get(f"{server.url}/console/checkin/{token}").status_code in (400, 404)
+        posted = httpx.post(
+            f"{server.url}/console/checkin/{token}", data={"member": "\x00", "digits": "x" * 99}
+        )
+        assert posted.status_code in (400, 403, 404)
