@@ -1,15 +1,19 @@
 """Meetings in a real headless Chromium at phone width (375 px): a secretary records a meeting's
 attendance by tapping; a member opens the QR code's link (read from the page), checks in with
-the last four digits of their phone and is confirmed; an expired link and wrong digits are
-refused. Screenshots go where the console's browser tests put theirs (``$TONGXIN_SCREENSHOT_DIR``
-for ``docs/img``). Any request to a URL outside the hub fails the test."""
+the last four digits of their phone and is confirmed, then four more check in and one tap
+confirms them all; an expired link and wrong digits are refused. Screenshots go where the
+console's browser tests put theirs (``$TONGXIN_SCREENSHOT_DIR`` for ``docs/img``). Any request
+to a URL outside the hub fails the test."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tongxin.server import create_token, open_hub
@@ -81,6 +85,7 @@ def test_a_secretary_records_attendance_and_a_member_checks_in(
     try:
         visit.login("sec", world["password"])
         page = visit.page
+        began = time.monotonic()
         page.click("a[href='/console/meetings']")
         page.click("#new-meeting")
         page.select_option("#m-type", "general-meeting")
@@ -101,6 +106,7 @@ def test_a_secretary_records_attendance_and_a_member_checks_in(
         visit.shot("meeting-attendance-phone")
         page.click("#save-attendance")
         page.wait_for_selector("#notice")
+        assert time.monotonic() - began < 60  # a meeting recorded by tapping, within a minute
         assert "出席情况已保存" in page.inner_text("#notice")
         assert "出席 3 人，缺席 1 人，请假 1 人" in page.inner_text("#counts")
         recorded = _attendance(world, meeting_id)
@@ -141,6 +147,28 @@ def test_a_secretary_records_attendance_and_a_member_checks_in(
         page.click(f"li[data-id='{second}'] .mt-confirm")
         page.wait_for_selector(f"li[data-id='{second}'] [data-state='confirmed']")
         assert _attendance(world, meeting_id)[second] == "present"
+
+        # The four others check in from their phones too; one tap confirms them all.
+        for other in (m for m in members if m["id"] != second):
+            with httpx.Client(timeout=60) as other_phone:
+                form = other_phone.get(link).text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+                assert csrf
+                done = other_phone.post(
+                    link,
+                    data={
+                        "csrf": csrf.group(1),
+                        "member": other["id"],
+                        "digits": other["phone"][-4:],
+                    },
+                )
+                assert "已签到，待书记确认" in done.text
+        page.reload()
+        assert page.inner_text("#confirm-form").startswith("已签到，待确认：4")
+        page.click("#confirm-all")
+        page.wait_for_selector("#attendance-form")
+        assert len(page.query_selector_all("[data-state='confirmed']")) == 5
+        assert set(_attendance(world, meeting_id).values()) == {"present"}
 
         # An expired link (a meeting of last year) is refused.
         hub = open_hub(backend.settings())
