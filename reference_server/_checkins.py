@@ -525,9 +525,12 @@ def _check_member(
             records.c.collection == "members", records.c.id == member_id
         )
     ).first()
-    if row is None or row.deleted or row.scope_org != meeting.organisation_id:
+    if row is None or row.deleted or row.scope_org != meeting.organisation_id or not row.doc:
         return CheckinOutcome("other-branch")
-    name = str(orjson.loads(row.doc).get("name") or "") if row.doc else ""
+    doc = orjson.loads(row.doc)
+    if doc.get("status") != "normal":  # not on the branch's list either
+        return CheckinOutcome("other-branch")
+    name = str(doc.get("name") or "")
     key = and_(checkins.c.activity_id == meeting.id, checkins.c.member_id == member_id)
     entry = conn.execute(select(checkins.c.state, checkins.c.failures).where(key)).first()
     if entry is not None and entry.state != "tried":

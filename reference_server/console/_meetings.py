@@ -97,6 +97,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Last four digits of your phone or citizen ID",
     ),
     "check-in": ("签到", "Check in"),
+    "only-branch": (
+        "名单中只有本支部的党员；其他支部的党员请在本人所在支部签到",
+        "Only this branch's members are listed; members of other branches check in with their own",
+    ),
     "checked-in": (
         "{name}，签到成功：已签到，待书记确认",
         "{name}: checked in, awaiting the secretary's confirmation",
