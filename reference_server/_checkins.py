@@ -45,7 +45,7 @@ from ._security import Principal, org_path
 from ._service import create_record, replace_record
 from ._stats import json_field
 from ._store import open_sealed
-from ._tables import audit, records
+from ._tables import audit, org_tree, records
 
 __all__ = [
     "CHECKIN_TYPES",
@@ -326,7 +326,9 @@ def list_meetings(hub: Hub, principal: Principal, limit: int = 50) -> list[dict[
     )
     names = {o.id: o.name for o in organisations(hub, principal)}
     if principal.restricted:
-        query = query.where(c.scope_org.in_(list(names)))
+        prefix = principal.subtree or "\x00"
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+        query = query.where(c.scope_org.in_(inside))
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
     out = []
