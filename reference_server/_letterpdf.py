@@ -166,7 +166,7 @@ def render_letter(
     last = issued + timedelta(days=int(letter["validDays"]) - 1)
     sender, receiver = _name(letter["from"]), _name(letter["to"])
     who = (
-        f"{member['name']} 同志（{_title('gender', member['gender'])}，"
+        f"{member['name']}同志（{_title('gender', member['gender'])}，"
         f"{_day(date.fromisoformat(member['birthDate']))}出生，"
         + (f"公民身份号码 {member['citizenIdMasked']}，" if member.get("citizenIdMasked") else "")
         + f"{_title('member-category', member['category'])}）"
@@ -195,9 +195,10 @@ def render_letter(
     top = max(pdf.get_y() + 4, 150)
     qr_text = letter_qr_text(envelope, keys_url=keys_url, letter_url=letter_url)
     page.qr(qr_text, 15, top - 3, 52)
-    for line, size in ((f"{sender}（盖章）", 12.0), (_day(issued), 12.0), (validity, 10.5)):
-        pdf.set_xy(75, pdf.get_y() if line != f"{sender}（盖章）" else top + 8)
-        page.text(line, size=size, align=Align.R, width=120)
+    pdf.set_y(top + 6)
+    for line, size in ((sender, 12.0), ("（盖章）", 12.0), (_day(issued), 12.0), (validity, 10.5)):
+        pdf.set_x(72)
+        page.text(line, size=size, align=Align.R, width=123)
     pdf.set_xy(15, top + 49)
     page.text(
         "扫描二维码，用“tongxin verify-letter”对照签发枢纽的公钥指纹离线核验；"
@@ -209,7 +210,7 @@ def render_letter(
     # 回执: what the receiving organisation sends back.
     page.heading("回执")
     page.text(f"{sender}：")
-    page.text(f"　　{member['name']} 同志的党员组织关系已转达我处，特此回执。")
+    page.text(f"　　{member['name']}同志的党员组织关系已转达我处，特此回执。")
     pdf.ln(8)
     page.text("接收党组织（盖章）", align=Align.R)
     page.text("年　　月　　日", align=Align.R)
