@@ -51,7 +51,7 @@ def _fonts(font_dir: Path) -> dict[str, Path]:
             problems.LETTER_FONTS_MISSING,
             f"this hub cannot print letters: the Noto CJK fonts are missing ({', '.join(missing)});"
             " install Debian's fonts-noto-cjk",
-            "本枢纽无法打印介绍信：缺少思源（Noto CJK）中文字体，请安装软件包 fonts-noto-cjk；"
+            "本枢纽无法打印介绍信：缺少思源中文字体，请管理员安装中文字体软件包；"
             "电子介绍信文件仍可下载",
         )
     return paths

@@ -119,4 +119,5 @@ def test_without_the_fonts_the_hub_says_so(tmp_path: Path) -> None:
     with pytest.raises(TongxinError) as refused:
         render_letter({"letter": {}, "signature": {}}, font_dir=tmp_path)
     assert (refused.value.status, refused.value.code) == (503, "letter-fonts-missing")
-    assert "fonts-noto-cjk" in refused.value.detail_zh
+    assert "fonts-noto-cjk" in refused.value.detail_en
+    assert "缺少思源中文字体" in refused.value.detail_zh
