@@ -41,6 +41,7 @@ _FONTS = {"": "NotoSerifCJK-Regular.ttc", "B": "NotoSerifCJK-Bold.ttc"}
 _SC_FACE = 2
 _TITLE = "中国共产党党员组织关系介绍信"
 _FULL_WIDTH = 180.0  # A4 less 15 mm margins
+_PAGE_BOTTOM = 285.0  # A4 less the 12 mm margin
 
 
 def _fonts(font_dir: Path) -> dict[str, Path]:
@@ -85,7 +86,7 @@ class _Page:
     def __init__(self, fonts: dict[str, Path], number: str, issued_at: datetime) -> None:
         pdf = FPDF(format="A4", unit="mm")
         pdf.set_margins(15, 12, 15)
-        pdf.set_auto_page_break(False)
+        pdf.set_auto_page_break(True, margin=12)
         for style, path in fonts.items():
             pdf.add_font("serif", style, path, collection_font_number=_SC_FACE)
         pdf.set_title(f"{_TITLE} 第 {number} 号")
@@ -114,9 +115,22 @@ class _Page:
             new_x="LMARGIN", new_y="NEXT",
         )  # fmt: skip
 
-    def cut(self, y: float) -> None:
-        """A dashed cut line at ``y`` with the letter number across it (骑缝)."""
+    def room(self, y: float, height: float) -> float:
+        """``y``, or the top of a new page when ``height`` mm no longer fit below it (only
+        names near the standard's 200 characters push a letter onto a second page)."""
+        if y + height <= _PAGE_BOTTOM:
+            return y
+        self.pdf.add_page()
+        return self.pdf.get_y()
+
+    def cut(self, nominal: float, below: float) -> None:
+        """A dashed cut line at ``nominal`` mm (lower when the part above runs longer) with the
+        letter number across it (骑缝), when ``below`` mm still fit under it."""
         pdf = self.pdf
+        y = max(pdf.get_y() + 4, nominal)
+        if y + below > _PAGE_BOTTOM:
+            pdf.add_page()
+            return
         pdf.set_draw_color(120)
         pdf.set_dash_pattern(dash=2, gap=1.5)
         pdf.line(15, y, 195, y)
@@ -183,7 +197,7 @@ def render_letter(
         f"转接原因：{_title('transfer-reason', letter['reason'])}　　党费交到：{dues}　　{validity}"
     )
     page.text(f"开具日期：{_day(issued)}　　签发枢纽：{letter['issuer']['hubId']}", size=10.5)
-    page.cut(78)
+    page.cut(78, 70)
 
     # 介绍信: what the member carries, with the QR code that proves it.
     page.heading("")
@@ -192,20 +206,20 @@ def render_letter(
     page.text(f"　　兹介绍{who}，组织关系由 {sender} 转到 {receiver}，请接洽。")
     page.text(f"　　该同志党费已交到 {dues}。")
     page.text(f"　　转接原因：{_title('transfer-reason', letter['reason'])}。")
-    top = max(pdf.get_y() + 4, 150)
+    top = page.room(max(pdf.get_y() + 4, 150), 56)
     qr_text = letter_qr_text(envelope, keys_url=keys_url, letter_url=letter_url)
     page.qr(qr_text, 15, top - 3, 52)
     pdf.set_y(top + 6)
     for line, size in ((sender, 12.0), ("（盖章）", 12.0), (_day(issued), 12.0), (validity, 10.5)):
         pdf.set_x(72)
         page.text(line, size=size, align=Align.R, width=123)
-    pdf.set_xy(15, top + 49)
+    pdf.set_xy(15, max(pdf.get_y() + 2, top + 49))
     page.text(
         "扫描二维码，用“tongxin verify-letter”对照签发枢纽的公钥指纹离线核验；"
         f"签名密钥 {letter['issuer']['kid']}。",
         size=8.5,
     )
-    page.cut(212)
+    page.cut(212, 62)
 
     # 回执: what the receiving organisation sends back.
     page.heading("回执")
