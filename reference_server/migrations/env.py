@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import tongxin.server._accounts
+import tongxin.server._feedback
 import tongxin.server._phones  # noqa: F401 (its table joins the metadata)
 from tongxin.server._tables import metadata
 
