@@ -238,7 +238,7 @@ def _routes() -> list[Route]:
             Route("POST", f"/v1/transfers/{{id}}/{verb}", "write", 404,
                   lambda w, where, v=verb: Call(f"{_transfer(w, where)}/{v}", json={}))
         )  # fmt: skip
-    for sub in ("letter", "history"):
+    for sub in ("letter", "letter.pdf", "history"):
         routes.append(
             Route("GET", f"/v1/transfers/{{id}}/{sub}", "read", 404,
                   lambda w, where, s=sub: Call(f"{_transfer(w, where)}/{s}"))
