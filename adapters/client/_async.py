@@ -198,6 +198,10 @@ class AsyncChangeFeed:
         """Where to poll from next."""
         return self._pages.cursor
 
+    @cursor.setter
+    def cursor(self, value: str | None) -> None:
+        self._pages.cursor = value
+
     def __aiter__(self) -> AsyncIterator[core.Change]:
         return self._client._pages(self._pages)
 

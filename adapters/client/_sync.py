@@ -196,6 +196,10 @@ class ChangeFeed:
         """Where to poll from next."""
         return self._pages.cursor
 
+    @cursor.setter
+    def cursor(self, value: str | None) -> None:
+        self._pages.cursor = value
+
     def __iter__(self) -> Iterator[core.Change]:
         return self._client._pages(self._pages)
 
