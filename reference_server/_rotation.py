@@ -189,7 +189,9 @@ def rotate_data_key(
             if not found and settled:
                 break
             if not found:
-                time.sleep(settle_seconds)  # let writes in flight since the start commit
+                # let writes in flight since the start commit, including those of a serving
+                # hub that has not looked at the key file yet (it looks every CHECK_SECONDS)
+                time.sleep(settle_seconds + FieldCipher.CHECK_SECONDS)
                 settled = True
             total += _total(db)  # the confirming sweep
         write_key_file(path, ring.with_data((ring.current,)))

@@ -85,23 +85,13 @@ def field_kinds(collection: str) -> FieldKinds:
     )
 
 
-#: Names legacy platforms use for codes of the codelists the roster import does not cover.
-CODE_SYNONYMS: dict[str, dict[str, str]] = {
-    "organisation-type": {
-        "党委": "primary-committee", "基层党委": "primary-committee",
-        "总支": "general-branch", "党总支部": "general-branch", "支部": "branch",
-        "联合支部": "joint-branch", "临时支部": "temporary-branch", "小组": "party-group",
-    },
-}  # fmt: skip
-
-
 @cache
 def _code_index(name: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for c in codelist(name).codes:
         for key in (c.code, c.title_zh, c.title_en):
             out[cell.key(key)] = c.code
-    out.update(CODE_SYNONYMS.get(name, {}))
+    out.update(cell.SYNONYMS.get(name, {}))  # the roster import's table: one for both
     return out
 
 

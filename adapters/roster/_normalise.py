@@ -14,6 +14,7 @@ from tongxin.schemas import citizen_id_check, codelist
 
 __all__ = [
     "CODED",
+    "SYNONYMS",
     "Finding",
     "citizen_id_value",
     "clean_text",
@@ -32,7 +33,8 @@ CODED = {
     "status": "member-status",
 }
 
-#: synonyms beyond the codelists' own codes and titles (normalised keys)
+#: The one table of code synonyms every adapter reads (the roster import, the legacy agent):
+#: codelist name -> normalised name -> code, beyond the codelists' own codes and titles.
 SYNONYMS: dict[str, dict[str, str]] = {
     "gender": {"男": "1", "女": "2", "m": "1", "f": "2", "男士": "1", "女士": "2"},
     "education": {
@@ -41,8 +43,13 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "专科": "31", "中专": "41", "中等专科": "41", "职高": "44", "技校": "47", "高中": "61",
         "初中": "71", "小学": "81",
     },
-    "category": {"正式": "full", "预备": "probationary", "中共党员": "full", "党员": "full"},
-    "status": {"正常": "normal"},
+    "member-category": {"正式": "full", "预备": "probationary", "中共党员": "full", "党员": "full"},
+    "member-status": {"正常": "normal"},
+    "organisation-type": {
+        "党委": "primary-committee", "基层党委": "primary-committee",
+        "总支": "general-branch", "党总支部": "general-branch", "支部": "branch",
+        "联合支部": "joint-branch", "临时支部": "temporary-branch", "小组": "party-group",
+    },
 }  # fmt: skip
 
 
@@ -89,7 +96,7 @@ def _code_index(name: str) -> dict[str, str]:
             out[str(int(c.code))] = c.code
         if name == "gender":
             out[c.title_zh.removesuffix("性")] = c.code
-    out.update(SYNONYMS.get(name, {}))
+    out.update(SYNONYMS.get(CODED[name], {}))
     return out
 
 

@@ -312,6 +312,7 @@ def test_a_sqlite_source_read_by_its_cursor_column(
     )
     mapping = load_mapping(mapping_path)
     assert run_sync(mapping, HubSink(hub)).created == 6
+    assert mapping.state_path.stat().st_mode & 0o777 == 0o600  # the agent's memory is private
     with sqlite3.connect(source) as conn:
         conn.execute("UPDATE people SET xm = '改名', changed = 2 WHERE id = 'p1'")
         conn.execute("DELETE FROM people WHERE id = 'p4'")
