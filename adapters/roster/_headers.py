@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "APPLICANT_FIELDS",
+    "APPLICANT_ONLY",
     "FIELDS",
     "IGNORE",
+    "MEMBER_ONLY",
     "Header",
     "MappingError",
     "find_header",
@@ -53,8 +56,75 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "phone": ("联系电话", ("手机号码", "手机号", "手机", "电话", "联系方式", "phone", "mobile")),
     "workUnit": ("工作单位", ("工作单位及职务", "单位", "工作单位及职务职称", "workunit")),
     "id": ("记录标识", ("标识", "id")),
+    # -- the path into the Party (入党申请人、入党积极分子、发展对象): the applicants sheet
+    "stage": ("发展阶段", ("当前阶段", "所处阶段", "培养阶段", "发展状态", "stage")),
+    "applicationDate": (
+        "申请入党日期",
+        (
+            "入党申请日期",
+            "申请日期",
+            "申请入党时间",
+            "递交入党申请书日期",
+            "递交申请书日期",
+            "递交入党申请书时间",
+            "递交申请书时间",
+            "申请时间",
+            "applicationdate",
+        ),
+    ),
+    "talkDate": ("谈话日期", ("谈话时间", "入党谈话日期", "谈话人谈话日期", "talkdate")),
+    "activistDate": (
+        "确定为入党积极分子日期",
+        (
+            "确定为积极分子日期",
+            "确定积极分子日期",
+            "确定为积极分子时间",
+            "确定为入党积极分子时间",
+            "积极分子日期",
+            "列为入党积极分子日期",
+            "activistdate",
+        ),
+    ),
+    "candidateDate": (
+        "确定为发展对象日期",
+        (
+            "确定为发展对象时间",
+            "确定发展对象日期",
+            "列为发展对象日期",
+            "发展对象日期",
+            "candidatedate",
+        ),
+    ),
+    "trainingHours": ("集中培训学时", ("培训学时", "集中培训时长", "学时", "traininghours")),
+    "sponsors": ("培养联系人", ("培养人", "联系人", "sponsors")),
+    "introducers": ("入党介绍人", ("介绍人", "introducers")),
+    "branchVoteDate": (
+        "支部大会讨论日期",
+        (
+            "支部大会讨论时间",
+            "支部大会通过日期",
+            "支部大会日期",
+            "接收为预备党员日期",
+            "branchvotedate",
+        ),
+    ),
+    "approvalDate": (
+        "上级党委审批日期",
+        ("上级党委审批时间", "党委审批日期", "审批日期", "审批时间", "approvaldate"),
+    ),
+    "memberId": ("党员记录标识", ("党员标识", "memberid")),
     IGNORE: ("序号", ("编号", "行号", "原行号", "问题说明", "no", "#")),
 }
+
+#: The fields of an applicants sheet (入党申请人、积极分子、发展对象); a sheet naming more of the
+#: applicant-only ones than of the member-only ones is read as applicants.
+APPLICANT_FIELDS = (
+    "name", "gender", "birthDate", "citizenId", "phone", "organisation", "stage",
+    "applicationDate", "talkDate", "activistDate", "candidateDate", "trainingHours", "sponsors",
+    "introducers", "branchVoteDate", "approvalDate", "memberId", "id",
+)  # fmt: skip
+APPLICANT_ONLY = frozenset(APPLICANT_FIELDS[6:-1])
+MEMBER_ONLY = frozenset(("joinedDate", "fullMembershipDate", "status", "lostContactSince"))
 
 _INDEX: dict[str, str] = {}
 for _field, (_title, _synonyms) in FIELDS.items():

@@ -30,6 +30,7 @@ CODED = {
     "education": "education",
     "category": "member-category",
     "status": "member-status",
+    "stage": "applicant-stage",
 }
 
 #: synonyms beyond the codelists' own codes and titles (normalised keys)
@@ -43,6 +44,17 @@ SYNONYMS: dict[str, dict[str, str]] = {
     },
     "category": {"正式": "full", "预备": "probationary", "中共党员": "full", "党员": "full"},
     "status": {"正常": "normal"},
+    # the stage codes platforms use (-1 未通过, 0 申请, 2 积极分子, 3 发展对象, 4 列入发展计划,
+    # 5 领取志愿书, 6 预备党员, 7 正式党员) and the words rosters write
+    "stage": {
+        "0": "applicant", "申请": "applicant", "申请人": "applicant", "已申请": "applicant",
+        "递交申请": "applicant", "2": "activist", "积极分子": "activist",
+        "3": "candidate", "4": "candidate", "5": "candidate", "列入发展计划": "candidate",
+        "领取志愿书": "candidate", "预备党员": "admitted", "6": "admitted", "7": "admitted",
+        "正式党员": "admitted", "已接收": "admitted", "接收为预备党员": "admitted",
+        "已发展": "admitted", "-1": "withdrawn", "\u22121": "withdrawn", "未通过": "withdrawn",
+        "终止": "withdrawn", "退出": "withdrawn", "撤回": "withdrawn", "取消": "withdrawn",
+    },
 }  # fmt: skip
 
 

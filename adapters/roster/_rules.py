@@ -42,7 +42,7 @@ _CATALOGUE = (
         "缺少“{title}”列，所有行均无法导入",
         "the column “{title}” is missing, so no row can be imported",
         "姓名, 性别, 出生日期 and 入党日期 are required by the standard (出生日期 may come from "
-        "the citizen ID).",
+        "the citizen ID); on an applicants sheet 申请入党日期 instead of 入党日期.",
     ),
     Rule(
         "ROS-004",
@@ -52,6 +52,17 @@ _CATALOGUE = (
         "“{header}”与前面的“{first}”对应同一字段，已忽略",
         "“{header}” maps to the same field as “{first}” before it and was ignored",
         "Each field is read from one column; choose another in the mapping file.",
+    ),
+    Rule(
+        "ROS-005",
+        W,
+        "列不属于入党申请人",
+        "Column not part of an applicant",
+        "“{header}”不是入党申请人记录的项目，其内容未导入；党员信息请填在党员花名册中",
+        "column “{header}” is not a field of an applicant record and was not imported; "
+        "member details belong in the members sheet",
+        "An applicants sheet (入党申请人、积极分子、发展对象) carries the fields of an Applicant "
+        "record; 民族, 学历 and the like are not imported from it.",
     ),
     Rule(
         "ROS-010",
@@ -103,6 +114,18 @@ _CATALOGUE = (
         "Spreadsheets keep 15 significant digits; an 18-digit number loses its last digits.",
     ),
     Rule(
+        "ROS-015",
+        E,
+        "无法对应到党员",
+        "Not a known member",
+        "“{value}”在已有党员中没有找到，或有同名的多人；请填写党员姓名，同名时填写其记录标识",
+        "“{value}” matches no member, or several members of that name; give the member's "
+        "name, or their record id when two share it",
+        "Sponsors and introducers must be members of the package or hub (or of a members sheet "
+        "of the same import); names are matched first across all members, then within the "
+        "applicant's organisation. Separate two names with 、 or a comma.",
+    ),
+    Rule(
         "ROS-016",
         E,
         "无法确定所在党组织",
@@ -110,6 +133,16 @@ _CATALOGUE = (
         "所在党组织为空，且未指定上级党组织",
         "the organisation is empty and no --organisation was given",
         "Fill in the branch column or pass --organisation for the whole roster.",
+    ),
+    Rule(
+        "ROS-017",
+        E,
+        "学时无法识别",
+        "Unreadable hours",
+        "“{value}”不是学时数；请填写 0 至 1000 之间的整数，例如 32",
+        "“{value}” is not a number of class hours; give a whole number from 0 to 1000, e.g. 32",
+        "The training hours of a candidate (集中培训学时) are a whole number; 学时 or 课时 after "
+        "it is accepted.",
     ),
     Rule(
         "ROS-020",
