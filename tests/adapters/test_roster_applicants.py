@@ -187,3 +187,17 @@ def test_stage_from_the_sheet_name_without_a_stage_column(tmp_path: Path) -> Non
     assert package is not None
     assert package["applicants"][0]["stage"] == "candidate"
     assert package["members"] == []
+
+
+def test_error_workbook_holds_the_applicant_rows(tmp_path: Path) -> None:
+    from python_calamine import CalamineWorkbook
+
+    path, report = tmp_path / "花名册.xlsx", tmp_path / "需要修改.xlsx"
+    write_workbook(path)
+    code, _ = run(str(path), "--organisation", ROOT, "--report", str(report))
+    assert code == 1
+    book = CalamineWorkbook.from_path(str(report))
+    rows = book.get_sheet_by_name("需要处理的行").to_python()
+    assert rows[0][: len(APPLICANT_HEAD)] == APPLICANT_HEAD
+    assert [r[-1] for r in rows[1:]] == [7, 8, 9, 10]  # 原行号
+    assert any("查无此人" in str(r[-2]) for r in rows[1:])
