@@ -113,6 +113,13 @@ class Candidate:
                                         header))  # fmt: skip
 
 
+def _belongs(name: str, applicants: bool) -> bool:
+    """Whether the field ``name`` is one of the record of a members or an applicants sheet."""
+    if name == IGNORE:
+        return True
+    return name in APPLICANT_FIELDS if applicants else name not in APPLICANT_ONLY
+
+
 def sheet_kind(sheet: str, header: Header) -> str:
     """``applicants`` when the header names more applicant-only fields (申请入党日期, 发展阶段,
     入党介绍人 …) than member-only ones (入党日期, 转正日期 …), or the sheet is named after a
@@ -223,8 +230,12 @@ class Roster:
                     break
         for col in sorted(header.texts):
             name, text = header.fields.get(col), header.texts[col]
-            if applicants and name is not None and name not in (*APPLICANT_FIELDS, IGNORE):
-                self._sheet_issue(info, col, roster_rule("ROS-005").issue("", header=text))
+            if name is not None and not _belongs(name, applicants):
+                record = ("入党申请人", "an applicant") if applicants else ("党员", "a member")
+                issue = roster_rule("ROS-005").issue(
+                    "", header=text, record_zh=record[0], record_en=record[1]
+                )
+                self._sheet_issue(info, col, issue)
             elif name is None:
                 self._sheet_issue(info, col, roster_rule("ROS-002").issue("", header=text))
             elif name == IGNORE:

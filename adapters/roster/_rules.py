@@ -56,13 +56,14 @@ _CATALOGUE = (
     Rule(
         "ROS-005",
         W,
-        "列不属于入党申请人",
-        "Column not part of an applicant",
-        "“{header}”不是入党申请人记录的项目，其内容未导入；党员信息请填在党员花名册中",
-        "column “{header}” is not a field of an applicant record and was not imported; "
-        "member details belong in the members sheet",
+        "列不属于该类记录",
+        "Column not part of the record",
+        "“{header}”不是{record_zh}记录的项目，其内容未导入；党员和入党申请人请分别填在两张工作表中",
+        "column “{header}” is not a field of {record_en} record and was not imported; keep "
+        "members and applicants on separate sheets",
         "An applicants sheet (入党申请人、积极分子、发展对象) carries the fields of an Applicant "
-        "record; 民族, 学历 and the like are not imported from it.",
+        "record, so 民族, 学历 and the like are not imported from it; a members sheet does not "
+        "carry the applicant-only columns (申请入党日期, 入党介绍人 …).",
     ),
     Rule(
         "ROS-010",

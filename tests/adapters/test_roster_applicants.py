@@ -201,3 +201,17 @@ def test_error_workbook_holds_the_applicant_rows(tmp_path: Path) -> None:
     assert rows[0][: len(APPLICANT_HEAD)] == APPLICANT_HEAD
     assert [r[-1] for r in rows[1:]] == [7, 8, 9, 10]  # 原行号
     assert any("查无此人" in str(r[-2]) for r in rows[1:])
+
+
+def test_an_applicant_column_on_a_members_sheet_is_reported_not_imported(tmp_path: Path) -> None:
+    path = tmp_path / "花名册.csv"
+    path.write_text(
+        "姓名,性别,身份证号码,入党日期,转正日期,入党介绍人\n"
+        f"欧阳壬,男,{cid('1980-01-01', 401)},2005-07-01,2006-07-01,欧阳甲一\n",
+        "utf-8",
+    )
+    code, report = run(str(path), "--organisation", ROOT, "--out", str(tmp_path / "p.json"))
+    assert code == 0, report["issues"]
+    assert {(i["row"], i["column"], i["rule"]) for i in report["issues"]} == {(1, "F", "ROS-005")}
+    zh = report["issues"][0]["message"]["zh-CN"]
+    assert "不是党员记录的项目" in zh
