@@ -89,8 +89,9 @@ def import_(
     ] = OutputFormat.text,
     lang: Annotated[Lang, typer.Option("--lang", help="Message language.")] = Lang.zh,
 ) -> None:
-    """Import rosters as member records; every row accepted or reported at its cell. Exit 0
-    when no row was rejected, 1 when any was, 2 when a file cannot be read."""
+    """Import rosters as member records (an applicants sheet as applicant records); every row
+    accepted or reported at its cell. Exit 0 when no row was rejected, 1 when any was, 2 when a
+    file cannot be read."""
     names = [str(f) for f in files]
     if out is not None and hub is not None:
         _fail(output, names, "give --out or --hub, not both", "--out 与 --hub 只能选一个", lang)
@@ -250,7 +251,8 @@ def export_(
         "roster.xlsx"
     ),
 ) -> None:
-    """Write members to the standard roster layout (Chinese headers, titles, Excel dates)."""
+    """Write members (and applicants, on a second sheet) to the standard roster layout (Chinese
+    headers, titles, Excel dates)."""
     if (package is None) == (hub is None) or (hub is not None and not token):
         typer.echo("tongxin roster export: give PACKAGE.json or --hub URL --token TOKEN", err=True)
         raise typer.Exit(2)
