@@ -9,7 +9,15 @@ from typing import Any, Generic, TypeVar
 import httpx
 import orjson
 
-from tongxin.schemas import Activity, DuesPayment, Member, Organisation, Record, Transfer
+from tongxin.schemas import (
+    Activity,
+    Applicant,
+    DuesPayment,
+    Member,
+    Organisation,
+    Record,
+    Transfer,
+)
 
 from . import _core as core
 from ._errors import ConnectionFailed, Deleted, NotFound
@@ -52,6 +60,7 @@ class AsyncClient:
         self.activities: AsyncCollection[Activity] = AsyncCollection(self, "activities")
         self.dues_payments: AsyncCollection[DuesPayment] = AsyncCollection(self, "duesPayments")
         self.transfers: AsyncCollection[Transfer] = AsyncCollection(self, "transfers")
+        self.applicants: AsyncCollection[Applicant] = AsyncCollection(self, "applicants")
         self._collections: dict[str, AsyncCollection[Any]] = {
             c.name: c
             for c in (
@@ -60,6 +69,7 @@ class AsyncClient:
                 self.activities,
                 self.dues_payments,
                 self.transfers,
+                self.applicants,
             )
         }
 

@@ -9,7 +9,15 @@ from typing import Any, Generic, TypeVar
 import httpx
 import orjson
 
-from tongxin.schemas import Activity, DuesPayment, Member, Organisation, Record, Transfer
+from tongxin.schemas import (
+    Activity,
+    Applicant,
+    DuesPayment,
+    Member,
+    Organisation,
+    Record,
+    Transfer,
+)
 
 from . import _core as core
 from ._errors import ConnectionFailed, Deleted, NotFound
@@ -52,6 +60,7 @@ class Client:
         self.activities: Collection[Activity] = Collection(self, "activities")
         self.dues_payments: Collection[DuesPayment] = Collection(self, "duesPayments")
         self.transfers: Collection[Transfer] = Collection(self, "transfers")
+        self.applicants: Collection[Applicant] = Collection(self, "applicants")
         self._collections: dict[str, Collection[Any]] = {
             c.name: c
             for c in (
@@ -60,6 +69,7 @@ class Client:
                 self.activities,
                 self.dues_payments,
                 self.transfers,
+                self.applicants,
             )
         }
 
