@@ -291,7 +291,9 @@ class Roster:
             elif kind == "phone":
                 rec[name] = phone_value(value)
             elif kind == "people":
-                c.people[name] = [t for t in _SPLIT.split(clean_text(value)) if t]
+                # split before cleaning: a space between two names is a separator here
+                tokens = (clean_text(t) for t in _SPLIT.split(str(value)))
+                c.people[name] = [t for t in tokens if t]
             elif kind == "hours":
                 self._hours(c, name, value)
             else:
