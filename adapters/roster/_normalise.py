@@ -120,7 +120,11 @@ def _code_text(name: str, value: str) -> str | Finding:
     if found is not None:
         return found
     cl = codelist(CODED[name])
-    return Finding("ROS-012", {"value": text, "title": cl.title_zh, "codelist": cl.name})
+    examples = "、".join(c.title_zh for c in cl.codes if not c.deprecated)
+    if len(cl.codes) > 8:  # 56 ethnicities: the first few, and where the rest are
+        examples = "、".join(c.title_zh for c in cl.codes[:5]) + " 等（完整列表见代码表）"
+    params = {"value": text, "title": cl.title_zh, "codelist": cl.name, "examples": examples}
+    return Finding("ROS-012", params)
 
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
