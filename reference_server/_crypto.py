@@ -215,6 +215,8 @@ class FieldCipher:
         ring = KeyRing.single(keys) if isinstance(keys, bytes) else keys
         self._mac_key = ring.mac_key
         self._cursor_key = ring.cursor_key
+        #: Signs links the hub hands out (a meeting's check-in link); stable like the hash key.
+        self._link_key = _derive(ring.mac_key, b"links")
         #: A short public fingerprint of the first master key, kept with the data to detect a
         #: wrong key; it survives data-key rotations (the hash key does not change).
         self.key_id = ring.key_id
@@ -265,6 +267,11 @@ class FieldCipher:
     def cursor_tag(self, payload: bytes) -> bytes:
         """The 16-byte HMAC that makes a pagination cursor this hub's own (tamper-evident)."""
         return hmac.new(self._cursor_key, payload, hashlib.sha256).digest()[:16]
+
+    def link_tag(self, payload: bytes) -> bytes:
+        """The 16-byte HMAC that makes a link this hub handed out (a check-in QR code)
+        tamper-evident; its key is derived from the hub's key, never stored elsewhere."""
+        return hmac.new(self._link_key, payload, hashlib.sha256).digest()[:16]
 
     def seal(self, record_id: str, fields: dict[str, Any]) -> bytes:
         """Encrypt ``fields`` bound to ``record_id`` with the current data key."""

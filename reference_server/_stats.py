@@ -7,6 +7,10 @@ replicas of its children's records lie in that tree too and are counted.
 
 Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
 withdrawn, deceased); every breakdown but ``byStatus`` counts them.
+
+The ``feedback`` counts (:func:`._feedback.feedback_counts`) are of the feedback held at this
+hub only: feedback is not a record and is never replicated, so a parent hub does not count its
+children's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
+from ._feedback import feedback_counts
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
@@ -484,4 +489,5 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
             "meetings": _meetings(conn, dialect, prefix, start, end),
             "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
             "committees": _committees(conn, dialect, prefix, as_of),
+            "feedback": feedback_counts(conn, prefix, start, end),
         }
