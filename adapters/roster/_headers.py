@@ -17,12 +17,14 @@ __all__ = [
     "FIELDS",
     "IGNORE",
     "MEMBER_ONLY",
+    "SHEET_STAGES",
     "Header",
     "MappingError",
     "find_header",
     "load_mapping",
     "mapping_toml",
     "normalise_header",
+    "sheet_kind",
 ]
 
 #: The ignored pseudo-field: a column known to carry nothing to import (序号).
@@ -126,6 +128,9 @@ APPLICANT_FIELDS = (
 APPLICANT_ONLY = frozenset(APPLICANT_FIELDS[6:-1])
 MEMBER_ONLY = frozenset(("joinedDate", "fullMembershipDate", "status", "lostContactSince"))
 
+#: The stage an applicants sheet's name implies when it has no stage column.
+SHEET_STAGES = (("发展对象", "candidate"), ("积极分子", "activist"), ("申请", "applicant"))
+
 _INDEX: dict[str, str] = {}
 for _field, (_title, _synonyms) in FIELDS.items():
     for _name in (_title, *_synonyms):
@@ -206,6 +211,17 @@ def _adds(main: Sequence[Any], other: Sequence[Any]) -> bool:
     return any((f := match(c)) and f != IGNORE and f not in have for c in other if c != "")
 
 
+def sheet_kind(sheet: str, header: Header) -> str:
+    """``applicants`` when the header names more applicant-only fields (申请入党日期, 发展阶段,
+    入党介绍人 …) than member-only ones (入党日期, 转正日期 …), or the sheet is named after a
+    stage (入党申请人, 积极分子, 发展对象) and names no member-only field; else ``members``."""
+    named = set(header.fields.values())
+    ours, theirs = len(named & APPLICANT_ONLY), len(named & MEMBER_ONLY)
+    if ours > theirs or (not theirs and any(w in sheet for w, _ in SHEET_STAGES)):
+        return "applicants"
+    return "members"
+
+
 class MappingError(Exception):
     """A mapping file that cannot be read or names an unknown field."""
 
@@ -219,12 +235,18 @@ def mapping_toml(sheets: list[tuple[str, str, Header]]) -> str:
         "",
     ]
     for file, sheet, header in sheets:
+        applicants = sheet_kind(sheet, header) == "applicants"
+        kind = "入党申请人 / applicants" if applicants else "党员 / members"
         lines.append(
-            f"# {file} · {sheet}: header rows {header.first_row + 1}–{header.last_row + 1}"
+            f"# {file} · {sheet}: header rows {header.first_row + 1}–{header.last_row + 1}, {kind}"
         )
         lines.append(f"[{_quote(sheet)}]")
+        stage = "stage" in header.fields.values()
         for col, text in header.texts.items():
             found = header.fields.get(col)
+            if applicants and found == "category" and not stage:  # read as the stage
+                lines.append(f'{_quote(text)} = "category"   # 即发展阶段 / read as the stage')
+                continue
             if found is None:
                 lines.append(f'# {_quote(text)} = "?"   # unrecognised / 未识别')
             else:

@@ -21,11 +21,11 @@ from ._headers import (
     APPLICANT_ONLY,
     FIELDS,
     IGNORE,
-    MEMBER_ONLY,
-    Header,
+    SHEET_STAGES,
     apply_mapping,
     find_header,
     normalise_header,
+    sheet_kind,
 )
 from ._model import AttentionRow, CellIssue, ImportResult, SheetInfo
 from ._normalise import (
@@ -47,7 +47,6 @@ __all__ = [
     "branch_type",
     "implied_stage",
     "organisation_id",
-    "sheet_kind",
 ]
 
 DATES = (
@@ -64,8 +63,6 @@ PEOPLE = ("sponsors", "introducers")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RECORD_PATH = re.compile(r"^/(members|applicants)/(\d+)(?:/([^/]+))?")
 _SPLIT = re.compile(r"[、,，;；/\s]+")
-#: The stage an applicants sheet's name implies when it has no stage column.
-_SHEET_STAGES = (("发展对象", "candidate"), ("积极分子", "activist"), ("申请", "applicant"))
 
 
 @dataclass(slots=True)
@@ -120,21 +117,10 @@ def _belongs(name: str, applicants: bool) -> bool:
     return name in APPLICANT_FIELDS if applicants else name not in APPLICANT_ONLY
 
 
-def sheet_kind(sheet: str, header: Header) -> str:
-    """``applicants`` when the header names more applicant-only fields (申请入党日期, 发展阶段,
-    入党介绍人 …) than member-only ones (入党日期, 转正日期 …), or the sheet is named after a
-    stage (入党申请人, 积极分子, 发展对象) and names no member-only field; else ``members``."""
-    named = set(header.fields.values())
-    ours, theirs = len(named & APPLICANT_ONLY), len(named & MEMBER_ONLY)
-    if ours > theirs or (not theirs and any(w in sheet for w, _ in _SHEET_STAGES)):
-        return "applicants"
-    return "members"
-
-
 def implied_stage(sheet: str, record: dict[str, Any]) -> str:
     """The stage of an applicant row without one: from the sheet's name (发展对象 → candidate),
     else from the latest date given (确定为发展对象日期 → candidate …)."""
-    for word, stage in _SHEET_STAGES:
+    for word, stage in SHEET_STAGES:
         if word in sheet:
             return stage
     if "candidateDate" in record:
