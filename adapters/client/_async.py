@@ -8,7 +8,15 @@ from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
-from tongxin.schemas import Activity, DuesPayment, Member, Organisation, Record, Transfer
+from tongxin.schemas import (
+    Activity,
+    Applicant,
+    DuesPayment,
+    Member,
+    Organisation,
+    Record,
+    Transfer,
+)
 
 from . import _core as core
 
@@ -51,6 +59,7 @@ class AsyncClient:
         self.activities: AsyncCollection[Activity] = AsyncCollection(self, "activities")
         self.dues_payments: AsyncCollection[DuesPayment] = AsyncCollection(self, "duesPayments")
         self.transfers: AsyncCollection[Transfer] = AsyncCollection(self, "transfers")
+        self.applicants: AsyncCollection[Applicant] = AsyncCollection(self, "applicants")
         self._collections: dict[str, AsyncCollection[Any]] = {
             c.name: c
             for c in (
@@ -59,6 +68,7 @@ class AsyncClient:
                 self.activities,
                 self.dues_payments,
                 self.transfers,
+                self.applicants,
             )
         }
 

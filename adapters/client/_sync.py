@@ -8,7 +8,15 @@ from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
-from tongxin.schemas import Activity, DuesPayment, Member, Organisation, Record, Transfer
+from tongxin.schemas import (
+    Activity,
+    Applicant,
+    DuesPayment,
+    Member,
+    Organisation,
+    Record,
+    Transfer,
+)
 
 from . import _core as core
 
@@ -51,6 +59,7 @@ class Client:
         self.activities: Collection[Activity] = Collection(self, "activities")
         self.dues_payments: Collection[DuesPayment] = Collection(self, "duesPayments")
         self.transfers: Collection[Transfer] = Collection(self, "transfers")
+        self.applicants: Collection[Applicant] = Collection(self, "applicants")
         self._collections: dict[str, Collection[Any]] = {
             c.name: c
             for c in (
@@ -59,6 +68,7 @@ class Client:
                 self.activities,
                 self.dues_payments,
                 self.transfers,
+                self.applicants,
             )
         }
 

@@ -31,6 +31,7 @@ CODED = {
     "education": "education",
     "category": "member-category",
     "status": "member-status",
+    "stage": "applicant-stage",
 }
 
 #: The one table of code synonyms every adapter reads (the roster import, the legacy agent):
@@ -49,6 +50,17 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "党委": "primary-committee", "基层党委": "primary-committee",
         "总支": "general-branch", "党总支部": "general-branch", "支部": "branch",
         "联合支部": "joint-branch", "临时支部": "temporary-branch", "小组": "party-group",
+    },
+    # the stage codes platforms use (-1 未通过, 0 申请, 2 积极分子, 3 发展对象, 4 列入发展计划,
+    # 5 领取志愿书, 6 预备党员, 7 正式党员) and the words rosters write
+    "applicant-stage": {
+        "0": "applicant", "申请": "applicant", "申请人": "applicant", "已申请": "applicant",
+        "递交申请": "applicant", "2": "activist", "积极分子": "activist",
+        "3": "candidate", "4": "candidate", "5": "candidate", "列入发展计划": "candidate",
+        "领取志愿书": "candidate", "预备党员": "admitted", "6": "admitted", "7": "admitted",
+        "正式党员": "admitted", "已接收": "admitted", "接收为预备党员": "admitted",
+        "已发展": "admitted", "-1": "withdrawn", "\u22121": "withdrawn", "未通过": "withdrawn",
+        "终止": "withdrawn", "退出": "withdrawn", "撤回": "withdrawn", "取消": "withdrawn",
     },
 }  # fmt: skip
 
@@ -115,7 +127,11 @@ def _code_text(name: str, value: str) -> str | Finding:
     if found is not None:
         return found
     cl = codelist(CODED[name])
-    return Finding("ROS-012", {"value": text, "title": cl.title_zh, "codelist": cl.name})
+    examples = "、".join(c.title_zh for c in cl.codes if not c.deprecated)
+    if len(cl.codes) > 8:  # 56 ethnicities: the first few, and where the rest are
+        examples = "、".join(c.title_zh for c in cl.codes[:5]) + " 等（完整列表见代码表）"
+    params = {"value": text, "title": cl.title_zh, "codelist": cl.name, "examples": examples}
+    return Finding("ROS-012", params)
 
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
