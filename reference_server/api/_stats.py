@@ -29,6 +29,7 @@ _STATS = {
         "meetings",
         "dues",
         "committees",
+        "transfers",
     ],
     "properties": {
         "organisationId": {"type": ["string", "null"]},
@@ -41,6 +42,7 @@ _STATS = {
         "meetings": {"type": "object"},
         "dues": {"type": "object"},
         "committees": {"type": "object"},
+        "transfers": {"type": "object"},
     },
 }
 
