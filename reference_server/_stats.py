@@ -531,7 +531,9 @@ def _transfers(conn: Connection, dialect: str, prefix: str | None, as_of: date) 
 
     def bands(days: Any, cond: ColumnElement[bool]) -> list[dict[str, Any]]:
         band = banded(days)
-        got = dict(conn.execute(select(band, func.count()).where(cond).group_by(band)).all())
+        got: dict[str, int] = dict(
+            conn.execute(select(band, func.count()).where(cond).group_by(band)).all()
+        )
         return [_item(key, zh, en, int(got.get(key, 0))) for key, zh, en in _day_labels()]
 
     by_state = _coded(_counts(conn, state, where), "transfer-state")
