@@ -34,6 +34,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "token-name": ("名称（用途）", "Name (what it is for)"),
     "scopes": ("权限", "Scopes"),
     "expires": ("有效期至（可不填）", "Valid until (optional)"),
+    "valid-until": ("有效期至", "Valid until"),
     "create": ("创建", "Create"),
     "id": ("编号", "Id"),
     "state": ("状态", "State"),
