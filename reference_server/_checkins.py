@@ -43,9 +43,8 @@ from ._policy import Act, authorize, sees
 from ._reads import get_record
 from ._security import Principal, org_path
 from ._service import create_record, replace_record
-from ._stats import json_field
 from ._store import open_sealed
-from ._tables import audit, org_tree, records
+from ._tables import audit, json_field, org_tree, records
 
 __all__ = [
     "CHECKIN_TYPES",

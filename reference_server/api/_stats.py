@@ -30,6 +30,7 @@ _STATS = {
         "dues",
         "committees",
         "feedback",
+        "transfers",
     ],
     "properties": {
         "organisationId": {"type": ["string", "null"]},
@@ -55,6 +56,7 @@ _STATS = {
             },
             "additionalProperties": False,
         },
+        "transfers": {"type": "object"},
     },
 }
 
