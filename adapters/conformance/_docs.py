@@ -17,9 +17,10 @@ _HEAD = """\
 
 <!-- generated: python -m tongxin.adapters.conformance._docs spec/conformance.md; do not edit -->
 
-本文件列出一致性检查工具 `tongxin conformance` 的全部检查：每项检查有固定编号、所检验的规范章节，以及
-MUST（必须）或 SHOULD（应当）。只有所选级别的全部 MUST 检查通过，工具才以状态 0 退出。用法见
-`docs/conformance.md`；数据包的一致性用 `tongxin validate` 检查（`spec/standard.md` §7）。
+本文件列出一致性检查工具 `tongxin conformance` 的全部检查：
+每项检查有固定编号、所检验的规范章节，以及 MUST（必须）或 SHOULD（应当）。
+只有所选级别的全部 MUST 检查通过，工具才以状态 0 退出。用法见 `docs/conformance.md`；
+数据包的一致性用 `tongxin validate` 检查（`spec/standard.md` §7）。
 
 Every check of the conformance kit `tongxin conformance`: its stable id, the section of `spec/`
 it tests, and whether it is a MUST or a SHOULD. The kit exits 0 only when every MUST check of the

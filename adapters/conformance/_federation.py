@@ -53,7 +53,9 @@ def key_set(ctx: Context) -> None:
     expect_status(ctx, response, 200)
     doc = ctx.json(response)
     if not isinstance(doc, dict) or doc.get("format") != "tongxin-keys/1":
-        raise Fail("the key set's format is not tongxin-keys/1", "密钥集的 format 不是 tongxin-keys/1")
+        raise Fail(
+            "the key set's format is not tongxin-keys/1", "密钥集的 format 不是 tongxin-keys/1"
+        )
     if doc.get("hubId") != ctx.hub_id:
         raise Fail(
             f"the key set names hub {doc.get('hubId')!r}, discovery {ctx.hub_id!r}",
@@ -118,7 +120,10 @@ HINT = orjson.dumps({"seq": 1})
 
 def unsigned(ctx: Context) -> None:
     response = ctx.call(
-        "POST", "/v1/federation/hints", token=False, content=HINT,
+        "POST",
+        "/v1/federation/hints",
+        token=False,
+        content=HINT,
         headers={"Content-Type": "application/json"},
     )
     expect_problem(ctx, response, 401, "signature-missing")
@@ -127,7 +132,9 @@ def unsigned(ctx: Context) -> None:
 def tampered(ctx: Context) -> None:
     request = _signed(ctx, _probe(ctx), "POST", "/v1/federation/hints", HINT)
     request = ctx.client.build_request(
-        "POST", "/v1/federation/hints", content=orjson.dumps({"seq": 2}),
+        "POST",
+        "/v1/federation/hints",
+        content=orjson.dumps({"seq": 2}),
         headers={k: v for k, v in request.headers.items() if k.lower() != "content-length"},
     )
     expect_problem(ctx, _send(ctx, request), 401, "digest-mismatch")
@@ -187,7 +194,8 @@ def replica_read_only(ctx: Context) -> None:
         items, _ = read_feed(ctx)
     replica = next(
         (
-            i for i in items
+            i
+            for i in items
             if i.get("owner") not in (None, ctx.hub_id) and not i.get("deleted") and i.get("record")
         ),
         None,

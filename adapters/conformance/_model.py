@@ -132,9 +132,7 @@ class Context:
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    def call(
-        self, method: str, path: str, *, token: bool = True, **kwargs: Any
-    ) -> httpx.Response:
+    def call(self, method: str, path: str, *, token: bool = True, **kwargs: Any) -> httpx.Response:
         """One request; remembered as the exchange a failure reports."""
         headers = dict(kwargs.pop("headers", None) or {})
         if token:

@@ -53,7 +53,8 @@ def to_text(report: Report) -> str:
         lines.append(f"结论：符合 {report.level} 级别的全部 MUST 要求 / verdict: conforms")
     else:
         lines.append(
-            f"结论：不符合，未通过的 MUST 检查：{', '.join(must_failed)} / verdict: does not conform"
+            f"结论：不符合，未通过的 MUST 检查：{', '.join(must_failed)}"
+            " / verdict: does not conform"
         )
     lines.append("数据包的一致性请用 tongxin validate 检查 / data packages: tongxin validate")
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ import httpx
 from ._catalogue import CHECKS
 from ._model import LEVELS, Check, Context, Fail, Result, Skip, Target
 
-__all__ = ["Report", "cleanup", "checks_for", "run"]
+__all__ = ["Report", "checks_for", "cleanup", "run"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,12 @@ def remove(client: httpx.Client, token: str, written: list[dict[str, str]]) -> l
             response = client.get(path, headers=auth)
             if response.status_code in (404, 410):
                 continue
-            etag = response.headers.get("etag", "*")
+            version = response.json().get("version") if response.status_code == 200 else None
+            etag = f'"{version}"' if isinstance(version, int) else "*"
             response = client.delete(path, headers={**auth, "If-Match": etag})
+        except ValueError as error:
+            failures.append(f"{entry['id']}: {error}")
+            continue
         except httpx.HTTPError as error:
             failures.append(f"{entry['id']}: {error}")
             continue
@@ -97,7 +101,9 @@ def remove(client: httpx.Client, token: str, written: list[dict[str, str]]) -> l
     return failures
 
 
-def cleanup(manifest: Path, token: str, *, transport: httpx.BaseTransport | None = None) -> list[str]:
+def cleanup(
+    manifest: Path, token: str, *, transport: httpx.BaseTransport | None = None
+) -> list[str]:
     """Delete the records a crashed run listed in ``manifest``; the ones that could not be."""
     data: dict[str, Any] = json.loads(manifest.read_text(encoding="utf-8"))
     written = [
@@ -111,6 +117,3 @@ def cleanup(manifest: Path, token: str, *, transport: httpx.BaseTransport | None
     if not failures:
         manifest.unlink()
     return failures
-
-
-

@@ -85,7 +85,9 @@ def if_match_required(ctx: Context) -> None:
 def stale_if_match(ctx: Context) -> None:
     record, _ = ctx.create_member()
     expect_status(ctx, _put(ctx, {**record, "name": "测试党员乙"}, '"1"'), 200)
-    body = expect_problem(ctx, _put(ctx, {**record, "name": "测试党员丙"}, '"1"'), 412, "version-mismatch")
+    body = expect_problem(
+        ctx, _put(ctx, {**record, "name": "测试党员丙"}, '"1"'), 412, "version-mismatch"
+    )
     if body.get("currentVersion") != 2:
         raise Fail(
             f"the 412 names currentVersion {body.get('currentVersion')!r}, expected 2",
@@ -102,9 +104,7 @@ def update(ctx: Context) -> None:
     response = _put(ctx, {**record, "name": "测试党员乙"}, '"2"')
     expect_status(ctx, response, 200)
     if response.headers.get("etag") != '"2"':
-        raise Fail(
-            "writing identical content made a new version", "写入相同内容却产生了新版本"
-        )
+        raise Fail("writing identical content made a new version", "写入相同内容却产生了新版本")
 
 
 def delete_tombstone(ctx: Context) -> None:
@@ -113,7 +113,10 @@ def delete_tombstone(ctx: Context) -> None:
     response = ctx.call("DELETE", f"/v1/members/{record['id']}", headers={"If-Match": '"1"'})
     expect_status(ctx, response, 204)
     if response.headers.get("etag") != '"2"':
-        raise Fail("the deletion's ETag is not the tombstone's version 2", "删除返回的 ETag 不是删除标记的版本 2")
+        raise Fail(
+            "the deletion's ETag is not the tombstone's version 2",
+            "删除返回的 ETag 不是删除标记的版本 2",
+        )
     expect_problem(ctx, ctx.call("GET", f"/v1/members/{record['id']}"), 410, "deleted")
     items, ctx.cache["feed:cursor"] = read_feed(ctx, cursor)
     mine = [i for i in items if i.get("id") == record["id"]]
@@ -148,14 +151,19 @@ def _upsert(ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
 
 def bulk_lines(ctx: Context) -> None:
     good1, bad, good2 = ctx.member(), ctx.member(gender="x"), ctx.member()
-    results = _results(ctx, _bulk(ctx, [_upsert(ctx, good1), _upsert(ctx, bad), _upsert(ctx, good2)]))
+    results = _results(
+        ctx, _bulk(ctx, [_upsert(ctx, good1), _upsert(ctx, bad), _upsert(ctx, good2)])
+    )
     if len(results) != 3:
         raise Fail(
             f"3 lines answered {len(results)} result(s); one result per line is required",
             f"3 行请求返回 {len(results)} 条结果；应每行一条",
         )
     if [r.get("index") for r in results] != [0, 1, 2]:
-        raise Fail("the results are not in input order (index 0, 1, 2)", "结果未按输入顺序（index 0、1、2）")
+        raise Fail(
+            "the results are not in input order (index 0, 1, 2)",
+            "结果未按输入顺序（index 0、1、2）",
+        )
     statuses = [r.get("status") for r in results]
     if statuses != [201, 422, 201]:
         raise Fail(
@@ -181,7 +189,10 @@ def idempotency_replay(ctx: Context) -> None:
     response = _bulk(ctx, lines, key)
     again = _results(ctx, response)
     if response.headers.get("idempotent-replayed", "").lower() != "true":
-        raise Fail("the retry does not answer Idempotent-Replayed: true", "重试未返回 Idempotent-Replayed: true")
+        raise Fail(
+            "the retry does not answer Idempotent-Replayed: true",
+            "重试未返回 Idempotent-Replayed: true",
+        )
     if again != first:
         raise Fail("the retry does not return the first results", "重试返回的结果与第一次不同")
     for line in lines:

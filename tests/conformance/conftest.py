@@ -65,7 +65,11 @@ def prepare(server: Server, backend: Backend) -> Prepared:
         peer = get_peer(hub, CHILD)
         assert peer is not None
         org = {"id": f"{CHILD}:o1", "name": "下级支部", "type": "branch"}
-        apply_page(hub, peer, FeedPage((Change("organisations", org["id"], 1, CHILD, False, org),), "c1", False))
+        apply_page(
+            hub,
+            peer,
+            FeedPage((Change("organisations", org["id"], 1, CHILD, False, org),), "c1", False),
+        )
     finally:
         hub.close()
     return Prepared(server, token, sandbox, store.path, backend.workdir)

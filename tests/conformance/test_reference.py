@@ -25,7 +25,8 @@ def test_the_reference_hub_passes_every_level(prepared: Prepared) -> None:
     text = to_text(report)
     assert report.passed, text
     assert all(r.status == "pass" for r in report.results), text
-    assert report.written and not report.cleanup_failures
+    assert report.written
+    assert not report.cleanup_failures
     assert not manifest.exists()
     with httpx.Client(base_url=prepared.url) as client:
         auth = {"Authorization": f"Bearer {prepared.token}"}

@@ -36,9 +36,7 @@ def _usage(en: str, zh: str) -> NoReturn:
 
 
 def conformance(
-    url: Annotated[
-        str, typer.Argument(help="The hub's base URL (or `cleanup` with --manifest).")
-    ],
+    url: Annotated[str, typer.Argument(help="The hub's base URL (or `cleanup` with --manifest).")],
     token: Annotated[
         str | None,
         typer.Option(
