@@ -23,6 +23,7 @@ from tongxin.federation import (
     verify_key_set,
     verify_message,
 )
+from tongxin.schemas import problems
 
 from ._model import Context, Fail, Skip
 from ._read import expect_problem, expect_status, read_feed
@@ -126,7 +127,7 @@ def unsigned(ctx: Context) -> None:
         content=HINT,
         headers={"Content-Type": "application/json"},
     )
-    expect_problem(ctx, response, 401, "signature-missing")
+    expect_problem(ctx, response, 401, problems.SIGNATURE_MISSING)
 
 
 def tampered(ctx: Context) -> None:
@@ -137,12 +138,12 @@ def tampered(ctx: Context) -> None:
         content=orjson.dumps({"seq": 2}),
         headers={k: v for k, v in request.headers.items() if k.lower() != "content-length"},
     )
-    expect_problem(ctx, _send(ctx, request), 401, "digest-mismatch")
+    expect_problem(ctx, _send(ctx, request), 401, problems.DIGEST_MISMATCH)
 
 
 def unknown_key(ctx: Context) -> None:
     request = _signed(ctx, _probe(ctx), "POST", "/v1/federation/hints", HINT)
-    expect_problem(ctx, _send(ctx, request), 401, "unknown-key")
+    expect_problem(ctx, _send(ctx, request), 401, problems.UNKNOWN_KEY)
 
 
 def signed_feed(ctx: Context) -> None:
@@ -174,7 +175,7 @@ def replayed(ctx: Context) -> None:
     first = _send(ctx, request)
     expect_status(ctx, first, 200)
     again = ctx.client.build_request("GET", "/v1/changes?limit=1", headers=dict(request.headers))
-    expect_problem(ctx, _send(ctx, again), 401, "replayed-nonce")
+    expect_problem(ctx, _send(ctx, again), 401, problems.REPLAYED_NONCE)
 
 
 def forged_signature(ctx: Context) -> None:
@@ -184,7 +185,7 @@ def forged_signature(ctx: Context) -> None:
     raw = bytearray(value.rstrip(":").encode())
     raw[5] = ord("A") if raw[5] != ord("A") else ord("B")
     request.headers["signature"] = f"{label}=:{raw.decode()}:"
-    expect_problem(ctx, _send(ctx, request), 401, "bad-signature")
+    expect_problem(ctx, _send(ctx, request), 401, problems.BAD_SIGNATURE)
 
 
 def replica_read_only(ctx: Context) -> None:
@@ -206,6 +207,6 @@ def replica_read_only(ctx: Context) -> None:
     version = replica["version"]
     path = f"/v1/{replica['type']}/{replica['id']}"
     response = ctx.call("PUT", path, json=record, headers={"If-Match": f'"{version}"'})
-    expect_problem(ctx, response, 409, "replica-read-only")
+    expect_problem(ctx, response, 409, problems.REPLICA_READ_ONLY)
     response = ctx.call("DELETE", path, headers={"If-Match": f'"{version}"'})
-    expect_problem(ctx, response, 409, "replica-read-only")
+    expect_problem(ctx, response, 409, problems.REPLICA_READ_ONLY)

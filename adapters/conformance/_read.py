@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 
+from tongxin.schemas import problems
+from tongxin.schemas.problems import ProblemCode
+
 from ._model import Context, Fail, Skip
 
 __all__ = [
@@ -42,7 +45,7 @@ def expect_status(ctx: Context, response: httpx.Response, *statuses: int) -> Non
 
 
 def expect_problem(
-    ctx: Context, response: httpx.Response, status: int, code: str
+    ctx: Context, response: httpx.Response, status: int, code: ProblemCode
 ) -> dict[str, Any]:
     """The response is an ``application/problem+json`` of ``status`` and ``code`` with every
     member §2 requires."""
@@ -115,16 +118,16 @@ def openapi(ctx: Context) -> None:
 
 def unauthorised(ctx: Context) -> None:
     response = ctx.call("GET", "/v1/members", token=False)
-    expect_problem(ctx, response, 401, "unauthorized")
+    expect_problem(ctx, response, 401, problems.UNAUTHORIZED)
     response = ctx.call(
         "GET", "/v1/members", token=False, headers={"Authorization": "Bearer txc-not-a-token"}
     )
-    expect_problem(ctx, response, 401, "unauthorized")
+    expect_problem(ctx, response, 401, problems.UNAUTHORIZED)
 
 
 def bad_parameter(ctx: Context) -> None:
     response = ctx.call("GET", "/v1/members", params={"limit": "abc"})
-    body = expect_problem(ctx, response, 400, "invalid-parameter")
+    body = expect_problem(ctx, response, 400, problems.INVALID_PARAMETER)
     errors = body["errors"]
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     if first.get("pointer") != "/limit" or body.get("parameter") != "limit":
@@ -139,19 +142,19 @@ def bad_parameter(ctx: Context) -> None:
     limit = (ctx.discovery().get("limits") or {}).get("maxPageSize")
     if isinstance(limit, int):
         response = ctx.call("GET", "/v1/members", params={"limit": str(limit + 1)})
-        expect_problem(ctx, response, 400, "invalid-parameter")
+        expect_problem(ctx, response, 400, problems.INVALID_PARAMETER)
 
 
 def bad_cursor(ctx: Context) -> None:
     response = ctx.call("GET", "/v1/members", params={"after": "txc-forged-cursor"})
-    expect_problem(ctx, response, 400, "invalid-cursor")
+    expect_problem(ctx, response, 400, problems.INVALID_CURSOR)
     response = ctx.call("GET", "/v1/changes", params={"after": "txc-forged-cursor"})
-    expect_problem(ctx, response, 400, "invalid-cursor")
+    expect_problem(ctx, response, 400, problems.INVALID_CURSOR)
 
 
 def not_found(ctx: Context) -> None:
     response = ctx.call("GET", f"/v1/members/{ctx.hub_id}:txc-absent-{ctx.run_id}")
-    expect_problem(ctx, response, 404, "not-found")
+    expect_problem(ctx, response, 404, problems.NOT_FOUND)
 
 
 def request_id(ctx: Context) -> None:

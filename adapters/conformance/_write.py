@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import orjson
 
+from tongxin.schemas import problems
+
 from ._model import Context, Fail
 from ._read import expect_problem, expect_status, read_feed
 
@@ -57,7 +59,7 @@ def invalid_record(ctx: Context) -> None:
     record = ctx.member(gender="x")
     ctx.note_written("members", record["id"])
     response = ctx.call("POST", "/v1/members", json=record)
-    body = expect_problem(ctx, response, 422, "invalid-record")
+    body = expect_problem(ctx, response, 422, problems.INVALID_RECORD)
     pointers = {e.get("pointer") for e in body["errors"] if isinstance(e, dict)}
     if "/gender" not in pointers:
         raise Fail(
@@ -77,16 +79,16 @@ def _put(ctx: Context, record: dict[str, Any], if_match: str | None) -> httpx.Re
 def if_match_required(ctx: Context) -> None:
     record, _ = ctx.create_member()
     changed = {**record, "name": "测试党员乙"}
-    expect_problem(ctx, _put(ctx, changed, None), 428, "if-match-required")
+    expect_problem(ctx, _put(ctx, changed, None), 428, problems.IF_MATCH_REQUIRED)
     response = ctx.call("DELETE", f"/v1/members/{record['id']}")
-    expect_problem(ctx, response, 428, "if-match-required")
+    expect_problem(ctx, response, 428, problems.IF_MATCH_REQUIRED)
 
 
 def stale_if_match(ctx: Context) -> None:
     record, _ = ctx.create_member()
     expect_status(ctx, _put(ctx, {**record, "name": "测试党员乙"}, '"1"'), 200)
     body = expect_problem(
-        ctx, _put(ctx, {**record, "name": "测试党员丙"}, '"1"'), 412, "version-mismatch"
+        ctx, _put(ctx, {**record, "name": "测试党员丙"}, '"1"'), 412, problems.VERSION_MISMATCH
     )
     if body.get("currentVersion") != 2:
         raise Fail(
@@ -117,7 +119,7 @@ def delete_tombstone(ctx: Context) -> None:
             "the deletion's ETag is not the tombstone's version 2",
             "删除返回的 ETag 不是删除标记的版本 2",
         )
-    expect_problem(ctx, ctx.call("GET", f"/v1/members/{record['id']}"), 410, "deleted")
+    expect_problem(ctx, ctx.call("GET", f"/v1/members/{record['id']}"), 410, problems.DELETED)
     items, ctx.cache["feed:cursor"] = read_feed(ctx, cursor)
     mine = [i for i in items if i.get("id") == record["id"]]
     if not mine or mine[-1].get("deleted") is not True or mine[-1].get("record") is not None:
@@ -206,7 +208,9 @@ def idempotency_conflict(ctx: Context) -> None:
     key = f"txc-{ctx.run_id}-reuse"
     _results(ctx, _bulk(ctx, [_upsert(ctx, ctx.member())], key))
     other = ctx.member()
-    expect_problem(ctx, _bulk(ctx, [_upsert(ctx, other)], key), 422, "idempotency-key-reused")
+    expect_problem(
+        ctx, _bulk(ctx, [_upsert(ctx, other)], key), 422, problems.IDEMPOTENCY_KEY_REUSED
+    )
     response = ctx.call("GET", f"/v1/members/{other['id']}")
     if response.status_code != 404:
         raise Fail("the refused request wrote its record", "被拒绝的请求仍写入了记录")
@@ -238,7 +242,7 @@ def concurrent_citizen_id(ctx: Context) -> None:
         )
     for response in responses:
         if response.status_code != 201:
-            expect_problem(ctx, response, 409, "duplicate-citizen-id")
+            expect_problem(ctx, response, 409, problems.DUPLICATE_CITIZEN_ID)
 
 
 def foreign_id(ctx: Context) -> None:
@@ -246,6 +250,6 @@ def foreign_id(ctx: Context) -> None:
     response = ctx.call("POST", "/v1/members", json=record)
     if response.status_code in (200, 201):
         ctx.note_written("members", record["id"])
-    body = expect_problem(ctx, response, 422, "foreign-id")
+    body = expect_problem(ctx, response, 422, problems.FOREIGN_ID)
     if not any(isinstance(e, dict) and e.get("pointer") == "/id" for e in body["errors"]):
         raise Fail("the foreign-id problem does not point at /id", "foreign-id 问题未指向 /id")
