@@ -6,6 +6,7 @@ tongxin.adapters.conformance._docs spec/conformance.md``)."""
 from __future__ import annotations
 
 from . import _federation as fed
+from . import _fuzz as fuzz
 from . import _read as read
 from . import _write as write
 from ._model import Check
@@ -153,6 +154,17 @@ CHECKS: tuple[Check, ...] = (
         "Request ids",
         "Every response carries X-Request-Id, the request's own when it is well formed.",
         read.request_id,
+    ),
+    Check(
+        "TXC-READ-014",
+        "api.md §2",
+        MUST,
+        "read",
+        "任何输入都不返回 5xx（模糊测试）",
+        "No 5xx for any input (fuzzing)",
+        "A hub never answers 5xx to a request, whatever its parameters or body: requests "
+        "generated from its own OpenAPI document (GET and POST /v1/validate, --fuzz N).",
+        fuzz.no_server_error,
     ),
     # -- write -----------------------------------------------------------------------------------
     Check(

@@ -92,6 +92,8 @@ class Target:
     manifest: Path | None = None
     transport: httpx.BaseTransport | None = None
     timeout: float = 30.0
+    #: Examples per operation of the fuzzing stage (0: no fuzzing).
+    fuzz: int = 0
 
 
 def excerpt(text: str, limit: int = _EXCERPT) -> str:

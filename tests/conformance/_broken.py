@@ -293,6 +293,10 @@ BREAKAGES: dict[str, Breakage] = {
         "变更流包含公民身份号码 / the feed shows citizen IDs",
         response=_items(lambda items: [_with_citizen_id(i) for i in items], "/v1/changes"),
     ),
+    "TXC-READ-014": Breakage(
+        "错误输入导致 500 / bad input crashes the server",
+        response=_status(400, 500),
+    ),
     "TXC-WRITE-001": Breakage(
         "创建不返回 ETag / creates without ETag",
         response=_when(lambda r: r.status_code == 201, lambda r: _response(r, drop=("etag",))),

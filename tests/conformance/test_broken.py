@@ -33,6 +33,7 @@ def _target(prepared: Prepared, check_id: str) -> Target:
         peer_keys=prepared.peer_keys,
         manifest=prepared.workdir / "manifest.json",
         transport=Broken(BREAKAGES[check_id]),
+        fuzz=2 if check_id == "TXC-READ-014" else 0,
     )
 
 

@@ -61,7 +61,8 @@ def test_the_documented_run_passes_and_writes_its_reports(
     assert ids == [c.id for c in checks_for("write")]
     for check in report["checks"]:
         assert set(check) >= {"id", "status", "must", "spec", "detail"}
-        assert check["status"] == "pass"
+        fuzzing = check["id"] == "TXC-READ-014"  # not asked for: skipped, with the reason
+        assert check["status"] == ("skip" if fuzzing else "pass"), check
     suite = ET.parse(tmp_path / "conformance.xml").getroot()
     assert suite.tag == "testsuite"
     assert suite.get("tests") == str(len(ids))

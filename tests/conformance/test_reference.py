@@ -20,6 +20,7 @@ def test_the_reference_hub_passes_every_level(prepared: Prepared) -> None:
             sandbox=prepared.sandbox,
             peer_keys=prepared.peer_keys,
             manifest=manifest,
+            fuzz=2,
         )
     )
     text = to_text(report)

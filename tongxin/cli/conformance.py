@@ -62,6 +62,14 @@ def conformance(
             help="The manifest of written records (default ./txc-manifest.json; for cleanup).",
         ),
     ] = None,
+    fuzz: Annotated[
+        int,
+        typer.Option(
+            "--fuzz",
+            min=0,
+            help="Also fuzz the target's OpenAPI: N examples per operation (needs tongxin[fuzz]).",
+        ),
+    ] = 0,
     peer_keys: Annotated[
         Path | None,
         typer.Option(
@@ -95,7 +103,15 @@ def conformance(
         manifest = Path("txc-manifest.json")
     assert level.value in LEVELS
     report = run(
-        Target(url, token, level.value, sandbox=sandbox, peer_keys=peer_keys, manifest=manifest)
+        Target(
+            url,
+            token,
+            level.value,
+            sandbox=sandbox,
+            peer_keys=peer_keys,
+            manifest=manifest,
+            fuzz=fuzz,
+        )
     )
     text = render(report, fmt.value)
     if out is not None:
