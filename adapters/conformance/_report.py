@@ -15,6 +15,7 @@ _MARK = {"pass": "通过 pass", "fail": "失败 FAIL", "skip": "跳过 skip"}
 def to_text(report: Report) -> str:
     lines = [
         f"同心一致性检查 / Tongxin conformance: {report.target} (级别 level: {report.level})",
+        f"发现文档声明的一致性 / claimed in discovery: {report.claimed or '—'}",
         "",
     ]
     for r in report.results:
@@ -81,6 +82,7 @@ def to_json(report: Report) -> str:
         "target": report.target,
         "level": report.level,
         "passed": report.passed,
+        "claimed": report.claimed,
         "checks": checks,
         "written": list(report.written),
         "notDeleted": list(report.cleanup_failures),

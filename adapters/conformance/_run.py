@@ -23,6 +23,8 @@ class Report:
     results: tuple[Result, ...]
     written: tuple[dict[str, str], ...]
     cleanup_failures: tuple[str, ...] = ()
+    #: The conformance the target claims in its discovery document (``conformance``).
+    claimed: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -74,7 +76,15 @@ def run(target: Target, *, only: Iterable[str] | None = None, keep: bool = False
             failures = tuple(remove(client, target.token, ctx.written))
             if not failures and target.manifest is not None:
                 target.manifest.unlink(missing_ok=True)
-    return Report(target.url, target.level, results, tuple(ctx.written), failures)
+    claimed = (ctx.cache.get("discovery") or {}).get("conformance")
+    return Report(
+        target.url,
+        target.level,
+        results,
+        tuple(ctx.written),
+        failures,
+        str(claimed) if claimed is not None else None,
+    )
 
 
 def remove(client: httpx.Client, token: str, written: list[dict[str, str]]) -> list[str]:
