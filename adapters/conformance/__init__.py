@@ -5,7 +5,7 @@ declared in one table (:data:`CHECKS`); ``spec/conformance.md`` is generated fro
 from ._catalogue import CHECKS, by_id
 from ._model import LEVELS, Check, Result, Target
 from ._report import render, to_json, to_junit, to_text
-from ._run import Report, checks_for, cleanup, run
+from ._run import Report, TargetError, checks_for, cleanup, run
 
 __all__ = [
     "CHECKS",
@@ -14,6 +14,7 @@ __all__ = [
     "Report",
     "Result",
     "Target",
+    "TargetError",
     "by_id",
     "checks_for",
     "cleanup",

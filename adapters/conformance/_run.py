@@ -13,7 +13,16 @@ import httpx
 from ._catalogue import CHECKS
 from ._model import LEVELS, Check, Context, Fail, Result, Skip, Target
 
-__all__ = ["Report", "checks_for", "cleanup", "run"]
+__all__ = ["Report", "TargetError", "checks_for", "cleanup", "preflight", "run"]
+
+
+class TargetError(Exception):
+    """The run cannot start: the target is unreachable, refuses the token, or lacks the
+    sandbox organisation (a setup mistake, not a conformance failure)."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en, self.zh = en, zh
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ def run(target: Target, *, only: Iterable[str] | None = None, keep: bool = False
     what was written unless ``keep``."""
     checks = checks_for(target.level, only)
     with _client(target) as client:
+        preflight(client, target)
         ctx = Context(target, client)
         results = tuple(_one(ctx, check) for check in checks)
         failures: tuple[str, ...] = ()
@@ -85,6 +95,33 @@ def run(target: Target, *, only: Iterable[str] | None = None, keep: bool = False
         failures,
         str(claimed) if claimed is not None else None,
     )
+
+
+def preflight(client: httpx.Client, target: Target) -> None:
+    """Raise :class:`TargetError` unless the target answers, accepts the token for reading
+    and holds the sandbox organisation."""
+    auth = {"Authorization": f"Bearer {target.token}"}
+    try:
+        response = client.get("/v1/organisations", params={"limit": "1"}, headers=auth)
+        if response.status_code in (401, 403):
+            raise TargetError(
+                f"the target refuses the token ({response.status_code}): give a token with "
+                "records:read (and records:write for level write)",
+                f"目标枢纽拒绝该令牌（{response.status_code}）：请提供具有 records:read"
+                "（write 级别还需 records:write）权限的令牌",
+            )
+        if target.sandbox is not None:
+            found = client.get(f"/v1/organisations/{target.sandbox}", headers=auth)
+            if found.status_code != 200:
+                raise TargetError(
+                    f"the sandbox organisation {target.sandbox} cannot be read "
+                    f"({found.status_code}): create it first",
+                    f"无法读取测试组织 {target.sandbox}（{found.status_code}）：请先建立该组织",
+                )
+    except httpx.HTTPError as error:
+        raise TargetError(
+            f"cannot reach {target.url}: {error}", f"无法连接 {target.url}：{error}"
+        ) from None
 
 
 def remove(client: httpx.Client, token: str, written: list[dict[str, str]]) -> list[str]:

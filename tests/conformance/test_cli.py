@@ -70,19 +70,27 @@ def test_the_documented_run_passes_and_writes_its_reports(
     assert not (tmp_path / "txc-manifest.json").exists()  # deleted with the records
 
 
-def test_writing_levels_need_a_sandbox_and_federation_needs_peer_keys(
+def test_unusable_arguments_exit_2_before_any_check(
     prepared: Prepared,
 ) -> None:
     env = _env(prepared)
-    for args in (["--level", "write"], ["--level", "federation", "--sandbox-organisation", "x"]):
+    token = ["--token", prepared.token]
+    for args in (
+        [*token, "--level", "write"],
+        [*token, "--level", "federation", "--sandbox-organisation", "x"],
+        [*token, "--level", "write", "--sandbox-organisation", "test-hub:no-such-org"],
+        ["--token", "txc-wrong-token"],  # a setup mistake, not a conformance failure
+    ):
         done = subprocess.run(
-            [TONGXIN, "conformance", prepared.url, "--token", prepared.token, *args],
+            [TONGXIN, "conformance", prepared.url, *args],
             env=env,
             capture_output=True,
             timeout=60,
         )
-        assert done.returncode == 2
-        assert "--" in done.stderr.decode()
+        assert done.returncode == 2, args
+        assert not done.stdout
+        message = done.stderr.decode()
+        assert message.index("tongxin conformance:") < message.index("\n")
 
 
 def test_cleanup_deletes_what_a_crashed_run_left(prepared: Prepared, tmp_path: Path) -> None:

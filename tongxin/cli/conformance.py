@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from tongxin.adapters.conformance import LEVELS, Target, cleanup, render, run
+from tongxin.adapters.conformance import LEVELS, Target, TargetError, cleanup, render, run
 
 __all__ = ["register"]
 
@@ -102,17 +102,20 @@ def conformance(
     if sandbox is not None and manifest is None:
         manifest = Path("txc-manifest.json")
     assert level.value in LEVELS
-    report = run(
-        Target(
-            url,
-            token,
-            level.value,
-            sandbox=sandbox,
-            peer_keys=peer_keys,
-            manifest=manifest,
-            fuzz=fuzz,
+    try:
+        report = run(
+            Target(
+                url,
+                token,
+                level.value,
+                sandbox=sandbox,
+                peer_keys=peer_keys,
+                manifest=manifest,
+                fuzz=fuzz,
+            )
         )
-    )
+    except TargetError as error:
+        _usage(error.en, error.zh)
     text = render(report, fmt.value)
     if out is not None:
         out.write_text(text, encoding="utf-8")
