@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -30,6 +31,7 @@ LEVELS = ("read", "write", "federation")
 #: The id prefix of every record the kit writes: ``<hub-id>:txc-<run>-…``.
 RECORD_PREFIX = "txc-"
 _EXCERPT = 600
+_RETRIES = 3
 
 
 class Fail(Exception):  # noqa: N818 - a check's verdict, raised like an assertion
@@ -139,13 +141,18 @@ class Context:
         headers = dict(kwargs.pop("headers", None) or {})
         if token:
             headers.setdefault("Authorization", f"Bearer {self.target.token}")
-        try:
-            response = self.client.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as error:
-            self.last = Exchange(f"{method} {path}", f"(no response: {error})")
-            raise Fail(
-                f"{method} {path}: no response ({error})", f"{method} {path} 无响应（{error}）"
-            ) from None
+        for attempt in range(_RETRIES + 1):
+            try:
+                response = self.client.request(method, path, headers=headers, **kwargs)
+            except httpx.HTTPError as error:
+                self.last = Exchange(f"{method} {path}", f"(no response: {error})")
+                raise Fail(
+                    f"{method} {path}: no response ({error})", f"{method} {path} 无响应（{error}）"
+                ) from None
+            wait = response.headers.get("retry-after", "")
+            if response.status_code != 429 or attempt == _RETRIES or not wait.isdigit():
+                break
+            time.sleep(min(int(wait), 10))  # the target's rate limit: wait as it asks
         self.remember(response)
         return response
 
