@@ -338,13 +338,14 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "TXC-FED-005",
-        "api.md §7 Peers, federation.md §2",
+        "api.md §7 Peers, federation.md §2, §5",
         MUST,
         "federation",
         "签名的变更流",
         "Signed change feed",
         "A parent's signed GET /v1/changes answers 200 with a response signed by the hub and "
-        "bound to the request, minimised (no citizen ID or phone in clear).",
+        "bound to the request, minimised by the default policy of federation.md §5 (no "
+        "citizen ID or phone in clear).",
         fed.signed_feed,
     ),
     Check(
