@@ -258,7 +258,9 @@ def _sensitive_in(items: list[Any], where: str) -> None:
 
 def list_citizen_ids(ctx: Context) -> None:
     ensure_member(ctx)
-    items = ctx.cache.get("list:members") or list_all(ctx, "members", 50)
+    page = _page(ctx, "/v1/members", {"limit": "50"})["items"]  # the exchange a failure shows
+    _sensitive_in(page, "/v1/members")
+    items = ctx.cache.get("list:members") or page
     if not items:
         raise Skip("the hub lists no member", "枢纽没有可列出的党员")
     _sensitive_in(items, "/v1/members")
@@ -338,9 +340,11 @@ def feed_resume(ctx: Context) -> None:
 
 def feed_citizen_ids(ctx: Context) -> None:
     ensure_member(ctx)
-    items = ctx.cache.get("feed")
-    if items is None:
-        items, _ = read_feed(ctx)
+    response = ctx.call("GET", "/v1/changes", params={"limit": "100"})
+    expect_status(ctx, response, 200)
+    first = [i for i in ctx.json(response).get("items", []) if isinstance(i, dict)]
+    _sensitive_in(first, "/v1/changes")
+    items = ctx.cache.get("feed") or first
     members = [i for i in items if i.get("type") == "members" and i.get("record")]
     if not members:
         raise Skip("the feed holds no member", "变更流中没有党员")

@@ -4,12 +4,14 @@ the request, the response and what the spec requires in the report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from xml.etree import ElementTree as ET
 
 import pytest
 
 from tests.server.conftest import Backend, make_backend
-from tongxin.adapters.conformance import CHECKS, Target, run, to_json, to_text
+from tongxin.adapters.conformance import CHECKS, Target, run, to_json, to_junit, to_text
 
 from ._broken import BREAKAGES, BROKEN_TOKEN, Broken
 from .conftest import Prepared
@@ -64,4 +66,12 @@ def test_the_whole_kit_names_the_broken_rule(prepared: Prepared, check_id: str) 
     text = to_text(report)
     assert f"[失败 FAIL] {check_id}" in text
     assert "规范要求 / the spec requires" in text
-    assert '"passed": false' in to_json(report)
+    doc = json.loads(to_json(report))
+    assert doc["passed"] is False
+    [entry] = [c for c in doc["checks"] if c["id"] == check_id]
+    assert entry["status"] == "fail"
+    assert entry["must"] is True
+    assert {"request", "response", "requires"} <= set(entry)
+    suite = ET.fromstring(to_junit(report))
+    [case] = [c for c in suite.iter("testcase") if c.get("name", "").startswith(check_id)]
+    assert case.find("failure") is not None
