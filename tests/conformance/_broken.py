@@ -294,8 +294,8 @@ BREAKAGES: dict[str, Breakage] = {
         response=_items(lambda items: [_with_citizen_id(i) for i in items], "/v1/changes"),
     ),
     "TXC-READ-014": Breakage(
-        "错误输入导致 500 / bad input crashes the server",
-        response=_status(400, 500),
+        "健康检查崩溃 / a route that crashes (fuzzing reaches every GET)",
+        response=_when(lambda r: _path(r) == "/healthz", lambda r: _response(r, status=500)),
     ),
     "TXC-WRITE-001": Breakage(
         "创建不返回 ETag / creates without ETag",
