@@ -47,14 +47,19 @@ def problem_response(error: TongxinError, request: Request | None = None) -> Res
 
 
 def _parameters(error: RequestValidationError) -> HubError:
-    issues = []
+    issues, names = [], []
     for item in error.errors():
         loc = [str(p) for p in item.get("loc", ()) if p not in ("query", "path", "header", "body")]
         name = ".".join(loc) or "request"
         why = str(item.get("msg", "invalid"))
+        names.append(name)
         issues.append(HUB_RULES["API-001"].issue("/" + "/".join(loc), name=name, why=why))
     return BadRequest(
-        problems.INVALID_PARAMETER, "a request parameter is invalid", "请求参数无效", issues=issues
+        problems.INVALID_PARAMETER,
+        "a request parameter is invalid",
+        "请求参数无效",
+        issues=issues,
+        parameter=names[0] if names else "request",  # §2.1: `parameter` names it
     )
 
 

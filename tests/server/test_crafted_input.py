@@ -103,6 +103,10 @@ def test_nul_and_control_characters_are_refused_naming_the_parameter(api: httpx.
     assert body["errors"][0]["pointer"] == "/path"
     body = assert_problem(api.get("/v1/members/not%20an%20id"), 400, "invalid-parameter")
     assert body["errors"][0]["pointer"] == "/id"
+    # a value the route's own parameter types refuse names its parameter too (§2.1)
+    body = assert_problem(api.get("/v1/members", params={"limit": "abc"}), 400, "invalid-parameter")
+    assert body["errors"][0]["pointer"] == "/limit"
+    assert body["parameter"] == "limit"
     assert_problem(
         api.delete("/v1/members/x%01y", headers={"If-Match": '"1"'}), 400, "invalid-parameter"
     )

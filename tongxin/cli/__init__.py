@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import console, federation, hub, legacy, ops, roster, standard
+from . import conformance, console, federation, hub, legacy, ops, roster, standard
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ ops.register(app)
 roster.register(app)
 legacy.register(app)
 console.register(app)
+conformance.register(app)
 
 
 def main() -> None:
