@@ -14,7 +14,7 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
@@ -24,6 +24,7 @@ from tongxin.server._security import Principal
 from tongxin.server._service import create_record, replace_record
 from tongxin.server._stats import json_field
 from tongxin.server._tables import audit, org_tree, records, transfer_letters
+from tongxin.server._transfers import read_status
 
 from ._kit import (
     FormErrors,
@@ -115,7 +116,13 @@ def _related(hub: Hub, principal: Principal, collection: str, member_id: str) ->
         .limit(_LISTED)
     )
     with hub.db.read() as conn:
-        rows = conn.execute(query).all()
+        rows = list(conn.execute(query).all())
+        letters = (
+            _letters_of(conn, member_id, {r.id for r in rows})
+            if collection == "transfers" and scope is not None
+            else []
+        )
+    rows += [r for r in letters if _letter_seen(hub, principal, r.id)]
     return [
         {
             "id": r.id,
@@ -127,6 +134,30 @@ def _related(hub: Hub, principal: Principal, collection: str, member_id: str) ->
         }
         for r in rows
     ]
+
+
+def _letters_of(conn: Connection, member_id: str, listed: set[str]) -> list[Any]:
+    """A member's transfers with an electronic letter here, besides those ``listed``."""
+    c, t = records.c, transfer_letters.c
+    query = (
+        select(c.id, c.doc, c.version, t.state.label("letter_state"), t.delivered, t.role)
+        .select_from(transfer_letters.join(records, and_(
+            c.collection == "transfers", c.id == t.transfer_id, c.deleted.is_(False))))
+        .where(t.member_id == member_id)
+        .limit(_LISTED)
+    )  # fmt: skip
+    return [r for r in conn.execute(query).all() if r.id not in listed]
+
+
+def _letter_seen(hub: Hub, principal: Principal, transfer_id: str) -> bool:
+    """A transfer not placed in the caller's subtree (at the receiving hub, a replica of the
+    sender's record) is shown when the caller may see its letter, as for
+    ``GET /v1/transfers/{id}/history`` (:func:`read_status` decides)."""
+    try:
+        read_status(hub, transfer_id, principal)
+    except HubError:
+        return False
+    return True
 
 
 def member_history(hub: Hub, collection: str, record_id: str) -> list[Step]:
@@ -142,8 +173,9 @@ def member_history(hub: Hub, collection: str, record_id: str) -> list[Step]:
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
     return [
-        Step(r.at, str(r.token_id or r.request_id or ""), r.action, r.before_version,
-             r.after_version)  # fmt: skip
+        Step(
+            r.at, str(r.token_id or r.request_id or ""), r.action, r.before_version, r.after_version
+        )
         for r in rows
     ]
 

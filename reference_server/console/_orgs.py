@@ -99,9 +99,7 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
             func.coalesce(total.c.n, 0).label("total"),
         )
         .select_from(
-            org_tree.join(
-                records, and_(c.collection == "organisations", c.id == org_tree.c.id)
-            )
+            org_tree.join(records, and_(c.collection == "organisations", c.id == org_tree.c.id))
             .outerjoin(direct, direct.c.org == org_tree.c.id)
             .outerjoin(total, total.c.org == org_tree.c.id)
         )
@@ -113,14 +111,19 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
         query = query.where(
             org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
         )
-    base = (principal.subtree or "").count("/")
+    # the caller's own organisation (or a top-level one) is at depth 0
+    base = (principal.subtree or "").count("/") if principal.restricted else 1
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
     return [
         TreeNode(
-            r.id, str(r.name or r.id), str(r.type or ""), r.path.count("/") - base - 1,
-            int(r.direct), int(r.total),
-        )  # fmt: skip
+            r.id,
+            str(r.name or r.id),
+            str(r.type or ""),
+            r.path.count("/") - base,
+            int(r.direct),
+            int(r.total),
+        )
         for r in rows
     ]
 
@@ -248,4 +251,3 @@ def org_pages() -> APIRouter:
         return RedirectResponse("/console/orgs", status_code=303)
 
     return router
-

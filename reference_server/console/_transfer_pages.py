@@ -6,6 +6,7 @@ user's subtree does not exist for these pages."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -56,8 +57,13 @@ __all__ = ["LETTER_FIELDS", "Letter", "letters", "transfer_pages"]
 LETTER_FIELDS = [
     Spec("memberId", "党员", "Member", "hidden"),
     Spec("fromOrganisationId", "转出党组织", "From", "hidden"),
-    Spec("toOrganisationId", "转入党组织标识", "To (organisation id)", required=True,
-         hint="hub-org-note"),  # fmt: skip
+    Spec(
+        "toOrganisationId",
+        "转入党组织标识",
+        "To (organisation id)",
+        required=True,
+        hint="hub-org-note",
+    ),
     Spec("reason", "转接原因", "Reason", "code", "transfer-reason", required=True),
     Spec("duesPaidUntil", "党费交至（如 2026-11）", "Dues paid until (e.g. 2026-11)"),
     Spec("issuedDate", "开具日期", "Issued on", "date", required=True),
@@ -78,7 +84,7 @@ class Letter:
 
     @property
     def open(self) -> bool:
-        return self.status["state"] == "issued"
+        return bool(self.status["state"] == "issued")
 
 
 def letters(hub: Hub, principal: Principal) -> list[Letter]:
@@ -197,9 +203,7 @@ def transfer_pages() -> APIRouter:
         if not csrf_ok(session, form):
             return refused(request, session, "csrf", 403)
         hub = hub_of(request)
-        found = await to_thread.run_sync(
-            read_visible, hub, session.principal, "members", member_id
-        )
+        found = await to_thread.run_sync(read_visible, hub, session.principal, "members", member_id)
         if found is None:
             return refused(request, session, "record-missing", 404)
         if not may_write(session):
@@ -224,15 +228,20 @@ def transfer_pages() -> APIRouter:
     return router
 
 
-def _decision(router: APIRouter, verb: str, listing: Any, refused: Any) -> None:
+def _decision(
+    router: APIRouter,
+    verb: str,
+    listing: Callable[..., Awaitable[Response]],
+    refused: Callable[[Request, Session, str, int], Response],
+) -> None:
     @router.post(f"/console/transfers/{{transfer_id}}/{verb}")
     async def decide(request: Request, transfer_id: str) -> Response:
         session = await signed_in(request)
         form = await request.form()
         if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)  # type: ignore[no-any-return]
+            return refused(request, session, "csrf", 403)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)  # type: ignore[no-any-return]
+            return refused(request, session, "read-only", 403)
         reason = text(form, "reason") or None
         hub, principal = hub_of(request), session.principal
         try:
@@ -248,5 +257,5 @@ def _decision(router: APIRouter, verb: str, listing: Any, refused: Any) -> None:
                 )
         except HubError as error:
             message = error.detail_en if lang_of(request) == "en" else error.detail_zh
-            return await listing(request, session, error.status, message)  # type: ignore[no-any-return]
+            return await listing(request, session, error.status, message)
         return RedirectResponse("/console/transfers?done=1", status_code=303)

@@ -151,7 +151,8 @@ def test_the_tree_counts_members_of_each_organisation_and_its_subtree(
     }
     own = secretary.get("/console/orgs")
     assert _counts(own.text) == {ids["a"]: (3, 4), ids["group"]: (1, 1)}
-    assert "第b支部" not in own.text and ids["b"] not in own.text
+    assert "第b支部" not in own.text
+    assert ids["b"] not in own.text
 
 
 def test_a_branch_secretary_never_reaches_another_branch(
@@ -183,7 +184,7 @@ def test_a_branch_secretary_never_reaches_another_branch(
     )
     assert moved.status_code in (403, 404, 422), moved.status_code
     detail = county.get(f"/console/members/{mine}")
-    assert f'id="version">1<' in detail.text
+    assert 'id="version">1<' in detail.text
     # nor does the secretary's member list or letters page show branch b
     assert other not in secretary.get("/console/transfers").text
 
@@ -228,7 +229,8 @@ def test_a_rule_message_shows_at_its_field_and_a_fixed_form_saves(
     saved = county.post(path, data={**again, "joinedDate": member["joinedDate"], "name": "王新名"})
     assert saved.status_code == 200
     assert saved.url.path == f"/console/members/{member['id']}"
-    assert 'id="saved"' in saved.text and "王新名" in saved.text
+    assert 'id="saved"' in saved.text
+    assert "王新名" in saved.text
     with server.client() as admin:
         stored = admin.get(f"/v1/members/{member['id']}?include=sensitive")
     assert stored.headers["etag"] == '"2"'
@@ -237,7 +239,8 @@ def test_a_rule_message_shows_at_its_field_and_a_fixed_form_saves(
     # the page's history comes from the audit log: created by the API, changed by the user
     history = saved.text[saved.text.index('id="history"') :]
     assert "user:county" in history
-    assert "修改" in history and "新建" in history
+    assert "修改" in history
+    assert "新建" in history
 
 
 def test_a_stale_version_is_a_conflict_and_nothing_is_lost(
@@ -248,11 +251,13 @@ def test_a_stale_version_is_a_conflict_and_nothing_is_lost(
     mine = form_fields(county.get(path).text)
     theirs = form_fields(secretary.get(path).text)
     first = secretary.post(path, data={**theirs, "workUnit": "县供电公司"})
-    assert first.status_code == 200 and 'id="saved"' in first.text
+    assert first.status_code == 200
+    assert 'id="saved"' in first.text
     stale = county.post(path, data={**mine, "workUnit": "县水务局"})
     assert stale.status_code == 412
     assert 'id="conflict"' in stale.text
-    assert "已被他人修改" in stale.text and "第 2 版" in stale.text
+    assert "已被他人修改" in stale.text
+    assert "第 2 版" in stale.text
     with server.client() as admin:
         stored = admin.get(f"/v1/members/{member['id']}").json()
     assert (stored["version"], stored["workUnit"]) == (2, "县供电公司")
@@ -286,7 +291,8 @@ def test_an_edit_keeps_what_the_form_does_not_show(
     assert cleared.status_code == 200
     with server.client() as admin:
         stored = admin.get(f"/v1/members/{record['id']}?include=sensitive").json()
-    assert "phone" not in stored and stored["citizenId"] == record["citizenId"]
+    assert "phone" not in stored
+    assert stored["citizenId"] == record["citizenId"]
 
 
 def test_organisation_and_dues_forms_save_through_the_write_path(
@@ -303,12 +309,14 @@ def test_organisation_and_dues_forms_save_through_the_write_path(
         bad.text, "divisionCode"
     )
     made = secretary.post("/console/orgs/new", data={**form_fields(bad.text), "divisionCode": ""})
-    assert made.url.path == "/console/orgs" and "第二党小组" in made.text
+    assert made.url.path == "/console/orgs"
+    assert "第二党小组" in made.text
     # a secretary cannot put an organisation outside the branch
     top = secretary.post(
         "/console/orgs/new", data={**new, "name": "越级组织", "parentId": world.ids["root"]}
     )
-    assert top.status_code in (403, 404, 422) and "越级组织" not in secretary.get("/console/orgs").text
+    assert top.status_code in (403, 404, 422)
+    assert "越级组织" not in secretary.get("/console/orgs").text
     # the branch itself hangs under the county: the write path refuses that reference for a
     # branch user, as it does for a branch token, and the form says so at the parent field
     path = f"/console/orgs/{world.ids['a']}/edit"
@@ -319,7 +327,8 @@ def test_organisation_and_dues_forms_save_through_the_write_path(
     path = f"/console/orgs/{world.ids['group']}/edit"
     form = form_fields(secretary.get(path).text)
     renamed = secretary.post(path, data={**form, "name": "第一党小组（新）"})
-    assert renamed.url.path == "/console/orgs" and "第一党小组（新）" in renamed.text
+    assert renamed.url.path == "/console/orgs"
+    assert "第一党小组（新）" in renamed.text
     assert secretary.post(path, data={**form, "name": "又改"}).status_code == 412
     # dues: a bad amount at its field, then saved and listed on the member's page
     member = world.members["a"][0]["id"]
