@@ -211,7 +211,7 @@ def merge_form(
         if not raw:
             body.pop(spec.name, None)
         elif spec.kind == "int":
-            body[spec.name] = int(raw) if raw.isdigit() and len(raw) < 10 else raw
+            body[spec.name] = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else raw
         else:
             body[spec.name] = raw
     return body, entered
@@ -243,7 +243,11 @@ def errors_of(error: HubError, specs: list[Spec], lang: str, mine: int | None) -
 def form_version(form: Any) -> int:
     """The version the form was opened at; a form without one matches no version."""
     value = form.get("version")
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else -1
+    return (
+        int(value)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 10
+        else -1
+    )
 
 
 def word(request: Request, key: str) -> str:

@@ -345,3 +345,65 @@ def test_organisation_and_dues_forms_save_through_the_write_path(
     with server.client() as admin:
         listed = admin.get("/v1/duesPayments").json()["items"]
     assert [d["amount"] for d in listed if d["memberId"] == member] == ["12.50"]
+
+
+def test_a_member_created_in_the_console_and_a_dues_payment_edited(
+    county: httpx.Client, server: Server, world: World
+) -> None:
+    new = form_fields(county.get(f"/console/members/new?organisationId={world.ids['b']}").text)
+    assert new["organisationId"] == world.ids["b"]
+    somebody = person(world.ids["b"])
+    entry = {
+        **new,
+        **{k: str(somebody[k]) for k in ("gender", "birthDate", "citizenId", "phone")},
+        "category": somebody["category"],
+        "joinedDate": somebody["joinedDate"],
+        "fullMembershipDate": somebody.get("fullMembershipDate") or "",
+    }
+    missing = county.post("/console/members/new", data=entry)
+    assert missing.status_code == 422
+    assert "姓名" in field_errors(missing.text, "name")
+    made = county.post("/console/members/new", data={**entry, "name": "新党员甲"})
+    assert made.url.path.startswith("/console/members/")
+    member_id = made.url.path.rsplit("/", 1)[1]
+    with server.client() as admin:
+        stored = admin.get(f"/v1/members/{member_id}?include=sensitive").json()
+    assert (stored["name"], stored["citizenId"]) == ("新党员甲", somebody["citizenId"])
+    county.post(
+        f"/console/members/{member_id}/dues/new",
+        data={
+            **form_fields(county.get(f"/console/members/{member_id}/dues/new").text),
+            "period": "2026-11",
+            "memberClass": "salaried",
+            "amount": "20.00",
+            "paidDate": "2026-11-20",
+        },
+    )
+    page = county.get(f"/console/members/{member_id}").text
+    edit = re.search(r'href="(/console/dues/[^"]+/edit)"', page)
+    assert edit, page
+    form = form_fields(county.get(edit.group(1)).text)
+    changed = county.post(edit.group(1), data={**form, "amount": "25.00"})
+    assert "25.00" in changed.text[changed.text.index('id="dues"') :]
+    assert county.post(edit.group(1), data={**form, "amount": "30.00"}).status_code == 412
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"version": "²"},
+        {"version": "9" * 40},
+        {"termYears": "²"},
+        {"name": "名" * 5000},
+        {"organisationId": "../../x"},
+        {"citizenId--clear": "1", "phone": "\x00"},
+    ],
+)
+def test_crafted_form_values_never_make_a_server_error(
+    county: httpx.Client, world: World, extra: dict[str, str]
+) -> None:
+    member = world.members["b"][1]["id"]
+    for path in (f"/console/members/{member}/edit", f"/console/orgs/{world.ids['b']}/edit"):
+        form = form_fields(county.get(path).text)
+        answer = county.post(path, data={**form, **extra})
+        assert answer.status_code < 500, (path, extra)
