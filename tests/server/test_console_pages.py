@@ -407,3 +407,20 @@ def test_crafted_form_values_never_make_a_server_error(
         form = form_fields(county.get(path).text)
         answer = county.post(path, data={**form, **extra})
         assert answer.status_code < 500, (path, extra)
+
+
+def test_the_pages_and_the_rule_messages_in_english(
+    server: Server, world: World, county: httpx.Client
+) -> None:
+    member = world.members["b"][2]
+    cookies = dict(county.cookies.items())
+    with httpx.Client(base_url=server.url, cookies={**cookies, "tongxin_lang": "en"}) as english:
+        assert "Organisation tree" in english.get("/console/orgs").text
+        path = f"/console/members/{member['id']}/edit"
+        form = form_fields(english.get(path).text)
+        refused = english.post(path, data={**form, "phone": "123"})
+        assert refused.status_code == 422
+        assert "Not saved" in refused.text
+        message = field_errors(refused.text, "phone")
+        assert message
+        assert not re.search(r"[\u4e00-\u9fff]", message)

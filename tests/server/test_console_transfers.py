@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.federation._network import Node, new_org, seed
+from tests.federation._network import Node, new_member, new_org, seed
 from tongxin.federation import china_today
 
 from .test_console_pages import csrf, field_errors, form_fields
@@ -165,3 +165,26 @@ def test_a_letter_rejected_in_the_console_comes_back_rejected(hubs: dict[str, An
         assert api_b.get(f"/v1/members/{member_id}").status_code == 404
     back = hubs["sender"].get("/console/transfers").text
     assert 'data-state="rejected" data-role="sender"' in _row(back, member_id)
+
+
+def test_a_letter_withdrawn_in_the_console_ends_withdrawn_at_both_hubs(
+    hubs: dict[str, Any],
+) -> None:
+    record = new_member(hubs["a"].hub_id, hubs["org_a"], 7200)
+    member_id = record["id"]
+    with hubs["a"].api() as api_a:
+        assert api_a.post("/v1/members", json=record).status_code == 201
+    sent = _issue(hubs, member_id, "武组转〔2026〕0103")
+    transfer_id = _transfer_id(sent.text, member_id)
+    token = csrf(sent.text)
+    # the receiving side cannot withdraw (only the sending hub does), the sending side can
+    own = csrf(hubs["taker"].get("/console/transfers").text)
+    refused = hubs["taker"].post(f"/console/transfers/{transfer_id}/withdraw", data={"csrf": own})
+    assert refused.status_code == 409
+    assert 'id="problem"' in refused.text
+    withdrawn = hubs["sender"].post(
+        f"/console/transfers/{transfer_id}/withdraw", data={"csrf": token}
+    )
+    assert 'data-state="withdrawn"' in _row(withdrawn.text, member_id)
+    with hubs["b"].api() as api_b:
+        assert api_b.get(f"/v1/transfers/{transfer_id}/history").json()["state"] == "withdrawn"
