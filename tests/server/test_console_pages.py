@@ -424,3 +424,19 @@ def test_the_pages_and_the_rule_messages_in_english(
         message = field_errors(refused.text, "phone")
         assert message
         assert not re.search(r"[\u4e00-\u9fff]", message)
+
+
+def test_the_record_pages_need_a_session(server: Server, world: World) -> None:
+    member = world.members["a"][0]["id"]
+    for path in (
+        "/console/orgs",
+        "/console/orgs/new",
+        "/console/transfers",
+        f"/console/members/{member}",
+        f"/console/members/{member}/edit",
+    ):
+        response = httpx.get(server.url + path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/console/login")
+        posted = httpx.post(server.url + path, data={"name": "x"})
+        assert posted.status_code in (303, 405), path
