@@ -102,6 +102,7 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
     query = (
         select(
             org_tree.c.id,
+            org_tree.c.parent_id,
             org_tree.c.path,
             json_field(dialect, "name").label("name"),
             json_field(dialect, "type").label("type"),
@@ -125,7 +126,7 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
     base = (principal.subtree or "").count("/") if principal.restricted else 1
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
-    return [
+    nodes = [
         TreeNode(
             r.id,
             str(r.name or r.id),
@@ -136,6 +137,23 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
         )
         for r in rows
     ]
+    return _by_name(nodes, {r.id: r.parent_id for r in rows})
+
+
+def _by_name(nodes: list[TreeNode], parents: dict[str, str | None]) -> list[TreeNode]:
+    """Tree order with each organisation's children by name (the paths order them by id)."""
+    children: dict[str | None, list[TreeNode]] = {}
+    for node in nodes:
+        parent = parents.get(node.id)
+        children.setdefault(parent if parent in parents else None, []).append(node)
+    out: list[TreeNode] = []
+    stack = sorted(children.get(None, []), key=lambda n: (n.name, n.id), reverse=True)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        below = children.get(node.id, [])
+        stack.extend(sorted(below, key=lambda n: (n.name, n.id), reverse=True))
+    return out
 
 
 def org_pages() -> APIRouter:

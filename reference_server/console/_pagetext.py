@@ -8,8 +8,8 @@ __all__ = ["PAGE_TEXT", "page_words"]
 #: key -> (zh-CN, en)
 PAGE_TEXT: dict[str, tuple[str, str]] = {
     "org-tree": ("党组织树", "Organisation tree"),
-    "direct": ("本组织党员", "Own members"),
-    "subtree-total": ("含下级党员", "With subtree"),
+    "direct": ("本级党员", "Own members"),
+    "subtree-total": ("含下级", "With subtree"),
     "new-org": ("新建党组织", "New organisation"),
     "edit-org": ("编辑党组织", "Edit organisation"),
     "new-member": ("新增党员", "New member"),
