@@ -47,6 +47,7 @@ from ._letter import (
     verify_receipt,
     verify_withdrawal,
 )
+from ._letterqr import letter_from_qr, letter_qr_text
 from ._replay import MemoryNonceCache, NonceCache
 from ._replication import (
     ApplyResult,
@@ -137,6 +138,8 @@ __all__ = [
     "hub_of_kid",
     "issue_letter",
     "key_store_path",
+    "letter_from_qr",
+    "letter_qr_text",
     "make_receipt",
     "make_withdrawal",
     "minimise",

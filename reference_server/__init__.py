@@ -16,70 +16,47 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ._accounts import UserInfo, create_user, disable_user, list_users, reset_password
-    from ._backup import BackupInfo, backup, restore
-    from ._backup import verify as verify_backup
-    from ._backupfile import BackupError
-    from ._errors import ConfigurationError, HubError
-    from ._federation import Peer, add_peer, list_peers
-    from ._hub import Hub, open_hub
-    from ._maintenance import purge
-    from ._rotation import RotationResult, rotate_data_key
-    from ._rounds import federation_round
-    from ._security import SCOPES, Principal, TokenInfo, create_token, list_tokens, revoke_token
-    from ._serve import serve
-    from ._service import (
-        HubInit,
-        MigrationPlan,
-        create_record,
-        delete_record,
-        init_hub,
-        migrate,
-        replace_record,
-    )
-    from ._settings import Settings
+if TYPE_CHECKING:  # explicit re-exports (`X as X`): the names of `_WHERE` below
+    from ._accounts import UserInfo as UserInfo
+    from ._accounts import create_user as create_user
+    from ._accounts import disable_user as disable_user
+    from ._accounts import list_users as list_users
+    from ._accounts import reset_password as reset_password
+    from ._backup import BackupInfo as BackupInfo
+    from ._backup import backup as backup
+    from ._backup import restore as restore
+    from ._backup import verify_backup as verify_backup
+    from ._backupfile import BackupError as BackupError
+    from ._errors import ConfigurationError as ConfigurationError
+    from ._errors import HubError as HubError
+    from ._federation import Peer as Peer
+    from ._federation import add_peer as add_peer
+    from ._federation import list_peers as list_peers
+    from ._hub import Hub as Hub
+    from ._hub import open_hub as open_hub
+    from ._maintenance import purge as purge
+    from ._rotation import RotationResult as RotationResult
+    from ._rotation import rotate_data_key as rotate_data_key
+    from ._rounds import federation_round as federation_round
+    from ._security import SCOPES as SCOPES
+    from ._security import Principal as Principal
+    from ._security import TokenInfo as TokenInfo
+    from ._security import create_token as create_token
+    from ._security import list_tokens as list_tokens
+    from ._security import revoke_token as revoke_token
+    from ._serve import serve as serve
+    from ._service import HubInit as HubInit
+    from ._service import MigrationPlan as MigrationPlan
+    from ._service import create_record as create_record
+    from ._service import delete_record as delete_record
+    from ._service import init_hub as init_hub
+    from ._service import migrate as migrate
+    from ._service import replace_record as replace_record
+    from ._settings import Settings as Settings
 
-__all__ = [
-    "SCOPES",
-    "BackupError",
-    "BackupInfo",
-    "ConfigurationError",
-    "Hub",
-    "HubError",
-    "HubInit",
-    "MigrationPlan",
-    "Peer",
-    "Principal",
-    "RotationResult",
-    "Settings",
-    "TokenInfo",
-    "UserInfo",
-    "add_peer",
-    "backup",
-    "create_record",
-    "create_token",
-    "create_user",
-    "delete_record",
-    "disable_user",
-    "federation_round",
-    "init_hub",
-    "list_peers",
-    "list_tokens",
-    "list_users",
-    "migrate",
-    "open_hub",
-    "purge",
-    "replace_record",
-    "reset_password",
-    "restore",
-    "revoke_token",
-    "rotate_data_key",
-    "serve",
-    "verify_backup",
-]
-
-#: Where each public name lives: ``name -> (module, name there)``.
+#: Where each public name lives: ``name -> (module, name there)``. The one list of the public
+#: API: ``__all__`` is derived from it, and the imports above (for type checkers) must match it
+#: (``tests/server/test_openapi.py``).
 _WHERE = {
     "UserInfo": ("._accounts", "UserInfo"),
     "create_user": ("._accounts", "create_user"),
@@ -90,7 +67,7 @@ _WHERE = {
     "BackupInfo": ("._backup", "BackupInfo"),
     "backup": ("._backup", "backup"),
     "restore": ("._backup", "restore"),
-    "verify_backup": ("._backup", "verify"),
+    "verify_backup": ("._backup", "verify_backup"),
     "ConfigurationError": ("._errors", "ConfigurationError"),
     "HubError": ("._errors", "HubError"),
     "Peer": ("._federation", "Peer"),
@@ -118,6 +95,8 @@ _WHERE = {
     "replace_record": ("._service", "replace_record"),
     "Settings": ("._settings", "Settings"),
 }
+
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

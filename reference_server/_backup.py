@@ -48,7 +48,7 @@ from ._schema import known
 from ._settings import Settings
 from ._tables import hub_identity
 
-__all__ = ["BackupError", "BackupInfo", "backup", "restore", "verify"]
+__all__ = ["BackupError", "BackupInfo", "backup", "restore", "verify", "verify_backup"]
 
 MANIFEST = "manifest.json"
 SQLITE_ENTRY = "database.sqlite"
@@ -385,6 +385,10 @@ def verify(path: Path, passphrase: str) -> BackupInfo:
     restoring it."""
     with _unpacked(path, passphrase) as (_, info):
         return info
+
+
+#: ``verify`` under the name ``tongxin.server`` publishes it by.
+verify_backup = verify
 
 
 # -- restoring ---------------------------------------------------------------------------------

@@ -15,8 +15,7 @@ from ._errors import NotFound
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
-from ._stats import json_field
-from ._tables import org_tree, records
+from ._tables import json_field, org_tree, records
 
 __all__ = ["MemberQuery", "MemberRow", "Organisation", "organisations", "search_members"]
 

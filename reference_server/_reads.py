@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, func, or_, select
 
 from tongxin.schemas import Issue, Severity, problems
 
@@ -24,12 +24,15 @@ from ._hub import Hub
 from ._policy import sees
 from ._security import Principal
 from ._store import ORPHAN, open_sealed
-from ._tables import hub_state, org_tree, records, scope_exits
+from ._tables import hub_state, json_field, org_tree, records, scope_exits
 
 __all__ = [
+    "NAMED",
+    "PERSONAL",
     "Page",
     "PointReader",
     "Record",
+    "Search",
     "decode_cursor",
     "epoch_changed",
     "feed_rows",
@@ -61,6 +64,26 @@ class Page:
     items: list[bytes]
     cursor: str | None
     more: bool
+    #: How many records match the list's filters within the caller's scope (``count=true``).
+    total: int | None = None
+
+
+#: Collections whose records carry a ``name`` (searchable with ``name=``).
+NAMED = frozenset({"organisations", "members", "applicants"})
+#: Collections searchable by citizen ID (keyed hash) and phone (keyed-hash index).
+PERSONAL = frozenset({"members"})
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What a list is narrowed to besides its paging: an organisation (alone or with its
+    subtree), part of a name, a whole citizen ID, a whole phone number."""
+
+    organisation_id: str | None = None
+    subtree: bool = False
+    name: str | None = None
+    citizen_id: str | None = None
+    phone: str | None = None
 
 
 def sensitive_allowed(principal: Principal, asked: bool) -> bool:
@@ -202,6 +225,39 @@ def open_cursor(hub: Hub, kind: str, cursor: str, parameter: str = "after") -> s
     return value
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_filter(
+    hub: Hub, conn: Connection, collection: str, search: Search
+) -> ColumnElement[bool] | None:
+    """The SQL condition of ``search`` (None: no condition). An organisation that does not
+    exist and one outside the caller's subtree narrow the list alike (the caller's own scope is
+    applied besides), so neither the items nor a count tell them apart."""
+    c = records.c
+    where: list[ColumnElement[bool]] = []
+    org = search.organisation_id
+    if org is not None and search.subtree:
+        path = conn.execute(select(org_tree.c.path).where(org_tree.c.id == org)).scalar()
+        if path is None:
+            return false()
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(path, autoescape=True))
+        where.append(or_(c.scope_org.in_(inside), c.scope_org2.in_(inside)))
+    elif org is not None:
+        where.append(or_(c.scope_org == org, c.scope_org2 == org))
+    if search.name:
+        name = json_field(hub.db.dialect, "name")
+        where.append(name.like(f"%{_escape_like(search.name)}%", escape="\\"))
+    if search.citizen_id:
+        where.append(c.citizen_hash == hub.cipher.citizen_hash(search.citizen_id.strip()))
+    if search.phone:
+        from ._phones import phone_ids  # the phone index lives with the console's accounts
+
+        where.append(c.id.in_(phone_ids(hub, search.phone)))
+    return and_(*where) if where else None
+
+
 def list_records(
     hub: Hub,
     principal: Principal,
@@ -213,34 +269,43 @@ def list_records(
     updated_since: datetime | None = None,
     sensitive: bool = False,
     orphaned: str = "exclude",
+    search: Search | None = None,
+    count: bool = False,
 ) -> Page:
     """Live records in id order after the cursor ``after``; orphans only when ``orphaned`` is
-    ``include`` (with the others) or ``only``."""
+    ``include`` (with the others) or ``only``. With ``count``, the page also carries how many
+    records match in all (``COUNT`` in the database, within the caller's subtree, whatever
+    ``after`` is)."""
     c = records.c
-    query: Select[Any] = select(c.id, c.doc, c.sealed).where(
-        c.collection == collection, c.deleted.is_(False)
-    )
+    if search is None:
+        search = Search(organisation_id=organisation_id)
+    where: list[ColumnElement[bool]] = [c.collection == collection, c.deleted.is_(False)]
     if orphaned == "exclude":
-        query = query.where(c.orphan != ORPHAN)
+        where.append(c.orphan != ORPHAN)
     elif orphaned == "only":
-        query = query.where(c.orphan == ORPHAN)
-    if after:
-        query = query.where(c.id > open_cursor(hub, f"list:{collection}", after))
-    if organisation_id is not None:
-        query = query.where(or_(c.scope_org == organisation_id, c.scope_org2 == organisation_id))
+        where.append(c.orphan == ORPHAN)
     if updated_since is not None:
-        query = query.where(c.updated_us >= int(updated_since.timestamp() * 1_000_000))
+        where.append(c.updated_us >= int(updated_since.timestamp() * 1_000_000))
     scope = _subtree_filter(principal)
     if scope is not None:
-        query = query.where(scope)
-    query = query.order_by(c.id).limit(limit + 1)
+        where.append(scope)
+    position = c.id > open_cursor(hub, f"list:{collection}", after) if after else None
     with hub.db.read() as conn:
-        rows = conn.execute(query).all()
+        narrowed = _search_filter(hub, conn, collection, search)
+        if narrowed is not None:
+            where.append(narrowed)
+        query: Select[Any] = select(c.id, c.doc, c.sealed).where(*where)
+        if position is not None:
+            query = query.where(position)
+        rows = conn.execute(query.order_by(c.id).limit(limit + 1)).all()
+        total = None
+        if count:
+            total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_body(hub, r.id, r.doc, r.sealed, sensitive) for r in rows]
     cursor = sign_cursor(hub, f"list:{collection}", rows[-1].id) if rows else after
-    return Page(items, cursor, more)
+    return Page(items, cursor, more, total)
 
 
 def decode_cursor(hub: Hub, cursor: str | None) -> int:

@@ -26,6 +26,7 @@ from ._audit import audit_operator
 from ._crypto import FieldCipher, read_key_file, write_key_file
 from ._db import Database
 from ._errors import ConfigurationError
+from ._feedback import feedback_table
 from ._letters_at_rest import is_sealed
 from ._settings import Settings
 from ._tables import records, refused_changes, transfer_letters
@@ -55,6 +56,7 @@ _COLUMNS = (
     _Sealed(
         transfer_letters, ("transfer_id",), "letter", lambda r: "letter:" + r.transfer_id, True
     ),
+    _Sealed(feedback_table, ("id",), "contact_sealed", lambda r: "feedback:" + r.id),
 )
 
 
@@ -187,7 +189,9 @@ def rotate_data_key(
             if not found and settled:
                 break
             if not found:
-                time.sleep(settle_seconds)  # let writes in flight since the start commit
+                # let writes in flight since the start commit, including those of a serving
+                # hub that has not looked at the key file yet (it looks every CHECK_SECONDS)
+                time.sleep(settle_seconds + FieldCipher.CHECK_SECONDS)
                 settled = True
             total += _total(db)  # the confirming sweep
         write_key_file(path, ring.with_data((ring.current,)))

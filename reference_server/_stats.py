@@ -7,6 +7,10 @@ replicas of its children's records lie in that tree too and are counted.
 
 Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
 withdrawn, deceased); every breakdown but ``byStatus`` counts them.
+
+The ``feedback`` counts (:func:`._feedback.feedback_counts`) are of the feedback held at this
+hub only: feedback is not a record and is never replicated, so a parent hub does not count its
+children's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    TIMESTAMP,
     ColumnElement,
     Connection,
     Integer,
@@ -28,17 +33,17 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
+from ._feedback import feedback_counts
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
-from ._tables import org_tree, records
+from ._tables import json_field, org_tree, records
 
-__all__ = ["LEFT", "StatsQuery", "compute_stats", "json_field"]
+__all__ = ["LEFT", "StatsQuery", "compute_stats"]
 
 #: Statuses of people no longer on the Party's rolls.
 LEFT = ("removed", "expelled", "withdrawn", "deceased")
@@ -86,13 +91,6 @@ class StatsQuery:
         end = self.as_of
         start = self.start or date(end.year, (end.month - 1) // 3 * 3 + 1, 1)
         return start, end
-
-
-def json_field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
-    doc = records.c.doc if source is None else source
-    if dialect == "sqlite":
-        return func.json_extract(doc, f"$.{name}")
-    return func.jsonb_extract_path_text(cast(doc, JSONB), name)
 
 
 def _scope_prefix(hub: Hub, principal: Principal, query: StatsQuery) -> str | None:
@@ -390,21 +388,166 @@ def _dues(
     conn: Connection, dialect: str, prefix: str | None, start: date, end: date, members: int
 ) -> dict[str, Any]:
     """Members who paid dues for each month of the period, and the rate against the members on
-    the rolls now."""
+    the rolls now; per branch, the member-months paid against those due (members on the rolls
+    of the branch times the months of the period)."""
     month = json_field(dialect, "period")
+    months = _months(start, end)
     paid: dict[str, int] = dict(
         conn.execute(
             select(month.label("m"), func.count(func.distinct(json_field(dialect, "memberId"))))
-            .where(_live("duesPayments", prefix), month.in_(_months(start, end)))
+            .where(_live("duesPayments", prefix), month.in_(months))
             .group_by(month)
         ).all()
     )
     by_month = []
-    for m in _months(start, end):
+    for m in months:
         count = int(paid.get(m, 0))
         rate = round(count / members, 4) if members else None
         by_month.append({"code": m, "label": {"zh-CN": m, "en": m}, "count": count, "rate": rate})
-    return {"members": members, "byMonth": by_month}
+    return {
+        "members": members,
+        "byMonth": by_month,
+        "byBranch": _dues_by_branch(conn, dialect, prefix, months),
+    }
+
+
+def _dues_by_branch(
+    conn: Connection, dialect: str, prefix: str | None, months: list[str]
+) -> list[dict[str, Any]]:
+    """Per branch (of the payer as a member now): member-months paid in ``months`` and the rate
+    against its members on the rolls times the months; branches in id order, at most
+    :data:`LIST_LIMIT`."""
+    d, m = records.alias("d"), records.alias("m")
+    payer = json_field(dialect, "memberId", d.c.doc)
+    period = json_field(dialect, "period", d.c.doc)
+    paid_q = (
+        select(
+            m.c.scope_org.label("org"),
+            func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))).label("n"),
+        )
+        .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
+        .where(
+            d.c.collection == "duesPayments",
+            d.c.deleted.is_(False),
+            d.c.orphan != _ORPHAN,
+            period.in_(months),
+        )
+        .group_by(m.c.scope_org)
+        .subquery("paid")
+    )
+    sizes = (
+        select(m.c.scope_org.label("org"), func.count().label("members"))
+        .where(
+            m.c.collection == "members",
+            m.c.deleted.is_(False),
+            m.c.orphan != _ORPHAN,
+            func.coalesce(json_field(dialect, "status", m.c.doc), "").not_in(LEFT),
+        )
+        .group_by(m.c.scope_org)
+        .subquery("sizes")
+    )
+    rows = conn.execute(
+        select(
+            records.c.id,
+            json_field(dialect, "name").label("name"),
+            func.coalesce(sizes.c.members, 0).label("members"),
+            func.coalesce(paid_q.c.n, 0).label("paid"),
+        )
+        .select_from(
+            records.outerjoin(sizes, sizes.c.org == records.c.id).outerjoin(
+                paid_q, paid_q.c.org == records.c.id
+            )
+        )
+        .where(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
+        .order_by(records.c.id)
+        .limit(LIST_LIMIT)
+    ).all()
+    out = []
+    for r in rows:
+        due = int(r.members) * len(months)
+        out.append(
+            {
+                "code": r.id,
+                "label": {"zh-CN": str(r.name), "en": str(r.name)},
+                "count": int(r.paid),
+                "due": due,
+                "rate": round(int(r.paid) / due, 4) if due else None,
+            }
+        )
+    return out
+
+
+#: Bands of the days a transfer took or has been waiting (inclusive upper bounds; last open).
+DAY_BANDS = (7, 30, 90)
+
+
+def _day_labels() -> list[tuple[str, str, str]]:
+    labels, low = [], 0
+    for top in DAY_BANDS:
+        labels.append((f"{low}-{top}", f"{low}–{top} 天", f"{low}–{top} days"))
+        low = top + 1
+    labels.append((f"{low}+", f"{low} 天及以上", f"{low}+ days"))
+    return labels
+
+
+def _days_between(dialect: str, later: ColumnElement[Any], day: ColumnElement[Any]) -> Any:
+    """Whole days from the date text ``day`` to ``later`` (epoch microseconds, or a date)."""
+    if dialect == "sqlite":
+        return cast(func.julianday(later) - func.julianday(day), Integer)
+    return func.date_part("day", later - cast(day, TIMESTAMP))
+
+
+def _transfers(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+    """Transfers touching the subtree (sent from it or to it): those in flight (``issued``)
+    with the days they have waited, and the days the accepted ones took (from ``issuedDate``
+    to the acceptance, the record's last change)."""
+    c = records.c
+    where = and_(c.collection == "transfers", c.deleted.is_(False), c.orphan != _ORPHAN)
+    if prefix is not None:
+        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
+        where = and_(where, or_(c.scope_org.in_(inside), c.scope_org2.in_(inside)))
+    state = json_field(dialect, "state")
+    issued = json_field(dialect, "issuedDate")
+    if dialect == "sqlite":
+        decided = func.datetime(c.updated_us / 1_000_000, "unixepoch")
+        today: Any = literal(as_of.isoformat())
+    else:
+        decided = func.to_timestamp(c.updated_us / 1_000_000.0)
+        today = cast(literal(as_of.isoformat()), TIMESTAMP)
+    took = _days_between(dialect, decided, issued)
+    waited = _days_between(dialect, today, issued)
+
+    def banded(days: Any) -> Any:
+        return case(
+            *[
+                (days <= top, literal(key))
+                for top, (key, _, _) in zip(DAY_BANDS, _day_labels(), strict=False)
+            ],
+            else_=literal(_day_labels()[-1][0]),
+        ).label("band")
+
+    def bands(days: Any, cond: ColumnElement[bool]) -> list[dict[str, Any]]:
+        band = banded(days)
+        got: dict[str, int] = dict(
+            conn.execute(select(band, func.count()).where(cond).group_by(band)).all()
+        )
+        return [_item(key, zh, en, int(got.get(key, 0))) for key, zh, en in _day_labels()]
+
+    by_state = _coded(_counts(conn, state, where), "transfer-state")
+    flying = and_(where, state == "issued")
+    accepted = and_(where, state == "accepted")
+    summary = conn.execute(
+        select(func.count(), func.avg(took), func.max(took)).where(accepted)
+    ).one()
+    return {
+        "byState": by_state,
+        "inFlight": int(sum(i["count"] for i in by_state if i["code"] == "issued")),
+        "waitingDays": bands(waited, flying),
+        "accepted": int(summary[0]),
+        "averageDays": None if summary[1] is None else round(float(summary[1]), 1),
+        "maxDays": None if summary[2] is None else int(summary[2]),
+        "tookDays": bands(took, accepted),
+    }
 
 
 def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
@@ -484,4 +627,6 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
             "meetings": _meetings(conn, dialect, prefix, start, end),
             "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
             "committees": _committees(conn, dialect, prefix, as_of),
+            "feedback": feedback_counts(conn, prefix, start, end),
+            "transfers": _transfers(conn, dialect, prefix, as_of),
         }

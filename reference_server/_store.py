@@ -61,6 +61,7 @@ __all__ = [
     "replica_values",
     "replicated_from",
     "reserve",
+    "sensitive_json",
     "stored_entry",
     "write_records",
 ]
@@ -83,11 +84,26 @@ class Put:
     stored: bool
 
 
-def content_digest(record: Mapping[str, Any], sensitive: Mapping[str, Any]) -> str:
+def content_digest(
+    record: Mapping[str, Any], sensitive: Mapping[str, Any], sensitive_json: bytes | None = None
+) -> str:
     """The digest of a record's content, sensitive fields included: a write of identical
-    content is recognised without opening the sealed fields."""
-    blob = orjson.dumps([record, sensitive], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(blob).hexdigest()
+    content is recognised without opening the sealed fields. ``sensitive_json``: the sensitive
+    fields already serialised by :func:`sensitive_json` (the bytes the seal encrypts), so the
+    write path serialises them once; the digest is the same bytes either way."""
+    if sensitive_json is None:
+        sensitive_json = orjson.dumps(sensitive, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(b"[")
+    digest.update(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+    digest.update(b",")
+    digest.update(sensitive_json)
+    digest.update(b"]")  # = orjson.dumps([record, sensitive], option=OPT_SORT_KEYS)
+    return digest.hexdigest()
+
+
+def sensitive_json(sensitive: Mapping[str, Any]) -> bytes:
+    """The sensitive fields as the seal encrypts them and the content digest reads them."""
+    return orjson.dumps(sensitive, option=orjson.OPT_SORT_KEYS)
 
 
 def open_sealed(

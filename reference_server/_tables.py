@@ -33,9 +33,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
+    func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import registry
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "hub_state",
     "idempotency_batches",
     "idempotency_keys",
+    "json_field",
     "metadata",
     "nonces",
     "org_tree",
@@ -377,3 +382,11 @@ scope_exits = _table(ScopeExitRow)
 nonces = _table(NonceRow)
 transfer_letters = _table(TransferLetterRow)
 schema_software = _table(SchemaSoftwareRow)
+
+
+def json_field(dialect: str, name: str, source: Any = None) -> ColumnElement[Any]:
+    """A top-level field of a stored record's document, as text, in either dialect."""
+    doc = records.c.doc if source is None else source
+    if dialect == "sqlite":
+        return func.json_extract(doc, f"$.{name}")
+    return func.jsonb_extract_path_text(cast(doc, JSONB), name)

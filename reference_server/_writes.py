@@ -36,7 +36,7 @@ from ._hub import Hub, now_stamp
 from ._hubrules import HUB_RULES, TRANSFER_MOVES
 from ._policy import may_learn, sees
 from ._security import Principal
-from ._store import Put, among, content_digest, write_records
+from ._store import Put, among, content_digest, sensitive_json, write_records
 from ._tables import org_tree, records
 
 __all__ = ["Op", "Outcome", "Uncheckable", "apply_batch", "check", "prepare"]
@@ -183,6 +183,7 @@ def prepare(
     assert rid is not None  # the schema requires a valid id
     sensitive = {k: record.pop(k) for k in SENSITIVE_FIELDS.get(collection, ()) if k in record}
     citizen = sensitive.get("citizenId")
+    plain = sensitive_json(sensitive)  # serialised once: for the seal and the digest
     return Op(
         index,
         action,
@@ -190,13 +191,13 @@ def prepare(
         rid,
         record,
         sensitive,
-        sealed=hub.cipher.seal(rid, sensitive) if sensitive else None,
+        sealed=hub.cipher.seal_json(rid, plain) if sensitive else None,
         citizen_hash=(  # one person is one member; an applicant may share a member's number
             hub.cipher.citizen_hash(citizen)
             if isinstance(citizen, str) and collection == "members"
             else None
         ),
-        digest=content_digest(record, sensitive),
+        digest=content_digest(record, sensitive, plain),
         expected_version=expected_version,
         warnings=[i for i in issues if i.severity is not Severity.ERROR],
         kept=kept,

@@ -45,8 +45,19 @@ def _show(value: Any) -> str:
 def render_rules() -> str:
     """``spec/rules.md``."""
     lines = [
-        "# Validation rules / 校验规则\n",
+        "# 校验规则 · Validation rules\n",
         _NOTICE,
+        "`tongxin validate`、`POST /v1/validate` 和枢纽写入检查发现的每个问题都带有下列规则编号之"
+        "一、严重程度、"
+        "JSON 指针以及中英文信息。没有 `error` 的文档即为**有效**，警告和提示从不使文档无效。编号"
+        "保持稳定："
+        "规则的严重程度只能在新的主版本中改变。每条规则在 `spec/examples/rules/<编号>.json` 中有"
+        "一个无效示例："
+        "在有效数据包 `spec/examples/package.json`（1.1 版新增的规则用 `spec/examples/package-1.1"
+        ".json`）上做"
+        "所示改动，在给出的指针处报告该规则且不报告其他问题；测试运行每个示例。规则只适用于“起始"
+        "版本”及以后"
+        "版本的文档。每条规则下列出中文信息模板（说明如何改正）和实际报告的信息。\n",
         "Every finding of `tongxin validate`, of `POST /v1/validate` and of the hub's write checks "
         "carries one of these rule IDs, a severity, a JSON Pointer and a message in Chinese and "
         "English. A document is **valid** when it has no `error`; warnings and infos never make "
@@ -56,7 +67,7 @@ def render_rules() -> str:
         "1.1) with the changes shown, reported at the pointer given and with nothing else. The "
         "tests run every example. A rule applies to documents of the version in *Since* and "
         "later ones only.\n",
-        "| ID | Severity | Since | Title |",
+        "| 编号 ID | 严重程度 Severity | 起始版本 Since | 标题 Title |",
         "|---|---|---|---|",
     ]
     lines += [
@@ -76,8 +87,8 @@ def render_rules() -> str:
             "",
             rule.guidance,
             "",
-            f"- Message (zh-CN): {rule.message_zh}",
-            f"- Message (en): {rule.message_en}",
+            f"- 中文信息 Message (zh-CN): {rule.message_zh}",
+            f"- 英文信息 Message (en): {rule.message_en}",
             f"- Example: [`examples/rules/{rule.id}.json`](examples/rules/{rule.id}.json), "
             f"reported at `{pointer}`",
             "",
@@ -94,7 +105,16 @@ def render_rules() -> str:
 
 def render_codelists() -> str:
     """``spec/codelists.md``."""
-    lines = ["# Codelists / 代码表\n", _NOTICE]
+    lines = ["# 代码表 · Codelists\n", _NOTICE]
+    lines.append(
+        "代码表的来源是 `schemas/v1_1/codelists/`（1.1 版）和 `schemas/v1/codelists/`（1.0 版）中"
+        "的 CSV "
+        "文件；结构中取代码的每个字段以 `codelist` 关键字指明代码表，并以 `enum` 列出代码（封闭代"
+        "码表）。"
+        "下表为 1.1 版；标注 *1.1* 的代码或代码表不属于 1.0 版。`deprecated` 列注明版本的代码仍被"
+        "接受，"
+        "并报告为 `SCH-002`，直到下一个主版本删除。\n"
+    )
     lines.append(
         "The CSV files in `schemas/v1_1/codelists/` (version 1.1) and `schemas/v1/codelists/` "
         "(1.0) are the source; each schema field that takes a code names its list with the "
@@ -113,7 +133,7 @@ def render_codelists() -> str:
             "",
             f"{c.title_zh} / {c.title_en} — source: {c.source}{added}",
             "",
-            "| Code | 中文 | English | Description | Deprecated |",
+            "| 代码 Code | 中文 | English | 说明 Description | 弃用 Deprecated |",
             "|---|---|---|---|---|",
         ]
         lines += [
@@ -128,7 +148,12 @@ def render_codelists() -> str:
 def render_fields() -> str:
     """``spec/fields.md``: every field of every record type, from the published schemas."""
     schemas, old = all_schemas(LATEST), all_schemas("1.0")
-    lines = ["# Record fields / 数据项\n", _NOTICE]
+    lines = ["# 数据项 · Record fields\n", _NOTICE]
+    lines.append(
+        f"{LATEST} 版；标注 *1.1* 的字段或记录类型不属于 1.0 版（1.0 版的结构仍在 `schemas/v1/`）。"
+        "每种记录类型列出其数据包键名、结构文件和全部字段：字段名、中英文标题、类型、是否必填和约"
+        "束。\n"
+    )
     lines.append(
         f"Version {LATEST}; a field or record type marked *1.1* is not part of 1.0, whose "
         "schemas stay in `schemas/v1/`.\n"
@@ -144,7 +169,7 @@ def render_fields() -> str:
             f"schema `schemas/{FOLDERS[LATEST]}/{model.schema_name}.schema.json`"
             f"{'' if before else ' (1.1)'}.",
             "",
-            "| Field | Title | Type | Required | Constraints |",
+            "| 字段 Field | 标题 Title | 类型 Type | 必填 Required | 约束 Constraints |",
             "|---|---|---|---|---|",
         ]
         for name, prop in schema["properties"].items():

@@ -8,7 +8,9 @@ keyed by code. Every constructor takes ``(code, en, zh)`` in that order::
 
     TongxinError                          (tongxin.schemas)
     ├── HubError and its status classes   (tongxin.server: BadRequest … NotReady)
-    └── FederationError and its families  (tongxin.federation: SignatureError … )
+    ├── FederationError and its families  (tongxin.federation: SignatureError … )
+    └── the client's TongxinError         (tongxin.client: NotFound … , one per problem type,
+                                           built from a hub's answer; not catalogued)
 
 The validator's :class:`PackageReadError` and :class:`PackageSyntaxError` are ones too (they
 keep their published constructors). Outside the tree, on purpose: the operator's errors
@@ -47,10 +49,14 @@ class TongxinError(Exception):
     status: int = 0
     #: The title used for a code the catalogue does not know (a peer's newer code).
     fallback_title: ClassVar[str] = "Error"
+    #: Whether the class (and, inherited, its subclasses) answers for the catalogue's ``kind``
+    #: of its name. The client's exceptions are named like the hub's and set it False.
+    catalogued: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _CLASSES.setdefault(cls.__name__, cls)
+        if cls.catalogued:
+            _CLASSES.setdefault(cls.__name__, cls)
 
     def __init__(
         self,

@@ -805,6 +805,16 @@ DATABASE_UNAVAILABLE = _p(
     "数据库暂时不可用",
     "The database failed during the request (`Retry-After` in seconds).",
 )
+LETTER_FONTS_MISSING = _p(
+    "letter-fonts-missing",
+    503,
+    "ServiceUnavailable",
+    "Letter fonts missing",
+    "缺少打印介绍信所需的中文字体",
+    "The hub cannot print a letter as PDF: Debian's `fonts-noto-cjk` is not installed "
+    "(`apt-get install fonts-noto-cjk`); the letter file (`/v1/transfers/{id}/letter`) still "
+    "works.",
+)
 NOT_READY = _p(
     "not-ready",
     503,

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
-import orjson
 
-from tongxin.schemas import Activity, DuesPayment, Member, Organisation, Record, Transfer
+from tongxin.schemas import (
+    Activity,
+    Applicant,
+    DuesPayment,
+    Member,
+    Organisation,
+    Record,
+    Transfer,
+)
 
 from . import _core as core
-from ._errors import ConnectionFailed, Deleted, NotFound
 
 __all__ = ["AsyncChangeFeed", "AsyncClient", "AsyncCollection"]
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -52,6 +59,7 @@ class AsyncClient:
         self.activities: AsyncCollection[Activity] = AsyncCollection(self, "activities")
         self.dues_payments: AsyncCollection[DuesPayment] = AsyncCollection(self, "duesPayments")
         self.transfers: AsyncCollection[Transfer] = AsyncCollection(self, "transfers")
+        self.applicants: AsyncCollection[Applicant] = AsyncCollection(self, "applicants")
         self._collections: dict[str, AsyncCollection[Any]] = {
             c.name: c
             for c in (
@@ -60,6 +68,7 @@ class AsyncClient:
                 self.activities,
                 self.dues_payments,
                 self.transfers,
+                self.applicants,
             )
         }
 
@@ -92,40 +101,43 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call with retries; an error answer raises its :class:`TongxinError`."""
-        response, _ = await self._send(
-            method, path, params=params, content=content, headers=headers
-        )
-        return response
+        return (await self._call(core.Call(method, path, params, content, headers))).response
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        ok: frozenset[int] = frozenset(),
-    ) -> tuple[httpx.Response, bool]:
-        """The answer and whether it came from a retry; statuses in ``ok`` do not raise."""
-        attempt = 0
+    async def _call(self, call: core.Call) -> core.Answer:
+        """Carry one call, retrying as :class:`~tongxin.client.RetryPolicy` says."""
+        attempts = core.Attempts(self.retry, f"{call.method} {call.path}")
         while True:
-            retry_after: float | None = None
+            delay: float | None
             try:
                 response = await self._http.request(
-                    method, path, params=params, content=content, headers=headers
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    content=call.content,
+                    headers=call.headers,
                 )
             except httpx.TransportError as exc:
-                if attempt + 1 >= self.retry.attempts:
-                    raise ConnectionFailed(f"{method} {path}: {exc}") from exc
+                delay = attempts.failed(exc)
             else:
-                if response.is_success or response.status_code in ok:
-                    return response, attempt > 0
-                if not core.retryable(response) or attempt + 1 >= self.retry.attempts:
-                    raise core.error_for(response)
-                retry_after = core.retry_after_seconds(response)
-            await asyncio.sleep(self.retry.delay(attempt, retry_after))
-            attempt += 1
+                delay = attempts.answered(response, call.ok)
+                if delay is None:
+                    return core.Answer(response, attempts.retried)
+            await asyncio.sleep(delay)
+
+    async def _run(self, program: core.Program[T]) -> T:
+        """Run an operation of the core, carrying each call it yields."""
+        try:
+            call = next(program)
+            while True:
+                call = program.send(await self._call(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def _pages(self, pages: core.Pages[T]) -> AsyncIterator[T]:
+        while (call := pages.call()) is not None:
+            for item in pages.take(await self._call(call)):
+                yield item
 
     async def hub_id(self) -> str:
         """The hub's id, from its discovery document (fetched once)."""
@@ -135,59 +147,33 @@ class AsyncClient:
 
     async def discovery(self) -> dict[str, Any]:
         """``/.well-known/tongxin``."""
-        body: dict[str, Any] = orjson.loads(
-            (await self.request("GET", "/.well-known/tongxin")).content
-        )
-        return body
+        return await self._run(core.discovery())
 
     async def validate(self, target: Any) -> core.ValidationReport:
         """Check a package (model or mapping) or one record against the standard, storing
         nothing."""
-        content, params = core.validate_request(target)
-        response = await self.request(
-            "POST",
-            "/v1/validate",
-            params=params,
-            content=content,
-            headers={"Content-Type": "application/json"},
-        )
-        return core.ValidationReport.from_json(response.content)
+        return await self._run(core.validate(target))
 
     async def bulk(self, operations: Iterable[core.Operation]) -> AsyncIterator[core.BulkResult]:
         """Send operations as one ``POST /v1/bulk`` and yield the hub's result for each line,
         in order. One Idempotency-Key covers every retry, so a broken connection is resumed
         without writing anything twice."""
-        body = core.bulk_body(operations)
-        headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": core.new_key()}
-        seen = 0
-        attempt = 0
+        run = core.Bulk(operations, self.retry)
         while True:
             try:
                 async with self._http.stream(
-                    "POST", "/v1/bulk", content=body, headers=headers
-                ) as resp:
-                    if not resp.is_success:
-                        await resp.aread()
-                        if core.retryable(resp) and attempt + 1 < self.retry.attempts:
-                            await asyncio.sleep(
-                                self.retry.delay(attempt, core.retry_after_seconds(resp))
-                            )
-                            attempt += 1
-                            continue
-                        raise core.error_for(resp)
-                    async for raw in resp.aiter_lines():
-                        if not raw.strip():
-                            continue
-                        result = core.BulkResult.from_line(raw.encode())
-                        if result.index >= seen:
-                            seen = result.index + 1
+                    "POST", run.path, content=run.body, headers=run.headers
+                ) as r:
+                    if not r.is_success:
+                        await r.aread()
+                        await asyncio.sleep(run.refused(r))
+                        continue
+                    async for raw in r.aiter_lines():
+                        if (result := run.line(raw)) is not None:
                             yield result
                     return
             except httpx.TransportError as exc:
-                if attempt + 1 >= self.retry.attempts:
-                    raise ConnectionFailed(f"POST /v1/bulk: {exc}") from exc
-                await asyncio.sleep(self.retry.delay(attempt, None))
-                attempt += 1
+                await asyncio.sleep(run.broken(exc))
 
     def changes(
         self,
@@ -203,7 +189,8 @@ class AsyncClient:
 
 
 class AsyncChangeFeed:
-    """Iterates over change-feed items; ``cursor`` is the position after the last page read."""
+    """Iterates (``async for``) over change-feed items; ``cursor`` is the position after the
+    last page read."""
 
     def __init__(
         self,
@@ -214,48 +201,33 @@ class AsyncChangeFeed:
         sensitive: bool,
     ) -> None:
         self._client = client
-        self.cursor = since
-        params: dict[str, Any] = {}
-        if since is not None:
-            params["after"] = since
-        if types is not None:
-            params["types"] = ",".join(types)
-        if limit is not None:
-            params["limit"] = limit
-        if sensitive:
-            params["include"] = "sensitive"
-        self._params = params
+        self._pages = core.change_pages(since, core.feed_query(since, types, limit, sensitive))
+
+    @property
+    def cursor(self) -> str | None:
+        """Where to poll from next."""
+        return self._pages.cursor
+
+    @cursor.setter
+    def cursor(self, value: str | None) -> None:
+        self._pages.cursor = value
 
     def __aiter__(self) -> AsyncIterator[core.Change]:
-        return self._pages()
-
-    async def _pages(self) -> AsyncIterator[core.Change]:
-        path: str | None = "/v1/changes"
-        params: Mapping[str, Any] | None = self._params
-        while path is not None:
-            response = await self._client.request("GET", path, params=params)
-            changes, path, cursor = core.parse_changes(response.content)
-            if cursor is not None:
-                self.cursor = cursor
-            for change in changes:
-                yield change
-            params = None
+        return self._client._pages(self._pages)
 
 
 class AsyncCollection(Generic[R]):
-    """One collection of the hub (``client.members``)."""
+    """One collection of the hub (``client.members``), awaited."""
 
     def __init__(self, client: AsyncClient, name: str) -> None:
         self._client = client
         self.name = name
-        self._path = f"/v1/{name}"
 
     async def get(self, id: str) -> R:
         """The record, with its current ``version``."""
-        response = await self._client.request("GET", f"{self._path}/{id}")
-        return self._parse(response.content)
+        return cast(R, await self._client._run(core.get(self.name, id)))
 
-    async def list(
+    def list(
         self,
         *,
         organisation_id: str | None = None,
@@ -266,74 +238,23 @@ class AsyncCollection(Generic[R]):
         **params: Any,
     ) -> AsyncIterator[R]:
         """Every record matching the filters, following ``next`` page after page."""
-        query: dict[str, Any] = dict(params)
-        if organisation_id is not None:
-            query["organisationId"] = organisation_id
-        if subtree is not None:
-            query["subtree"] = "true" if subtree else "false"
-        if updated_since is not None:
-            query["updatedSince"] = updated_since
-        if sensitive:
-            query["include"] = "sensitive"
-        if page_size is not None:
-            query["limit"] = page_size
-        path: str | None = self._path
-        current: Mapping[str, Any] | None = query
-        while path is not None:
-            response = await self._client.request("GET", path, params=current)
-            items, path = core.parse_page(self.name, response.content)
-            for item in items:
-                yield item  # type: ignore[misc]
-            current = None
+        query = core.list_query(
+            organisation_id, subtree, updated_since, sensitive, page_size, params
+        )
+        return cast("AsyncIterator[R]", self._client._pages(core.record_pages(self.name, query)))
 
     async def create(self, record: R | Mapping[str, Any]) -> R:
         """Store a new record (201), or find the identical one a retry already stored (200).
         A record without ``id`` gets one under this hub's prefix before the first attempt."""
-        body = core.with_id(core.record_body(record), await self._client.hub_id())
-        response = await self._client.request(
-            "POST",
-            self._path,
-            content=orjson.dumps(body),
-            headers={"Content-Type": "application/json", "Idempotency-Key": core.new_key()},
-        )
-        return self._parse(response.content)
+        program = core.create(self.name, record, await self._client.hub_id())
+        return cast(R, await self._client._run(program))
 
     async def update(self, record: R | Mapping[str, Any], *, if_match: int | None = None) -> R:
         """Replace the record; ``if_match`` defaults to the version it was read with. A stale
         version raises :class:`~tongxin.client.PreconditionFailed`."""
-        body = core.record_body(record)
-        version = if_match if if_match is not None else body.get("version")
-        if version is None:
-            raise ValueError("update needs if_match or a record with its version")
-        path = f"{self._path}/{body['id']}"
-        response, retried = await self._client._send(
-            "PUT",
-            path,
-            content=orjson.dumps(body),
-            headers={"Content-Type": "application/json", "If-Match": f'"{version}"'},
-            ok=frozenset({412}),
-        )
-        if response.status_code == 412:
-            error = core.error_for(response)
-            if retried:
-                stored = orjson.loads((await self._client.request("GET", path)).content)
-                if stored.get("version") == int(version) + 1 and core.same_content(stored, body):
-                    return self._parse(orjson.dumps(stored))
-            raise error
-        return self._parse(response.content)
+        program = core.update(self.name, record, if_match)
+        return cast(R, await self._client._run(program))
 
     async def delete(self, id: str, *, if_match: int) -> None:
         """Delete the record at version ``if_match``."""
-        response, retried = await self._client._send(
-            "DELETE",
-            f"{self._path}/{id}",
-            headers={"If-Match": f'"{if_match}"'},
-            ok=frozenset({404, 410}),
-        )
-        if response.status_code in {404, 410}:
-            error = core.error_for(response)
-            if not (retried and isinstance(error, Deleted | NotFound)):
-                raise error  # a retry finding it gone means the first attempt deleted it
-
-    def _parse(self, content: bytes) -> R:
-        return core.parse_record(self.name, orjson.loads(content))  # type: ignore[return-value]
+        await self._client._run(core.delete(self.name, id, if_match))

@@ -1,5 +1,11 @@
-"""What the sync and async clients share, free of I/O: the retry policy, request bodies,
-and parsing of records, pages, bulk results, feed items and problems."""
+"""What the sync and async clients share, free of I/O (sans-IO): the retry policy and its
+state per call, request bodies, the resumption of a bulk request, the reconciliation of a
+retried update or delete, and parsing of records, pages, bulk results, feed items and problems.
+
+Each operation is a *program*: a generator that yields the :class:`Call` it needs next and is
+sent back the :class:`Answer`. The sync :class:`~tongxin.client.Client` and the async
+:class:`~tongxin.client.AsyncClient` are thin shells that only carry calls over httpx (with
+:class:`Attempts` deciding retries) and sleep, so both behave alike by construction."""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ import email.utils
 import random
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,7 +23,14 @@ import orjson
 
 from tongxin.schemas import RECORD_TYPES, Record
 
-from ._errors import ProblemError, TongxinError, error_from_problem
+from ._errors import (
+    ConnectionFailed,
+    Deleted,
+    NotFound,
+    ProblemError,
+    TongxinError,
+    error_from_problem,
+)
 
 __all__ = [
     "BulkResult",
@@ -295,3 +308,269 @@ def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return {k: v for k, v in a.items() if k not in skip} == {
         k: v for k, v in b.items() if k not in skip
     }
+
+
+# --- Calls, retries and programs -------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request a program needs; statuses in ``ok`` are answered, not raised."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] | None = None
+    ok: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The response to a :class:`Call`, and whether it came from a retry."""
+
+    response: httpx.Response
+    retried: bool
+
+
+#: An operation: yields the calls it needs, is sent their answers, returns its result.
+Program = Generator[Call, Answer, T]
+
+
+class Attempts:
+    """The retry state of one request: after each answer or transport error, either the
+    seconds to wait before trying again, or the end (the answer, or an exception)."""
+
+    def __init__(self, policy: RetryPolicy, what: str) -> None:
+        self.policy = policy
+        self.what = what
+        self.attempt = 0
+
+    @property
+    def retried(self) -> bool:
+        """Whether the request has been sent more than once."""
+        return self.attempt > 0
+
+    def answered(self, response: httpx.Response, ok: frozenset[int] = frozenset()) -> float | None:
+        """None when the answer is final; else the delay before the next attempt. An error
+        answer that is not worth retrying (or the last attempt's) raises its exception."""
+        if response.is_success or response.status_code in ok:
+            return None
+        if not retryable(response) or self.attempt + 1 >= self.policy.attempts:
+            raise error_for(response)
+        return self._again(retry_after_seconds(response))
+
+    def failed(self, exc: httpx.TransportError) -> float:
+        """The delay before the next attempt after a connection error, or
+        :class:`ConnectionFailed` on the last attempt."""
+        if self.attempt + 1 >= self.policy.attempts:
+            raise ConnectionFailed(f"{self.what}: {exc}") from exc
+        return self._again(None)
+
+    def _again(self, retry_after: float | None) -> float:
+        delay = self.policy.delay(self.attempt, retry_after)
+        self.attempt += 1
+        return delay
+
+
+def json_headers(**more: str) -> dict[str, str]:
+    """``Content-Type: application/json`` and the given headers (``_`` for ``-``)."""
+    return {"Content-Type": "application/json", **{k.replace("_", "-"): v for k, v in more.items()}}
+
+
+def discovery() -> Program[dict[str, Any]]:
+    """``/.well-known/tongxin``."""
+    answer = yield Call("GET", "/.well-known/tongxin")
+    body: dict[str, Any] = orjson.loads(answer.response.content)
+    return body
+
+
+def validate(target: Any) -> Program[ValidationReport]:
+    """A dry-run check of a package or one record."""
+    content, params = validate_request(target)
+    answer = yield Call(
+        "POST", "/v1/validate", params=params, content=content, headers=json_headers()
+    )
+    return ValidationReport.from_json(answer.response.content)
+
+
+def get(collection: str, id: str) -> Program[Record]:
+    """One record, with its current version."""
+    answer = yield Call("GET", f"/v1/{collection}/{id}")
+    return parse_record(collection, orjson.loads(answer.response.content))
+
+
+def create(collection: str, record: Record | Mapping[str, Any], hub_id: str) -> Program[Record]:
+    """Store a new record under a fresh Idempotency-Key; a record without id gets one under
+    ``hub_id`` first, so a retry finds the first attempt's record instead of a second one."""
+    body = with_id(record_body(record), hub_id)
+    answer = yield Call(
+        "POST",
+        f"/v1/{collection}",
+        content=orjson.dumps(body),
+        headers=json_headers(Idempotency_Key=new_key()),
+    )
+    return parse_record(collection, orjson.loads(answer.response.content))
+
+
+def update(
+    collection: str, record: Record | Mapping[str, Any], if_match: int | None
+) -> Program[Record]:
+    """Replace the record at version ``if_match`` (default: the version it was read with).
+    A 412 after a retry is reconciled: when the stored record is the next version with this
+    content, the first attempt went through and its result is returned."""
+    body = record_body(record)
+    version = if_match if if_match is not None else body.get("version")
+    if version is None:
+        raise ValueError("update needs if_match or a record with its version")
+    path = f"/v1/{collection}/{body['id']}"
+    answer = yield Call(
+        "PUT",
+        path,
+        content=orjson.dumps(body),
+        headers=json_headers(If_Match=f'"{version}"'),
+        ok=frozenset({412}),
+    )
+    if answer.response.status_code == 412:
+        error = error_for(answer.response)
+        if answer.retried:
+            stored = orjson.loads((yield Call("GET", path)).response.content)
+            if stored.get("version") == int(version) + 1 and same_content(stored, body):
+                return parse_record(collection, stored)
+        raise error
+    return parse_record(collection, orjson.loads(answer.response.content))
+
+
+def delete(collection: str, id: str, if_match: int) -> Program[None]:
+    """Delete the record at version ``if_match``; a retry finding it gone (404, 410) means the
+    first attempt deleted it."""
+    answer = yield Call(
+        "DELETE",
+        f"/v1/{collection}/{id}",
+        headers={"If-Match": f'"{if_match}"'},
+        ok=frozenset({404, 410}),
+    )
+    if answer.response.status_code in {404, 410}:
+        error = error_for(answer.response)
+        if not (answer.retried and isinstance(error, Deleted | NotFound)):
+            raise error
+
+
+def list_query(
+    organisation_id: str | None,
+    subtree: bool | None,
+    updated_since: str | None,
+    sensitive: bool,
+    page_size: int | None,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The query of a collection's list."""
+    query: dict[str, Any] = dict(params)
+    if organisation_id is not None:
+        query["organisationId"] = organisation_id
+    if subtree is not None:
+        query["subtree"] = "true" if subtree else "false"
+    if updated_since is not None:
+        query["updatedSince"] = updated_since
+    if sensitive:
+        query["include"] = "sensitive"
+    if page_size is not None:
+        query["limit"] = page_size
+    return query
+
+
+def feed_query(
+    since: str | None, types: Iterable[str] | None, limit: int | None, sensitive: bool
+) -> dict[str, Any]:
+    """The query of the change feed."""
+    params: dict[str, Any] = {}
+    if since is not None:
+        params["after"] = since
+    if types is not None:
+        params["types"] = ",".join(types)
+    if limit is not None:
+        params["limit"] = limit
+    if sensitive:
+        params["include"] = "sensitive"
+    return params
+
+
+class Pages(Generic[T]):
+    """Paging through ``next`` links: :meth:`call` is the next page's request (None at the
+    end), :meth:`take` its items; ``cursor`` is the feed position after the last page."""
+
+    def __init__(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        parse: Callable[[bytes], tuple[list[T], str | None, str | None]],
+        cursor: str | None = None,
+    ) -> None:
+        self._path: str | None = path
+        self._params: Mapping[str, Any] | None = params
+        self._parse = parse
+        self.cursor = cursor
+
+    def call(self) -> Call | None:
+        if self._path is None:
+            return None
+        return Call("GET", self._path, params=self._params)
+
+    def take(self, answer: Answer) -> list[T]:
+        items, self._path, cursor = self._parse(answer.response.content)
+        self._params = None  # a next link carries its own query
+        if cursor is not None:
+            self.cursor = cursor
+        return items
+
+
+def record_pages(collection: str, query: Mapping[str, Any]) -> Pages[Record]:
+    """The pages of a collection's list."""
+
+    def parse(content: bytes) -> tuple[list[Record], str | None, str | None]:
+        items, nxt = parse_page(collection, content)
+        return items, nxt, None
+
+    return Pages(f"/v1/{collection}", query, parse)
+
+
+def change_pages(since: str | None, query: Mapping[str, Any]) -> Pages[Change]:
+    """The pages of the change feed from cursor ``since``."""
+    return Pages("/v1/changes", query, parse_changes, since)
+
+
+class Bulk:
+    """One ``POST /v1/bulk`` and its resumption: one Idempotency-Key covers every attempt, and
+    lines already yielded before a broken connection are not yielded again."""
+
+    path = "/v1/bulk"
+
+    def __init__(self, operations: Iterable[Operation], policy: RetryPolicy) -> None:
+        self.body = bulk_body(operations)
+        self.headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": new_key()}
+        self._attempts = Attempts(policy, f"POST {self.path}")
+        self._seen = 0
+
+    def refused(self, response: httpx.Response) -> float:
+        """The delay before trying again after an error answer (read in full), or its
+        exception."""
+        delay = self._attempts.answered(response)
+        if delay is None:
+            raise ValueError("a successful answer is not refused")
+        return delay
+
+    def broken(self, exc: httpx.TransportError) -> float:
+        """The delay before resuming after a connection error, or :class:`ConnectionFailed`."""
+        return self._attempts.failed(exc)
+
+    def line(self, raw: str) -> BulkResult | None:
+        """The result of a line of the answer; None for a blank line or one already yielded."""
+        if not raw.strip():
+            return None
+        result = BulkResult.from_line(raw.encode())
+        if result.index < self._seen:
+            return None
+        self._seen = result.index + 1
+        return result

@@ -1,11 +1,20 @@
 """Exceptions of the client: one class per problem type of ``spec/api.md`` §2, all under
-:class:`TongxinError`, each carrying the problem's errors (pointer, rule, zh/en message)."""
+:class:`TongxinError`, each carrying the problem's errors (pointer, rule, zh/en message).
+
+The client's :class:`TongxinError` derives from :class:`tongxin.schemas.TongxinError`, the one
+error model of the standard, the hub and the federation: ``except tongxin.schemas.TongxinError``
+catches a refusal whether the hub was called in-process or over HTTP, and ``to_problem()`` gives
+back the problem body. The client's classes are named like the hub's but are not catalogued:
+:func:`tongxin.schemas.from_problem` keeps answering with the hub's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tongxin import schemas
+from tongxin.schemas.problems import ProblemCode
 
 __all__ = [
     "PROBLEM_CLASSES",
@@ -62,10 +71,15 @@ class ProblemError:
         )
 
 
-class TongxinError(Exception):
-    """Every failure the client reports. ``status`` is 0 when no HTTP answer arrived."""
+class TongxinError(schemas.TongxinError):
+    """Every failure the client reports. ``status`` is 0 when no HTTP answer arrived.
+
+    Besides the :class:`tongxin.schemas.TongxinError` members (``code``, ``detail_en``,
+    ``detail_zh``, ``issues``, ``extra``), it keeps the answer as it came: ``detail``,
+    ``errors`` (:class:`ProblemError`), the whole ``problem`` body and ``retry_after``."""
 
     status: int = 0
+    catalogued = False
 
     def __init__(
         self,
@@ -78,15 +92,43 @@ class TongxinError(Exception):
         problem: Mapping[str, Any] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-        self.code = code
+        body: Mapping[str, Any] = problem or {}
+        parsed = schemas.from_problem(body) if body else None
+        super().__init__(
+            ProblemCode(code),
+            message,
+            detail_zh,
+            issues=parsed.issues if parsed is not None else (),
+            headers={"Retry-After": f"{retry_after:g}"} if retry_after is not None else None,
+        )
+        self.args = (message,)
+        self.status = status if status is not None else type(self).status
+        if parsed is not None:
+            self.extra = parsed.extra
         self.detail = message
-        self.detail_zh = detail_zh
         self.errors = errors
-        self.problem: Mapping[str, Any] = problem or {}
+        self.problem: Mapping[str, Any] = body
         self.retry_after = retry_after
+
+    @classmethod
+    def rebuild(
+        cls,
+        code: ProblemCode,
+        en: str,
+        zh: str,
+        issues: list[schemas.Issue],
+        extra: dict[str, Any],
+    ) -> TongxinError:
+        """The client's error for a problem body's parts (``from_problem(body, default=…)``)."""
+        wire = [issue.to_wire() for issue in issues]
+        body = {**extra, "code": code, "detail": en, "detailZh": zh, "errors": wire}
+        return cls(
+            en,
+            code=code,
+            detail_zh=zh,
+            errors=tuple(ProblemError.from_json(w) for w in wire),
+            problem=body,
+        )
 
     @property
     def current_version(self) -> int | None:

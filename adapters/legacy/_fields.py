@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,7 @@ __all__ = ["FieldKinds", "field_kinds", "row_hash", "to_record", "with_prefix"]
 
 _MODELS: dict[str, type[Record]] = {m.collection: m for m in RECORD_TYPES}
 _SERVER = frozenset({"version", "updatedAt"})
+_LIST = re.compile(r"[、,，;；\s]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class FieldKinds:
     dates: frozenset[str]
     times: frozenset[str]
     refs: frozenset[str]
+    #: lists of references (an applicant's ``sponsors`` and ``introducers``): one column of
+    #: keys separated by commas, 、 or spaces
+    ref_lists: frozenset[str]
     amounts: frozenset[str]
     months: frozenset[str]
     integers: frozenset[str]
@@ -54,8 +59,14 @@ def field_kinds(collection: str) -> FieldKinds:
     ]
     codes: dict[str, str] = {}
     dates, times, refs, amounts, ints, bools, months = (set() for _ in range(7))
+    ref_lists: set[str] = set()
     for name, prop in props.items():
         pattern = str(prop.get("pattern", ""))
+        items = prop.get("items")
+        item_pattern = str(items.get("pattern", "")) if isinstance(items, Mapping) else ""
+        if "array" in _types(prop) and ":" in item_pattern:
+            ref_lists.add(name)
+            continue
         if "codelist" in prop:
             codes[name] = str(prop["codelist"]).removesuffix(".csv")
         elif prop.get("format") == "date-time":
@@ -78,21 +89,12 @@ def field_kinds(collection: str) -> FieldKinds:
         frozenset(dates),
         frozenset(times),
         frozenset(refs),
+        frozenset(ref_lists),
         frozenset(amounts),
         frozenset(months),
         frozenset(ints),
         frozenset(bools),
     )
-
-
-#: Names legacy platforms use for codes of the codelists the roster import does not cover.
-CODE_SYNONYMS: dict[str, dict[str, str]] = {
-    "organisation-type": {
-        "党委": "primary-committee", "基层党委": "primary-committee",
-        "总支": "general-branch", "党总支部": "general-branch", "支部": "branch",
-        "联合支部": "joint-branch", "临时支部": "temporary-branch", "小组": "party-group",
-    },
-}  # fmt: skip
 
 
 @cache
@@ -101,7 +103,7 @@ def _code_index(name: str) -> dict[str, str]:
     for c in codelist(name).codes:
         for key in (c.code, c.title_zh, c.title_en):
             out[cell.key(key)] = c.code
-    out.update(CODE_SYNONYMS.get(name, {}))
+    out.update(cell.SYNONYMS.get(name, {}))  # the roster import's table: one for both
     return out
 
 
@@ -159,6 +161,9 @@ def to_record(collection: str, hub_id: str, row: Mapping[str, Any]) -> dict[str,
             out[field] = _time(value)
         elif field in kinds.refs:
             out[field] = with_prefix(hub_id, value)
+        elif field in kinds.ref_lists:
+            keys = value if isinstance(value, list | tuple) else _LIST.split(cell.clean_text(value))
+            out[field] = [with_prefix(hub_id, k) for k in keys if str(k).strip()]
         elif field in kinds.months:
             out[field] = _date(value)[:7]
         elif field in kinds.amounts:

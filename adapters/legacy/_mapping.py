@@ -9,8 +9,9 @@ from pathlib import Path
 
 __all__ = ["COLLECTIONS", "LegacyMapping", "MappingError", "Section", "load_mapping"]
 
-#: The order records are sent in: what is referenced comes before what refers to it.
-COLLECTIONS = ("organisations", "members", "activities", "duesPayments", "transfers")
+#: The order records are sent in: what is referenced comes before what refers to it
+#: (applicants, of standard 1.1, name members as their introducers and sponsors).
+COLLECTIONS = ("organisations", "members", "activities", "duesPayments", "transfers", "applicants")
 
 
 class MappingError(Exception):

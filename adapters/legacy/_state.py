@@ -4,6 +4,7 @@ killed at any moment resumes without a gap or a duplicate."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,10 +17,10 @@ class State:
     """Acknowledged rows and per-collection cursors."""
 
     def __init__(self, path: Path) -> None:
-        fresh = not path.exists()
+        # created 0600 before SQLite opens it: never readable by others, not even for a moment
+        # (SQLite gives its journal the same mode)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db = sqlite3.connect(path)
-        if fresh:
-            path.chmod(0o600)
         self.db.executescript(
             "CREATE TABLE IF NOT EXISTS acked (collection TEXT, id TEXT, hash TEXT,"
             " PRIMARY KEY (collection, id)) WITHOUT ROWID;"

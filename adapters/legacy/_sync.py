@@ -107,7 +107,7 @@ class PackageSink:
 
     def write(self, path: Path) -> None:
         package = {
-            "schemaVersion": "1.0",
+            "schemaVersion": "1.1" if self.records["applicants"] else "1.0",
             "publisher": self.publisher,
             "publishedAt": self.now,
             **{c: r for c, r in self.records.items() if r},

@@ -1,7 +1,8 @@
 """Rosters in and out (党员花名册): import a branch's Excel or CSV roster as standard member
-records, with every cell accounted for, and export records to the standard roster layout."""
+records, and its applicants sheet (入党申请人、积极分子、发展对象) as applicant records, with every
+cell accounted for; export records to the standard roster layout."""
 
-from ._export import EXPORT_COLUMNS, write_roster
+from ._export import APPLICANT_COLUMNS, EXPORT_COLUMNS, write_roster
 from ._export import select as members_under
 from ._headers import FIELDS, Header, MappingError, find_header, load_mapping, mapping_toml
 from ._http import HubClient, HubRequestError
@@ -14,6 +15,7 @@ from ._rules import ROSTER_RULES, roster_rule
 from ._workbook import write_error_workbook
 
 __all__ = [
+    "APPLICANT_COLUMNS",
     "EXPORT_COLUMNS",
     "FIELDS",
     "ROSTER_RULES",

@@ -1,6 +1,7 @@
 """Export to the standard roster layout: Chinese headers, titles instead of codes, real Excel
-dates, one sheet with a branch column (written by xlsxwriter in constant-memory mode). An
-exported roster imports back to the same records."""
+dates, one sheet of members with a branch column and, when there are applicants, a second
+sheet of them (written by xlsxwriter in constant-memory mode). An exported roster imports back
+to the same records."""
 
 from __future__ import annotations
 
@@ -15,17 +16,29 @@ from ._headers import FIELDS
 from ._normalise import CODED
 from ._package import subtree_ids
 
-__all__ = ["EXPORT_COLUMNS", "SHEET_NAME", "write_roster"]
+__all__ = ["APPLICANT_COLUMNS", "APPLICANT_SHEET", "EXPORT_COLUMNS", "SHEET_NAME", "write_roster"]
 
 SHEET_NAME = "党员花名册"
+APPLICANT_SHEET = "入党申请人"
 #: the standard roster layout, in order (``-`` is the running number 序号)
 EXPORT_COLUMNS = (
     "-", "name", "gender", "ethnicity", "birthDate", "citizenId", "education", "nativePlace",
     "organisation", "category", "joinedDate", "fullMembershipDate", "status",
     "lostContactSince", "phone", "workUnit", "id",
 )  # fmt: skip
-_DATES = {"birthDate", "joinedDate", "fullMembershipDate", "lostContactSince"}
-_WIDTHS = {"citizenId": 21, "organisation": 18, "workUnit": 24, "id": 26, "phone": 14}
+#: the applicants sheet (入党申请人、积极分子、发展对象), in order; sponsors and introducers are
+#: written as member names (as ids when two members share the name)
+APPLICANT_COLUMNS = (
+    "-", "name", "gender", "birthDate", "citizenId", "phone", "organisation", "stage",
+    "applicationDate", "talkDate", "activistDate", "candidateDate", "trainingHours", "sponsors",
+    "introducers", "branchVoteDate", "approvalDate", "memberId", "id",
+)  # fmt: skip
+_DATES = {
+    "birthDate", "joinedDate", "fullMembershipDate", "lostContactSince", "applicationDate",
+    "talkDate", "activistDate", "candidateDate", "branchVoteDate", "approvalDate",
+}  # fmt: skip
+_WIDTHS = {"citizenId": 21, "organisation": 18, "workUnit": 24, "id": 26, "phone": 14,
+           "memberId": 26, "sponsors": 14, "introducers": 14}  # fmt: skip
 
 
 def _titles() -> dict[str, dict[str, str]]:
@@ -49,40 +62,75 @@ def write_roster(
     organisations: list[dict[str, Any]],
     members: list[dict[str, Any]],
     title: str = SHEET_NAME,
+    applicants: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Write ``members`` as a roster workbook; returns the number of rows written."""
-    names = {o["id"]: o.get("name", o["id"]) for o in organisations}
-    titles = _titles()
+    """Write ``members`` as a roster workbook (and ``applicants``, when given, on a second
+    sheet); returns the number of members written."""
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    head = book.add_format({"bold": True, "align": "center", "border": 1, "bg_color": "#F2F2F2"})
-    big = book.add_format({"bold": True, "font_size": 16, "align": "center"})
-    day = book.add_format({"num_format": "yyyy-mm-dd"})
-    text = book.add_format({"num_format": "@"})
-    sheet = book.add_worksheet(SHEET_NAME)
-    sheet.merge_range(0, 0, 0, len(EXPORT_COLUMNS) - 1, title, big)
-    for col, name in enumerate(EXPORT_COLUMNS):
-        sheet.write_string(1, col, FIELDS[name][0], head)
-        sheet.set_column(col, col, _WIDTHS.get(name, 11 if name in _DATES else 9))
-    sheet.freeze_panes(2, 2)
-    ordered = sorted(members, key=lambda m: (names.get(m.get("organisationId", ""), ""),
-                                             m.get("id", "")))  # fmt: skip
-    for n, m in enumerate(ordered, 1):
-        row = n + 1
-        for col, name in enumerate(EXPORT_COLUMNS):
-            if name == "-":
-                sheet.write_number(row, col, n)
-                continue
-            if name == "organisation":
-                value: Any = names.get(m.get("organisationId", ""), m.get("organisationId"))
-            else:
-                value = m.get(name)
-            if value is None or value == "":
-                continue
-            if name in CODED:
-                sheet.write_string(row, col, titles[name].get(value, value))
-            elif name in _DATES:
-                sheet.write_datetime(row, col, date.fromisoformat(value), day)
-            else:
-                sheet.write_string(row, col, str(value), text)
+    sheet = _Sheet(book, organisations)
+    count = sheet.write(SHEET_NAME, title, EXPORT_COLUMNS, members, {})
+    if applicants:
+        names: dict[str, list[str]] = {}
+        for m in members:
+            names.setdefault(str(m.get("name", "")), []).append(m["id"])
+        people = {i: n for n, ids in names.items() if len(ids) == 1 for i in ids}
+        heading = title.removesuffix("党员花名册") + "入党申请人名册"
+        sheet.write(APPLICANT_SHEET, heading, APPLICANT_COLUMNS, applicants, people)
     book.close()
-    return len(ordered)
+    return count
+
+
+class _Sheet:
+    """Writes one roster sheet: a merged title row, the header row, one record per row."""
+
+    def __init__(self, book: Any, organisations: list[dict[str, Any]]) -> None:
+        self.book = book
+        self.names = {o["id"]: o.get("name", o["id"]) for o in organisations}
+        self.titles = _titles()
+        self.head = book.add_format(
+            {"bold": True, "align": "center", "border": 1, "bg_color": "#F2F2F2"}
+        )
+        self.big = book.add_format({"bold": True, "font_size": 16, "align": "center"})
+        self.day = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.text = book.add_format({"num_format": "@"})
+
+    def write(
+        self,
+        name: str,
+        title: str,
+        columns: tuple[str, ...],
+        records: list[dict[str, Any]],
+        people: dict[str, str],
+    ) -> int:
+        sheet = self.book.add_worksheet(name)
+        sheet.merge_range(0, 0, 0, len(columns) - 1, title, self.big)
+        for col, field in enumerate(columns):
+            sheet.write_string(1, col, FIELDS[field][0], self.head)
+            sheet.set_column(col, col, _WIDTHS.get(field, 11 if field in _DATES else 9))
+        sheet.freeze_panes(2, 2)
+        names = self.names
+        ordered = sorted(records, key=lambda m: (names.get(m.get("organisationId", ""), ""),
+                                                 m.get("id", "")))  # fmt: skip
+        for n, m in enumerate(ordered, 1):
+            row = n + 1
+            for col, field in enumerate(columns):
+                if field == "-":
+                    sheet.write_number(row, col, n)
+                    continue
+                if field == "organisation":
+                    value: Any = names.get(m.get("organisationId", ""), m.get("organisationId"))
+                elif field in ("sponsors", "introducers"):
+                    value = "、".join(people.get(i, i) for i in m.get(field) or ())
+                else:
+                    value = m.get(field)
+                if value is None or value == "":
+                    continue
+                if field in CODED:
+                    sheet.write_string(row, col, self.titles[field].get(value, value))
+                elif field in _DATES:
+                    sheet.write_datetime(row, col, date.fromisoformat(value), self.day)
+                elif field == "trainingHours":
+                    sheet.write_number(row, col, value)
+                else:
+                    sheet.write_string(row, col, str(value), self.text)
+        return len(ordered)

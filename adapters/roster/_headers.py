@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "APPLICANT_FIELDS",
+    "APPLICANT_ONLY",
     "FIELDS",
     "IGNORE",
+    "MEMBER_ONLY",
+    "SHEET_STAGES",
     "Header",
     "MappingError",
     "find_header",
     "load_mapping",
     "mapping_toml",
     "normalise_header",
+    "sheet_kind",
 ]
 
 #: The ignored pseudo-field: a column known to carry nothing to import (序号).
@@ -53,8 +58,78 @@ FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "phone": ("联系电话", ("手机号码", "手机号", "手机", "电话", "联系方式", "phone", "mobile")),
     "workUnit": ("工作单位", ("工作单位及职务", "单位", "工作单位及职务职称", "workunit")),
     "id": ("记录标识", ("标识", "id")),
+    # -- the path into the Party (入党申请人、入党积极分子、发展对象): the applicants sheet
+    "stage": ("发展阶段", ("当前阶段", "所处阶段", "培养阶段", "发展状态", "stage")),
+    "applicationDate": (
+        "申请入党日期",
+        (
+            "入党申请日期",
+            "申请日期",
+            "申请入党时间",
+            "递交入党申请书日期",
+            "递交申请书日期",
+            "递交入党申请书时间",
+            "递交申请书时间",
+            "申请时间",
+            "applicationdate",
+        ),
+    ),
+    "talkDate": ("谈话日期", ("谈话时间", "入党谈话日期", "谈话人谈话日期", "talkdate")),
+    "activistDate": (
+        "确定为入党积极分子日期",
+        (
+            "确定为积极分子日期",
+            "确定积极分子日期",
+            "确定为积极分子时间",
+            "确定为入党积极分子时间",
+            "积极分子日期",
+            "列为入党积极分子日期",
+            "activistdate",
+        ),
+    ),
+    "candidateDate": (
+        "确定为发展对象日期",
+        (
+            "确定为发展对象时间",
+            "确定发展对象日期",
+            "列为发展对象日期",
+            "发展对象日期",
+            "candidatedate",
+        ),
+    ),
+    "trainingHours": ("集中培训学时", ("培训学时", "集中培训时长", "学时", "traininghours")),
+    "sponsors": ("培养联系人", ("培养人", "联系人", "sponsors")),
+    "introducers": ("入党介绍人", ("介绍人", "introducers")),
+    "branchVoteDate": (
+        "支部大会讨论日期",
+        (
+            "支部大会讨论时间",
+            "支部大会通过日期",
+            "支部大会日期",
+            "接收为预备党员日期",
+            "branchvotedate",
+        ),
+    ),
+    "approvalDate": (
+        "上级党委审批日期",
+        ("上级党委审批时间", "党委审批日期", "审批日期", "审批时间", "approvaldate"),
+    ),
+    "memberId": ("党员记录标识", ("党员标识", "memberid")),
     IGNORE: ("序号", ("编号", "行号", "原行号", "问题说明", "no", "#")),
 }
+
+#: The fields of an applicants sheet (入党申请人、积极分子、发展对象); a sheet naming more of the
+#: applicant-only ones than of the member-only ones is read as applicants.
+APPLICANT_FIELDS = (
+    "name", "gender", "birthDate", "citizenId", "phone", "organisation", "stage",
+    "applicationDate", "talkDate", "activistDate", "candidateDate", "trainingHours", "sponsors",
+    "introducers", "branchVoteDate", "approvalDate", "memberId", "id",
+)  # fmt: skip
+APPLICANT_ONLY = frozenset(APPLICANT_FIELDS[6:-1])
+MEMBER_ONLY = frozenset(("joinedDate", "fullMembershipDate", "status", "lostContactSince"))
+
+#: The stage an applicants sheet's name implies when it has no stage column.
+SHEET_STAGES = (("发展对象", "candidate"), ("积极分子", "activist"), ("申请", "applicant"))
 
 _INDEX: dict[str, str] = {}
 for _field, (_title, _synonyms) in FIELDS.items():
@@ -136,6 +211,17 @@ def _adds(main: Sequence[Any], other: Sequence[Any]) -> bool:
     return any((f := match(c)) and f != IGNORE and f not in have for c in other if c != "")
 
 
+def sheet_kind(sheet: str, header: Header) -> str:
+    """``applicants`` when the header names more applicant-only fields (申请入党日期, 发展阶段,
+    入党介绍人 …) than member-only ones (入党日期, 转正日期 …), or the sheet is named after a
+    stage (入党申请人, 积极分子, 发展对象) and names no member-only field; else ``members``."""
+    named = set(header.fields.values())
+    ours, theirs = len(named & APPLICANT_ONLY), len(named & MEMBER_ONLY)
+    if ours > theirs or (not theirs and any(w in sheet for w, _ in SHEET_STAGES)):
+        return "applicants"
+    return "members"
+
+
 class MappingError(Exception):
     """A mapping file that cannot be read or names an unknown field."""
 
@@ -149,12 +235,18 @@ def mapping_toml(sheets: list[tuple[str, str, Header]]) -> str:
         "",
     ]
     for file, sheet, header in sheets:
+        applicants = sheet_kind(sheet, header) == "applicants"
+        kind = "入党申请人 / applicants" if applicants else "党员 / members"
         lines.append(
-            f"# {file} · {sheet}: header rows {header.first_row + 1}–{header.last_row + 1}"
+            f"# {file} · {sheet}: header rows {header.first_row + 1}–{header.last_row + 1}, {kind}"
         )
         lines.append(f"[{_quote(sheet)}]")
+        stage = "stage" in header.fields.values()
         for col, text in header.texts.items():
             found = header.fields.get(col)
+            if applicants and found == "category" and not stage:  # read as the stage
+                lines.append(f'{_quote(text)} = "category"   # 即发展阶段 / read as the stage')
+                continue
             if found is None:
                 lines.append(f'# {_quote(text)} = "?"   # unrecognised / 未识别')
             else:

@@ -1,7 +1,8 @@
 """Import into a hub: branches matched by name under the root (created when missing), members
-sent through ``POST /v1/bulk``, people matched at the hub by citizen ID through its keyed hash
-(a create refused with ``UNQ-001`` names the member who holds the number, and the row is sent
-again as an update of that member), and the hub's per-line results folded into the report."""
+and applicants sent through ``POST /v1/bulk``, members matched at the hub by citizen ID through
+its keyed hash (a create refused with ``UNQ-001`` names the member who holds the number, and
+the row is sent again as an update of that member), applicants matched against the hub's
+applicants, and the hub's per-line results folded into the report."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import orjson
 
 from tongxin.schemas import Issue, Severity
 
-from ._http import HubClient
+from ._http import HubClient, HubRequestError
 from ._import import Candidate, Options, Roster
 from ._model import ImportResult
 from ._package import place_branches
@@ -36,20 +37,29 @@ def import_to_hub(
     organisations = list(client.records("organisations"))
     created = place_branches(roster, organisations)
     roster.created = {o["id"] for o in created}
-    roster.assign_ids({})
-    accepted = roster.check(organisations + created, [])
-    by_id = {c.record.get("id"): c for c in roster.candidates if not c.rejected}
+    applicants = [c for c in roster.candidates if c.kind == "applicants"]
+    held: list[dict[str, Any]] = _readable(client, "applicants") if applicants else []
+    # with applicants, the hub's members are read: introducers name them
+    members: list[dict[str, Any]] = _readable(client, "members") if applicants else []
+    roster.assign_ids(_holders(members), _holders(held))
+    _same_people(applicants, held)
+    roster.link_people(members)
+    rows = {c.record.get("id") for c in roster.candidates}
+    accepted = roster.check(organisations + created, [m for m in members if m["id"] not in rows])
+    by_id = {(c.kind, c.record.get("id")): c for c in roster.candidates if not c.rejected}
+    new_members = roster.accepted_of("members")
     ops = [_upsert("organisations", o) for o in created]
-    ops += [_upsert("members", m) for m in accepted]
+    ops += [_upsert("members", m) for m in accepted if m["id"] in new_members]
+    ops += [_upsert("applicants", a) for a in accepted if a["id"] not in new_members]
     sender = _Sender(client, len(ops), progress)
     results = sender.send(ops)
     again: list[tuple[dict[str, Any], Candidate]] = []
     counts: Counter[str] = Counter()
     for op, res in zip(ops, results, strict=True):
-        if op["type"] != "members":
+        if op["type"] == "organisations":
             counts[res.get("outcome", "error")] += 1
             continue
-        c = by_id[op["record"]["id"]]
+        c = by_id[(op["type"], op["record"]["id"])]
         other = _holder(res)
         if other is not None:
             again.append((op, c))
@@ -58,7 +68,7 @@ def import_to_hub(
         counts[res.get("outcome", "error")] += 1
         _fold(c, res)
     if again:
-        ops2 = [_upsert("members", {**op["record"], "id": c.record["id"]}) for op, c in again]
+        ops2 = [_upsert(op["type"], {**op["record"], "id": c.record["id"]}) for op, c in again]
         for (_op, c), res in zip(again, _Sender(client, len(ops2), progress).send(ops2),
                                  strict=True):  # fmt: skip
             counts[res.get("outcome", "error")] += 1
@@ -66,6 +76,32 @@ def import_to_hub(
     result = roster.finish()
     result.hub = dict(counts)
     return result
+
+
+def _readable(client: HubClient, collection: str) -> list[dict[str, Any]]:
+    """Every record of ``collection`` the token may read, with citizen IDs when it may."""
+    try:
+        return list(client.records(collection, include="sensitive"))
+    except HubRequestError:  # a token without records:read-sensitive
+        return list(client.records(collection))
+
+
+def _holders(records: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(r["citizenId"]).upper(): r["id"] for r in records if r.get("citizenId")}
+
+
+def _same_people(rows: list[Candidate], held: list[dict[str, Any]]) -> None:
+    """An applicant row not matched by citizen ID takes the id of the hub's applicant of the
+    same name, birth date and organisation (a token that may not read citizen IDs)."""
+    ids = {a["id"] for a in held}
+    by_person = {(a.get("name"), a.get("birthDate"), a.get("organisationId")): a["id"]
+                 for a in held}  # fmt: skip
+    for c in rows:
+        r = c.record
+        if r.get("id") not in ids:
+            found = by_person.get((r.get("name"), r.get("birthDate"), r.get("organisationId")))
+            if found is not None:
+                r["id"] = found
 
 
 def _upsert(collection: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Import: roster rows to member records, every row checked with every rule of the standard and
+"""Import: roster rows to member records (a members sheet) or applicant records (an applicants
+sheet: 入党申请人、积极分子、发展对象), every row checked with every rule of the standard and
 every issue mapped back to its cell."""
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import Any
 
 from tongxin.schemas import Issue, Severity, codelist, iter_issues
 
-from ._headers import FIELDS, IGNORE, apply_mapping, find_header, normalise_header
+from ._headers import (
+    APPLICANT_FIELDS,
+    APPLICANT_ONLY,
+    FIELDS,
+    IGNORE,
+    SHEET_STAGES,
+    apply_mapping,
+    find_header,
+    normalise_header,
+    sheet_kind,
+)
 from ._model import AttentionRow, CellIssue, ImportResult, SheetInfo
 from ._normalise import (
     CODED,
@@ -29,13 +40,29 @@ from ._normalise import (
 from ._read import ReadError, column_letter, read_sheets
 from ._rules import roster_rule
 
-__all__ = ["Candidate", "Options", "Roster", "branch_type", "organisation_id"]
+__all__ = [
+    "Candidate",
+    "Options",
+    "Roster",
+    "branch_type",
+    "implied_stage",
+    "organisation_id",
+]
 
-DATES = ("birthDate", "joinedDate", "fullMembershipDate", "lostContactSince")
+DATES = (
+    "birthDate", "joinedDate", "fullMembershipDate", "lostContactSince", "applicationDate",
+    "talkDate", "activistDate", "candidateDate", "branchVoteDate", "approvalDate",
+)  # fmt: skip
 TEXTS = ("name", "nativePlace", "workUnit")
-REQUIRED = ("name", "gender", "joinedDate")
+REQUIRED = {
+    "members": ("name", "gender", "joinedDate"),
+    "applicants": ("name", "gender", "applicationDate"),
+}
+#: The member-id lists of an applicant, written as names (or record ids) in a roster.
+PEOPLE = ("sponsors", "introducers")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,31}:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_MEMBER_PATH = re.compile(r"^/members/(\d+)(?:/([^/]+))?")
+_RECORD_PATH = re.compile(r"^/(members|applicants)/(\d+)(?:/([^/]+))?")
+_SPLIT = re.compile(r"[、,，;；/\s]+")
 
 
 @dataclass(slots=True)
@@ -62,6 +89,13 @@ class Candidate:
     cols: dict[str, int]
     issues: list[CellIssue] = field(default_factory=list)
     bad: set[str] = field(default_factory=set)
+    #: the names (or ids) typed in the sponsors and introducers cells of an applicant
+    people: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """``members`` or ``applicants``: the collection the row's record belongs to."""
+        return self.info.kind
 
     @property
     def rejected(self) -> bool:
@@ -74,6 +108,37 @@ class Candidate:
         letter = column_letter(col) if col is not None else None
         self.issues.append(CellIssue.of(issue, self.info.file, self.info.sheet, self.row, letter,
                                         header))  # fmt: skip
+
+
+def _belongs(name: str, applicants: bool) -> bool:
+    """Whether the field ``name`` is one of the record of a members or an applicants sheet."""
+    if name == IGNORE:
+        return True
+    return name in APPLICANT_FIELDS if applicants else name not in APPLICANT_ONLY
+
+
+def implied_stage(sheet: str, record: dict[str, Any]) -> str:
+    """The stage of an applicant row without one: from the sheet's name (发展对象 → candidate),
+    else from the latest date given (确定为发展对象日期 → candidate …)."""
+    for word, stage in SHEET_STAGES:
+        if word in sheet:
+            return stage
+    if "candidateDate" in record:
+        return "candidate"
+    return "activist" if "activistDate" in record else "applicant"
+
+
+def _person(
+    token: str, ids: set[str], by_name: dict[str, list[dict[str, Any]]], org: Any
+) -> str | None:
+    """The member id ``token`` (a name or an id) names: an id known, a unique name, or a name
+    unique within the applicant's organisation."""
+    if token in ids:
+        return token
+    found = by_name.get(token, [])
+    if len(found) > 1:
+        found = [m for m in found if m.get("organisationId") == org]
+    return str(found[0]["id"]) if len(found) == 1 else None
 
 
 def branch_type(name: str) -> str:
@@ -129,7 +194,7 @@ class Roster:
                 issue = roster_rule("ROS-001").issue("")
                 self.result.issues.append(CellIssue.of(issue, file, name, None, None, None))
             return False
-        info = SheetInfo(file, name, header)
+        info = SheetInfo(file, name, header, sheet_kind(name, header))
         self.result.sheets.append(info)
         cols = self._columns(info)
         repeats = {_texts(r) for r in head[: header.last_row + 1]} - {()}
@@ -143,9 +208,21 @@ class Roster:
 
     def _columns(self, info: SheetInfo) -> dict[str, int]:
         header, cols = info.header, dict[str, int]()
+        applicants = info.kind == "applicants"
+        if applicants and "stage" not in header.fields.values():
+            for col, name in header.fields.items():  # 人员类别: 入党积极分子, 发展对象 …
+                if name == "category":
+                    header.fields[col] = "stage"
+                    break
         for col in sorted(header.texts):
             name, text = header.fields.get(col), header.texts[col]
-            if name is None:
+            if name is not None and not _belongs(name, applicants):
+                record = ("入党申请人", "an applicant") if applicants else ("党员", "a member")
+                issue = roster_rule("ROS-005").issue(
+                    "", header=text, record_zh=record[0], record_en=record[1]
+                )
+                self._sheet_issue(info, col, issue)
+            elif name is None:
                 self._sheet_issue(info, col, roster_rule("ROS-002").issue("", header=text))
             elif name == IGNORE:
                 continue
@@ -156,7 +233,7 @@ class Roster:
                 )
             else:
                 cols[name] = col
-        missing = [f for f in REQUIRED if f not in cols]
+        missing = [f for f in REQUIRED[info.kind] if f not in cols]
         if "birthDate" not in cols and "citizenId" not in cols:
             missing.append("birthDate")
         if "organisation" not in cols and not self.options.organisation:
@@ -199,6 +276,12 @@ class Roster:
                     rec[name] = code
             elif kind == "phone":
                 rec[name] = phone_value(value)
+            elif kind == "people":
+                # split before cleaning: a space between two names is a separator here
+                tokens = (clean_text(t) for t in _SPLIT.split(str(value)))
+                c.people[name] = [t for t in tokens if t]
+            elif kind == "hours":
+                self._hours(c, name, value)
             else:
                 self._date(c, name, value)
         self._defaults(c)
@@ -228,64 +311,137 @@ class Roster:
             iso = full
         c.record[name] = iso
 
+    def _hours(self, c: Candidate, name: str, value: Any) -> None:
+        text = clean_text(value).removesuffix("学时").removesuffix("课时").strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = -1.0
+        if number.is_integer() and 0 <= number <= 1000:
+            c.record[name] = int(number)
+        else:
+            self._finding(c, name, Finding("ROS-017", {"value": clean_text(value)}))
+
     def _defaults(self, c: Candidate) -> None:
         rec = c.record
         cid = rec.get("citizenId", "")
         if "birthDate" not in rec and "birthDate" not in c.bad and len(cid) == 18:
             rec["birthDate"] = f"{cid[6:10]}-{cid[10:12]}-{cid[12:14]}"
-        rec.setdefault("status", "normal") if "status" not in c.bad else None
-        if "category" not in c.cols:
-            rec["category"] = "full" if "fullMembershipDate" in rec else "probationary"
+        if c.kind == "applicants":
+            if "stage" not in rec and "stage" not in c.bad:
+                rec["stage"] = implied_stage(c.info.sheet, rec)
+        else:
+            rec.setdefault("status", "normal") if "status" not in c.bad else None
+            if "category" not in c.cols:
+                rec["category"] = "full" if "fullMembershipDate" in rec else "probationary"
         if c.branch is None and not self.options.organisation:
             c.at("organisation", roster_rule("ROS-016").issue("/organisationId"))
             c.bad.add("organisationId")
 
     # -- ids and the standard's check ---------------------------------------------------
-    def assign_ids(self, known: dict[str, str]) -> None:
-        """Give each candidate its id: the member already holding its citizen ID (``known``),
-        else its id column, else a new one. A second row of the same person is ROS-020."""
-        seen: dict[str, int] = {}
+    def assign_ids(
+        self, known: dict[str, str], known_applicants: dict[str, str] | None = None
+    ) -> None:
+        """Give each candidate its id: the member (or applicant) already holding its citizen
+        ID (``known``, ``known_applicants``), else its id column, else a new one. A second row
+        of the same person in the same kind of sheet is ROS-020."""
+        seen: dict[tuple[str, str], int] = {}
         prefix = self.options.hub_id + ":"
         for c in self.candidates:
+            holders = known if c.kind == "members" else (known_applicants or {})
             cid = str(c.record.get("citizenId", "")).upper()
             if cid:
-                if cid in seen:
-                    c.at("citizenId", roster_rule("ROS-020").issue("/citizenId", first=seen[cid]))
+                if (c.kind, cid) in seen:
+                    first = seen[(c.kind, cid)]
+                    c.at("citizenId", roster_rule("ROS-020").issue("/citizenId", first=first))
                     continue
-                seen[cid] = c.row
+                seen[(c.kind, cid)] = c.row
             given = c.record.get("id")
-            if cid in known:
-                c.record["id"] = known[cid]
+            if cid in holders:
+                c.record["id"] = holders[cid]
             elif not (isinstance(given, str) and ID_RE.match(given)):
-                c.record["id"] = prefix + "m-" + secrets.token_hex(8)
+                letter = "m-" if c.kind == "members" else "a-"
+                c.record["id"] = prefix + letter + secrets.token_hex(8)
+
+    def link_people(self, members: Iterable[dict[str, Any]]) -> None:
+        """Resolve each applicant's sponsors and introducers (names or ids) to member ids, and
+        give an admitted applicant without a member record the member holding its citizen ID.
+        ``members`` are those already known (package or hub); the members of this import are
+        added. A name matching no member, or several outside the applicant's organisation, is
+        ROS-015."""
+        rows = [c for c in self.candidates if c.kind == "applicants"]
+        if not rows:
+            return
+        by_id = {m["id"]: m for m in members if isinstance(m.get("id"), str)}
+        known = {(m.get("name"), m.get("birthDate")) for m in by_id.values()}
+        for c in self.candidates:  # a member of this import replaces the one it updates; a
+            r = c.record  # row of a member known under another id is that member
+            live = c.kind == "members" and not c.rejected and isinstance(r.get("id"), str)
+            if live and (r["id"] in by_id or (r.get("name"), r.get("birthDate")) not in known):
+                by_id[r["id"]] = r
+        everyone, ids = list(by_id.values()), set(by_id)
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        by_cid: dict[str, str] = {}
+        for m in everyone:
+            by_name.setdefault(str(m.get("name", "")), []).append(m)
+            if m.get("citizenId") and m.get("id"):
+                by_cid[str(m["citizenId"]).upper()] = m["id"]
+        for c in rows:
+            for name, typed in c.people.items():
+                found = [_person(t, ids, by_name, c.record.get("organisationId")) for t in typed]
+                for token, rid in zip(typed, found, strict=True):
+                    if rid is None:
+                        self._finding(c, name, Finding("ROS-015", {"value": token}))
+                if all(found):
+                    c.record[name] = [r for r in found if r]
+            cid = str(c.record.get("citizenId", "")).upper()
+            admitted = c.record.get("stage") == "admitted"
+            if admitted and "memberId" not in c.record and cid in by_cid:
+                c.record["memberId"] = by_cid[cid]
 
     def check(
-        self, organisations: list[dict[str, Any]], others: list[dict[str, Any]]
+        self,
+        organisations: list[dict[str, Any]],
+        others: list[dict[str, Any]],
+        other_applicants: list[dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Check every candidate with every rule of the standard, in a package with the
-        ``organisations`` and the ``others`` members already there. Returns the accepted
-        member records."""
-        live = [c for c in self.candidates if not c.rejected]
-        members = [self._wire(c) for c in live]
+        """Check every candidate with every rule of the standard (of version 1.1, which 1.0
+        records pass alike), in a package with the ``organisations``, the ``others`` members
+        and the ``other_applicants`` already there. Returns the accepted records, members
+        first (:meth:`accepted_of` splits them)."""
+        live = {k: [c for c in self.candidates if not c.rejected and c.kind == k]
+                for k in ("members", "applicants")}  # fmt: skip
+        wire = {k: [self._wire(c) for c in rows] for k, rows in live.items()}
         package = {
-            "schemaVersion": "1.0",
+            "schemaVersion": "1.1",
             "publisher": self.options.hub_id,
             "publishedAt": self.options.stamp,
             "organisations": organisations,
-            "members": members + others,
+            "members": wire["members"] + others,
+            "applicants": wire["applicants"] + (other_applicants or []),
         }
         org_index = {o["id"]: i for i, o in enumerate(organisations)}
         for issue in iter_issues(package, as_of=self.options.as_of):
-            found = _MEMBER_PATH.match(issue.path)
-            if found and int(found[1]) < len(live):
-                self._map(live[int(found[1])], found[2], issue)
+            found = _RECORD_PATH.match(issue.path)
+            if found and int(found[2]) < len(live[found[1]]):
+                self._map(live[found[1]][int(found[2])], found[3], issue)
             elif issue.path.startswith("/organisations/"):
                 self._org_issue(organisations, org_index, issue)
-        accepted = [m for m, c in zip(members, live, strict=True) if not c.rejected]
+        accepted = [
+            r
+            for k in ("members", "applicants")
+            for r, c in zip(wire[k], live[k], strict=True)
+            if not c.rejected
+        ]
         for m in accepted:  # checked as typed (MBR-009 names a lower-case x), stored upper
             if isinstance(m.get("citizenId"), str):
                 m["citizenId"] = m["citizenId"].upper()
         return accepted
+
+    def accepted_of(self, kind: str) -> set[str]:
+        """The ids of the accepted records of ``kind`` (``members`` or ``applicants``)."""
+        return {c.record["id"] for c in self.candidates
+                if c.kind == kind and not c.rejected and "id" in c.record}  # fmt: skip
 
     def _wire(self, c: Candidate) -> dict[str, Any]:
         rec = {k: v for k, v in c.record.items() if k not in c.bad} if c.bad else c.record
@@ -347,12 +503,14 @@ def _order(i: CellIssue) -> tuple[str, str, int, str]:
 
 
 _KINDS = (
-    *((f, "text") for f in (*TEXTS, "id")),
+    *((f, "text") for f in (*TEXTS, "id", "memberId")),
     ("organisation", "branch"),
     ("citizenId", "citizenId"),  # before the dates: a month-only birth date takes its day
     *((f, "code") for f in CODED),
     ("phone", "phone"),
     *((f, "date") for f in DATES),
+    ("trainingHours", "hours"),
+    *((f, "people") for f in PEOPLE),
 )
 
 

@@ -58,11 +58,13 @@ class CellIssue:
 
 @dataclass(slots=True)
 class SheetInfo:
-    """A sheet that was imported: where, and its header."""
+    """A sheet that was imported: where, its header and the kind of record of its rows."""
 
     file: str
     sheet: str
     header: Header
+    #: the records its rows become: ``members`` or ``applicants`` (入党申请人、积极分子、发展对象)
+    kind: str = "members"
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from tongxin.schemas import citizen_id_check, codelist
 
 __all__ = [
     "CODED",
+    "SYNONYMS",
     "Finding",
     "citizen_id_value",
     "clean_text",
@@ -30,9 +31,11 @@ CODED = {
     "education": "education",
     "category": "member-category",
     "status": "member-status",
+    "stage": "applicant-stage",
 }
 
-#: synonyms beyond the codelists' own codes and titles (normalised keys)
+#: The one table of code synonyms every adapter reads (the roster import, the legacy agent):
+#: codelist name -> normalised name -> code, beyond the codelists' own codes and titles.
 SYNONYMS: dict[str, dict[str, str]] = {
     "gender": {"男": "1", "女": "2", "m": "1", "f": "2", "男士": "1", "女士": "2"},
     "education": {
@@ -41,8 +44,24 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "专科": "31", "中专": "41", "中等专科": "41", "职高": "44", "技校": "47", "高中": "61",
         "初中": "71", "小学": "81",
     },
-    "category": {"正式": "full", "预备": "probationary", "中共党员": "full", "党员": "full"},
-    "status": {"正常": "normal"},
+    "member-category": {"正式": "full", "预备": "probationary", "中共党员": "full", "党员": "full"},
+    "member-status": {"正常": "normal"},
+    "organisation-type": {
+        "党委": "primary-committee", "基层党委": "primary-committee",
+        "总支": "general-branch", "党总支部": "general-branch", "支部": "branch",
+        "联合支部": "joint-branch", "临时支部": "temporary-branch", "小组": "party-group",
+    },
+    # the stage codes platforms use (-1 未通过, 0 申请, 2 积极分子, 3 发展对象, 4 列入发展计划,
+    # 5 领取志愿书, 6 预备党员, 7 正式党员) and the words rosters write
+    "applicant-stage": {
+        "0": "applicant", "申请": "applicant", "申请人": "applicant", "已申请": "applicant",
+        "递交申请": "applicant", "2": "activist", "积极分子": "activist",
+        "3": "candidate", "4": "candidate", "5": "candidate", "列入发展计划": "candidate",
+        "领取志愿书": "candidate", "预备党员": "admitted", "6": "admitted", "7": "admitted",
+        "正式党员": "admitted", "已接收": "admitted", "接收为预备党员": "admitted",
+        "已发展": "admitted", "-1": "withdrawn", "\u22121": "withdrawn", "未通过": "withdrawn",
+        "终止": "withdrawn", "退出": "withdrawn", "撤回": "withdrawn", "取消": "withdrawn",
+    },
 }  # fmt: skip
 
 
@@ -89,7 +108,7 @@ def _code_index(name: str) -> dict[str, str]:
             out[str(int(c.code))] = c.code
         if name == "gender":
             out[c.title_zh.removesuffix("性")] = c.code
-    out.update(SYNONYMS.get(name, {}))
+    out.update(SYNONYMS.get(CODED[name], {}))
     return out
 
 
@@ -108,7 +127,11 @@ def _code_text(name: str, value: str) -> str | Finding:
     if found is not None:
         return found
     cl = codelist(CODED[name])
-    return Finding("ROS-012", {"value": text, "title": cl.title_zh, "codelist": cl.name})
+    examples = "、".join(c.title_zh for c in cl.codes if not c.deprecated)
+    if len(cl.codes) > 8:  # 56 ethnicities: the first few, and where the rest are
+        examples = "、".join(c.title_zh for c in cl.codes[:5]) + " 等（完整列表见代码表）"
+    params = {"value": text, "title": cl.title_zh, "codelist": cl.name, "examples": examples}
+    return Finding("ROS-012", params)
 
 
 _FULL = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")

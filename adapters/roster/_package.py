@@ -1,6 +1,6 @@
-"""Import into a package file: re-importing updates the same members (matched by citizen ID
-against the package already there), keeps their versions when nothing changed, and never
-creates a person twice."""
+"""Import into a package file: re-importing updates the same members and applicants (matched
+by citizen ID against the package already there), keeps their versions when nothing changed,
+and never creates a person twice."""
 
 from __future__ import annotations
 
@@ -101,42 +101,56 @@ def _versions(candidates: list[Candidate], previous: dict[str, dict[str, Any]]) 
             c.record["version"] = int(old.get("version", 0)) + 1
 
 
+def _records(base: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [r for r in base.get(key, []) if isinstance(r, dict) and "id" in r]
+
+
+def _holders(records: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(r["citizenId"]).upper(): r["id"] for r in records if r.get("citizenId")}
+
+
 def import_to_package(paths: list[Path], out: Path, options: Options) -> ImportResult:
-    """Import rosters into the package ``out`` (created, or updated in place)."""
+    """Import rosters into the package ``out`` (created, or updated in place): members from
+    member sheets, applicants from applicants sheets (the package becomes 1.1 when it holds
+    applicants)."""
     roster = Roster(options)
     roster.read(paths)
     base = load_package(out) or {}
     organisations = [o for o in base.get("organisations", []) if isinstance(o, dict)]
-    before = [m for m in base.get("members", []) if isinstance(m, dict) and "id" in m]
-    known = {str(m["citizenId"]).upper(): m["id"] for m in before if m.get("citizenId")}
+    before, applicants = _records(base, "members"), _records(base, "applicants")
     created = place_branches(roster, organisations)
     roster.created = {o["id"] for o in created}
-    roster.assign_ids(known)
-    previous = {m["id"]: m for m in before}
-    _versions(roster.candidates, previous)
-    touched = {c.record.get("id") for c in roster.candidates}
-    others = [m for m in before if m["id"] not in touched]
+    roster.assign_ids(_holders(before), _holders(applicants))
+    roster.link_people(before)
+    for kind, old in (("members", before), ("applicants", applicants)):
+        _versions([c for c in roster.candidates if c.kind == kind], {r["id"]: r for r in old})
+    touched = {(c.kind, c.record.get("id")) for c in roster.candidates}
+    others = [m for m in before if ("members", m["id"]) not in touched]
+    other_applicants = [a for a in applicants if ("applicants", a["id"]) not in touched]
     orgs = organisations + created
-    accepted = roster.check(orgs, others)
+    accepted = roster.check(orgs, others, other_applicants)
     result = roster.finish()
-    members = _merge(before, accepted, roster)
+    new_members = roster.accepted_of("members")
+    members = _merge(before, [r for r in accepted if r["id"] in new_members])
+    merged = _merge(applicants, [r for r in accepted if r["id"] not in new_members])
+    version = "1.1" if merged else str(base.get("schemaVersion", "1.0"))
     package = {
-        "schemaVersion": "1.0",
+        "schemaVersion": version,
         "publisher": base.get("publisher", options.hub_id),
         "publishedAt": options.stamp,
         "organisations": orgs,
         "members": members,
         **{k: v for k, v in base.items() if k in ("activities", "duesPayments", "transfers")},
     }
+    if merged:
+        package["applicants"] = merged
     out.write_bytes(orjson.dumps(package, option=orjson.OPT_INDENT_2) + b"\n")
     result.package = package
     return result
 
 
-def _merge(
-    before: list[dict[str, Any]], accepted: list[dict[str, Any]], roster: Roster
-) -> list[dict[str, Any]]:
-    """The previous members in their order, updated where a row was accepted, then the new."""
+def _merge(before: list[dict[str, Any]], accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The previous records in their order, updated where a row was accepted, then the new."""
     new = {m["id"]: m for m in accepted}
     out = [new.pop(m["id"], m) for m in before]
     return out + list(new.values())

@@ -39,10 +39,10 @@ _CATALOGUE = (
         E,
         "缺少必需的列",
         "Required column missing",
-        "缺少“{title}”列，所有行均无法导入",
+        "缺少“{title}”列，所有行均无法导入；请在表头中添加该列后重新导入",
         "the column “{title}” is missing, so no row can be imported",
         "姓名, 性别, 出生日期 and 入党日期 are required by the standard (出生日期 may come from "
-        "the citizen ID).",
+        "the citizen ID); on an applicants sheet 申请入党日期 instead of 入党日期.",
     ),
     Rule(
         "ROS-004",
@@ -52,6 +52,18 @@ _CATALOGUE = (
         "“{header}”与前面的“{first}”对应同一字段，已忽略",
         "“{header}” maps to the same field as “{first}” before it and was ignored",
         "Each field is read from one column; choose another in the mapping file.",
+    ),
+    Rule(
+        "ROS-005",
+        W,
+        "列不属于该类记录",
+        "Column not part of the record",
+        "“{header}”不是{record_zh}记录的项目，其内容未导入；党员和入党申请人请分别填在两张工作表中",
+        "column “{header}” is not a field of {record_en} record and was not imported; keep "
+        "members and applicants on separate sheets",
+        "An applicants sheet (入党申请人、积极分子、发展对象) carries the fields of an Applicant "
+        "record, so 民族, 学历 and the like are not imported from it; a members sheet does not "
+        "carry the applicant-only columns (申请入党日期, 入党介绍人 …).",
     ),
     Rule(
         "ROS-010",
@@ -78,7 +90,7 @@ _CATALOGUE = (
         E,
         "代码无法识别",
         "Unrecognised code",
-        "“{value}”不是“{title}”的代码、名称或常用写法",
+        "“{value}”不是“{title}”的代码、名称或常用写法；请填写其中之一：{examples}",
         "“{value}” is not a code, title or known synonym of {codelist}",
         "Any codelist field accepts the code, the Chinese or English title, or a listed synonym "
         "(see `tongxin codelists NAME`).",
@@ -103,20 +115,42 @@ _CATALOGUE = (
         "Spreadsheets keep 15 significant digits; an 18-digit number loses its last digits.",
     ),
     Rule(
+        "ROS-015",
+        E,
+        "无法对应到党员",
+        "Not a known member",
+        "“{value}”在已有党员中没有找到，或有同名的多人；请填写党员姓名，同名时填写其记录标识",
+        "“{value}” matches no member, or several members of that name; give the member's "
+        "name, or their record id when two share it",
+        "Sponsors and introducers must be members of the package or hub (or of a members sheet "
+        "of the same import); names are matched first across all members, then within the "
+        "applicant's organisation. Separate two names with 、 or a comma.",
+    ),
+    Rule(
         "ROS-016",
         E,
         "无法确定所在党组织",
         "No organisation",
-        "所在党组织为空，且未指定上级党组织",
+        "所在党组织为空，且未指定上级党组织；请填写所在党支部的名称",
         "the organisation is empty and no --organisation was given",
         "Fill in the branch column or pass --organisation for the whole roster.",
+    ),
+    Rule(
+        "ROS-017",
+        E,
+        "学时无法识别",
+        "Unreadable hours",
+        "“{value}”不是学时数；请填写 0 至 1000 之间的整数，例如 32",
+        "“{value}” is not a number of class hours; give a whole number from 0 to 1000, e.g. 32",
+        "The training hours of a candidate (集中培训学时) are a whole number; 学时 or 课时 after "
+        "it is accepted.",
     ),
     Rule(
         "ROS-020",
         E,
         "同一人重复出现",
         "Same person twice",
-        "该公民身份号码已在第 {first} 行出现，本行未导入",
+        "该公民身份号码已在第 {first} 行出现，本行未导入；请核对号码或删除重复的行",
         "this citizen ID already appears in row {first}; this row was not imported",
         "One person is one member: keep one row per citizen ID.",
     ),

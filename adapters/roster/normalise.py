@@ -1,10 +1,12 @@
 """The value normalisers of the roster import, public so that every adapter reads a legacy
-value the same way (the legacy database agent uses them column by column)."""
+value the same way (the legacy database agent uses them column by column), and the one table
+of code synonyms (:data:`SYNONYMS`)."""
 
 from __future__ import annotations
 
 from ._normalise import (
     CODED,
+    SYNONYMS,
     Finding,
     citizen_id_value,
     clean_text,
@@ -16,6 +18,7 @@ from ._normalise import (
 
 __all__ = [
     "CODED",
+    "SYNONYMS",
     "Finding",
     "citizen_id_value",
     "clean_text",

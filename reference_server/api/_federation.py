@@ -135,6 +135,13 @@ async def _deliver(
     return signed_response(hub, 200, orjson.dumps(out), caller.request)
 
 
+def _print_letter(hub: Hub, transfer_id: str, caller: Principal) -> bytes:
+    # Imported on first use: the PDF and font libraries cost no worker its start-up time.
+    from tongxin.server._letterpdf import letter_pdf
+
+    return letter_pdf(hub, transfer_id, caller)
+
+
 def peer_problem(hub: Hub, error: TongxinError, request: Request, caller: PeerCaller) -> Response:
     """``error`` as a problem response signed by this hub and bound to the peer's request."""
     body = problem_bytes(error, request.url.path)
@@ -230,6 +237,28 @@ def federation_router() -> APIRouter:
         name = id.replace(":", "_")
         headers = {"Content-Disposition": f'attachment; filename="{name}.letter.json"'}
         return Response(body, media_type=JSON, headers=headers)
+
+    @router.get(
+        "/v1/transfers/{id}/letter.pdf",
+        tags=["transfers"],
+        operation_id="getTransferLetterPdf",
+        summary="The signed letter printed as a PDF (存根 / 介绍信 / 回执) with a QR code that "
+        "holds the signed letter, for offline checks with `tongxin verify-letter` (both hubs)",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "The printed letter",
+            },
+            **problem_responses(401, 403, 404, 429, 503),
+        },
+    )
+    async def letter_print(id: str, hub: HubDep, caller: Caller) -> Response:
+        authorize(caller, Act.READ)
+        body = await to_thread.run_sync(_print_letter, hub, id, caller)
+        name = id.replace(":", "_")
+        headers = {"Content-Disposition": f'inline; filename="{name}.letter.pdf"'}
+        return Response(body, media_type="application/pdf", headers=headers)
 
     @router.get(
         "/v1/transfers/{id}/history",

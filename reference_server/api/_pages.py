@@ -26,4 +26,6 @@ def page_body(request: Request, page: Page, *, feed: bool = False) -> bytes:
     out = b'{"items":[' + b",".join(page.items) + b'],"next":' + orjson.dumps(nxt)
     if feed:
         out += b',"cursor":' + orjson.dumps(page.cursor)
+    if page.total is not None:
+        out += b',"total":' + str(page.total).encode()
     return out + b"}"

@@ -12,10 +12,17 @@ from fastapi.responses import Response
 
 from tongxin.schemas import RECORD_TYPES, Record, problems
 from tongxin.schemas._fields import ID_PATTERN
-from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
+from tongxin.server._errors import BadRequest, Forbidden, HubError, PreconditionRequired
 from tongxin.server._hub import Hub
 from tongxin.server._policy import Act, authorize
-from tongxin.server._reads import get_record, list_records, sensitive_allowed
+from tongxin.server._reads import (
+    NAMED,
+    PERSONAL,
+    Search,
+    get_record,
+    list_records,
+    sensitive_allowed,
+)
 from tongxin.server._security import Principal
 from tongxin.server._service import create_record, delete_record, replace_record
 from tongxin.server._settings import Settings
@@ -226,6 +233,11 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
                                     "items": {"$ref": f"#/components/schemas/{name}"},
                                 },
                                 "next": {"type": ["string", "null"]},
+                                "total": {
+                                    "type": "integer",
+                                    "description": "With `count=true`: how many records "
+                                    "match in all, within the caller's subtree.",
+                                },
                             },
                         }
                     }
@@ -255,22 +267,187 @@ def _add(router: APIRouter, settings: Settings, model: type[Record]) -> None:
                 "nothing else."
             ),
         ] = "exclude",
+        subtree: Annotated[
+            bool,
+            Query(
+                description="With `organisationId`: also the records of every organisation "
+                "below it."
+            ),
+        ] = False,
+        count: Annotated[
+            bool,
+            Query(
+                description="Add `total`: how many records match the filters in all (within "
+                "the caller's subtree)."
+            ),
+        ] = False,
+        name: Annotated[
+            str | None,
+            Query(
+                description="Organisations, members and applicants whose `name` contains this "
+                "text.",
+                min_length=1,
+                max_length=100,
+            ),
+        ] = None,
     ) -> Response:
         authorize(caller, Act.READ)
         if updated_since is not None and updated_since.tzinfo is None:
             raise _naive()
+        if subtree and organisation_id is None:
+            raise _bad("subtree=true needs organisationId", "包含下级组织时须同时指定组织")
+        if name is not None and coll not in NAMED:
+            raise _bad(f"{coll} have no name to search", "该类记录没有可搜索的名称")
+        search = Search(organisation_id=organisation_id, subtree=subtree, name=name)
         page = list_records(
             hub,
             caller,
             coll,
             after=after,
             limit=limit,
-            organisation_id=organisation_id,
             updated_since=updated_since,
             sensitive=sensitive_allowed(caller, include == "sensitive"),
             orphaned=orphaned,
+            search=search,
+            count=count,
         )
         return Response(page_body(request, page), media_type=JSON)
+
+    if coll in PERSONAL:
+        _add_search(router, settings, model)
+
+
+_SEARCH_BODY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "citizenId": {"type": "string", "minLength": 1, "maxLength": 40},
+        "phone": {"type": "string", "minLength": 1, "maxLength": 40},
+        "organisationId": {"type": "string", "maxLength": 96, "pattern": ID_PATTERN},
+        "subtree": {"type": "boolean"},
+        "count": {"type": "boolean"},
+        "limit": {"type": "integer", "minimum": 1},
+        "after": {"type": "string", "maxLength": 400},
+        "include": {"enum": ["sensitive"]},
+    },
+}
+_SEARCH_FIELDS = {
+    "name": str,
+    "citizenId": str,
+    "phone": str,
+    "organisationId": str,
+    "subtree": bool,
+    "count": bool,
+    "limit": int,
+    "after": str,
+    "include": str,
+}
+
+
+def _add_search(router: APIRouter, settings: Settings, model: type[Record]) -> None:
+    coll = model.collection
+    name = model.__name__
+
+    @router.post(
+        f"/v1/{coll}/search",
+        tags=[coll],
+        operation_id=f"search{name}s",
+        summary=f"Search {coll} by name, citizen ID or phone (in the body, never in a URL)",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {JSON: {"schema": _SEARCH_BODY}}}
+        },
+        responses={
+            200: {
+                "description": "A page of records; `after` continues the search",
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["items", "after"],
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {"$ref": f"#/components/schemas/{name}"},
+                                },
+                                "after": {"type": ["string", "null"]},
+                                "total": {"type": "integer"},
+                            },
+                        }
+                    }
+                },
+            },
+            **problem_responses(400, 401, 403, 413, 415, 429),
+        },
+    )
+    async def search(request: Request, hub: HubDep, caller: Caller) -> Response:
+        authorize(caller, Act.READ)
+        body = await json_body(request, hub)
+        asked = _search_body(body, settings)
+        if (asked.get("citizenId") or asked.get("phone")) and not caller.has(
+            "records:read-sensitive"
+        ):
+            raise Forbidden(
+                problems.SCOPE_MISSING,
+                "searching by citizenId or phone needs the scope records:read-sensitive",
+                "按身份证号或电话查找需要读取敏感信息的权限",
+                scope="records:read-sensitive",
+            )
+        org = asked.get("organisationId")
+        if asked.get("subtree") and org is None:
+            raise _bad("subtree needs organisationId", "包含下级组织时须同时指定组织")
+        found = Search(
+            organisation_id=org,
+            subtree=bool(asked.get("subtree")),
+            name=asked.get("name"),
+            citizen_id=asked.get("citizenId"),
+            phone=asked.get("phone"),
+        )
+        page = await to_thread.run_sync(
+            partial(
+                list_records,
+                hub,
+                caller,
+                coll,
+                after=asked.get("after"),
+                limit=asked.get("limit", settings.page_size),
+                sensitive=sensitive_allowed(caller, asked.get("include") == "sensitive"),
+                search=found,
+                count=bool(asked.get("count")),
+            )
+        )
+        out = b'{"items":[' + b",".join(page.items) + b'],"after":'
+        out += orjson.dumps(page.cursor if page.more else None)
+        if page.total is not None:
+            out += b',"total":' + str(page.total).encode()
+        return Response(out + b"}", media_type=JSON)
+
+
+def _search_body(body: Any, settings: Settings) -> dict[str, Any]:
+    """The search's fields, checked (400 ``invalid-parameter`` naming the first wrong one)."""
+    if not isinstance(body, dict):
+        raise _bad("the search is a JSON object", "查找条件须为对象")
+    for key, value in body.items():
+        kind = _SEARCH_FIELDS.get(key)
+        if kind is None:
+            raise _bad(f"unknown search field {key!r}", "查找条件中有未知字段")
+        if type(value) is not kind or (isinstance(value, str) and not 0 < len(value) <= 400):
+            raise _bad(
+                f"search field {key!r} has the wrong type or length", "查找条件字段类型或长度不符"
+            )
+    limit = body.get("limit", settings.page_size)
+    if not 1 <= limit <= settings.max_page_size:
+        raise _bad(f"limit must lie in 1 … {settings.max_page_size}", "每页条数超出允许范围")
+    org = body.get("organisationId")
+    if org is not None and not re.fullmatch(ID_PATTERN, org):
+        raise _bad("organisationId is not an id", "组织标识无效")
+    if body.get("include") not in (None, "sensitive"):
+        raise _bad("include may only be 'sensitive'", "包含项的取值无效")
+    return body
+
+
+def _bad(en: str, zh: str) -> HubError:
+    return BadRequest(problems.INVALID_PARAMETER, en, zh)
 
 
 def _naive() -> HubError:

@@ -29,6 +29,8 @@ _STATS = {
         "meetings",
         "dues",
         "committees",
+        "feedback",
+        "transfers",
     ],
     "properties": {
         "organisationId": {"type": ["string", "null"]},
@@ -41,6 +43,20 @@ _STATS = {
         "meetings": {"type": "object"},
         "dues": {"type": "object"},
         "committees": {"type": "object"},
+        "feedback": {
+            "type": "object",
+            "description": "Feedback (意见建议) received at this hub in the period: counts only.",
+            "required": ["from", "to", "received", "answeredWithin7Days", "open"],
+            "properties": {
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+                "received": {"type": "integer", "minimum": 0},
+                "answeredWithin7Days": {"type": "integer", "minimum": 0},
+                "open": {"type": "integer", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+        "transfers": {"type": "object"},
     },
 }
 

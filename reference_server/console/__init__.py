@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from tongxin.server._settings import Settings
 
+from ._feedback import feedback_router
+from ._meetings import meetings_router
 from ._web import REDIRECT, SESSION_COOKIE, console_router, redirect_handler
 
 __all__ = ["SESSION_COOKIE", "install_console"]
@@ -15,4 +17,6 @@ __all__ = ["SESSION_COOKIE", "install_console"]
 def install_console(app: FastAPI, settings: Settings) -> None:
     """Serve the console's pages (its assets are under ``/static/``, mounted by the docs)."""
     app.include_router(console_router(settings))
+    app.include_router(feedback_router(settings))
+    app.include_router(meetings_router(settings))
     app.add_exception_handler(REDIRECT, redirect_handler)

@@ -25,9 +25,10 @@ from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import get_record
 from tongxin.server._security import Principal
 
+from ._page import HEADERS, SESSION_COOKIE, hub_of, lang_of
 from ._pagetext import page_words
 from ._text import words
-from ._web import REDIRECT, SESSION_COOKIE
+from ._web import REDIRECT
 
 __all__ = [
     "FormErrors",
@@ -48,18 +49,6 @@ __all__ = [
 ]
 
 _MAX_FIELD = 200
-_LANG = "tongxin_lang"
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-        "base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -104,10 +93,6 @@ class FormErrors:
         return bool(self.fields or self.general or self.stale)
 
 
-def lang_of(request: Request) -> str:
-    return "en" if request.cookies.get(_LANG) == "en" else "zh-CN"
-
-
 def _titler(lang: str) -> Any:
     def title(list_name: str, code: str | None) -> str:
         if code is None:
@@ -130,12 +115,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         title=_titler(lang),
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=_HEADERS)
-
-
-def hub_of(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
 async def signed_in(request: Request) -> Session:

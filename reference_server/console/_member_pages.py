@@ -22,8 +22,7 @@ from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal
 from tongxin.server._service import create_record, replace_record
-from tongxin.server._stats import json_field
-from tongxin.server._tables import audit, org_tree, records, transfer_letters
+from tongxin.server._tables import audit, json_field, org_tree, records, transfer_letters
 from tongxin.server._transfers import read_status
 
 from ._kit import (

@@ -18,8 +18,7 @@ from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal
 from tongxin.server._service import create_record, replace_record
-from tongxin.server._stats import json_field
-from tongxin.server._tables import org_tree, records
+from tongxin.server._tables import json_field, org_tree, records
 
 from ._kit import (
     Spec,

@@ -37,7 +37,9 @@ from tongxin.server._policy import Act, authorize
 from tongxin.server._settings import Settings
 from tongxin.server._stats import StatsQuery, compute_stats
 
+from ._statspage import stats_router
 from ._text import words
+from ._tokens import tokens_router
 
 __all__ = ["SESSION_COOKIE", "console_router"]
 
@@ -146,6 +148,8 @@ def _safe_next(value: str) -> str:
 
 def console_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    router.include_router(tokens_router(settings))
+    router.include_router(stats_router(settings))
 
     def login_page(
         request: Request, status: int = 200, error: str | None = None, next_url: str = ""

@@ -6,7 +6,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 import tongxin.server._accounts
-import tongxin.server._phones  # noqa: F401 (its table joins the metadata)
+import tongxin.server._checkins
+import tongxin.server._feedback
+import tongxin.server._phones  # noqa: F401 (their tables join the metadata)
 from tongxin.server._tables import metadata
 
 connection: Connection = context.config.attributes["connection"]

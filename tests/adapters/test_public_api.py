@@ -5,7 +5,8 @@ from __future__ import annotations
 import tongxin.adapters.roster as roster
 
 ROSTER_API = {
-    "EXPORT_COLUMNS", "FIELDS", "ROSTER_RULES", "CellIssue", "Header", "HubClient",
+    "APPLICANT_COLUMNS", "EXPORT_COLUMNS", "FIELDS", "ROSTER_RULES", "CellIssue", "Header",
+    "HubClient",
     "HubRequestError", "ImportResult", "MappingError", "Options", "ReadError", "Roster",
     "column_letter", "find_header", "import_to_hub", "import_to_package", "load_mapping",
     "load_package", "mapping_toml", "members_under", "place_branches", "read_sheets",

@@ -158,3 +158,47 @@ def test_bulk_resumes_after_a_broken_connection(live: tuple[Server, str], tmp_pa
     assert result.rejected == 0
     assert result.hub.get("error", 0) == 0
     assert len(_members(server)) == before + 30
+
+
+def _applicants(server: Server) -> list[dict[str, Any]]:
+    with server.client() as api:
+        page = api.get("/v1/applicants?limit=500&include=sensitive").json()
+    assert page["next"] is None
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def test_applicants_sheet_into_the_hub(live: tuple[Server, str], tmp_path: Path) -> None:
+    """A members sheet and an applicants sheet into the hub: the applicants stored with their
+    introducers as the hub's member ids, the bad rows at their cells, nobody created twice."""
+    from tests.adapters.test_roster_applicants import cells, col, write_workbook
+
+    server, token = live
+    path = tmp_path / "发展党员.xlsx"
+    write_workbook(path)
+    code, first = _import(path, server, token)
+    assert code == 1
+    assert first["rows"] == 12
+    assert first["rejected"] == 4
+    found = cells(first)
+    assert (7, col("确定为发展对象日期"), "APL-004") in found
+    assert (8, col("入党介绍人"), "ROS-015") in found
+    assert (10, col("递交入党申请书日期"), "APL-001") in found
+    stored = {a["name"]: a for a in _applicants(server)}
+    assert set(stored) == {"上官甲", "上官乙", "上官丙", "司马丁四"}
+    members = {m["name"]: m for m in _members(server)}
+    assert stored["上官丙"]["stage"] == "candidate"
+    assert stored["上官丙"]["introducers"] == [members["欧阳甲一"]["id"], members["欧阳乙二"]["id"]]
+    assert stored["司马丁四"]["memberId"] == members["司马丁四"]["id"]
+    assert stored["上官甲"]["citizenId"].startswith("510107")  # kept sealed, read back
+
+    code, again = _import(path, server, token)
+    assert code == 1
+    assert again["hub"] == {"unchanged": 8}  # 4 members and 4 applicants
+    assert {a["id"] for a in _applicants(server)} == {a["id"] for a in stored.values()}
+
+    exported = tmp_path / "export.xlsx"
+    done = runner.invoke(app, ["roster", "export", "--hub", server.url, "--token", token,
+                               "--organisation", ROOT, "--out", str(exported)])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "4 名入党申请人" in done.output

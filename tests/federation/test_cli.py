@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tongxin.cli import app
-from tongxin.federation import KeyStore, issue_letter, normalise_fingerprint
+from tongxin.federation import KeyStore, issue_letter, letter_qr_text, normalise_fingerprint
 
 from .conftest import ISSUED_AT, make_store, member, transfer
 
@@ -172,3 +172,28 @@ def test_entry_point(letter_files: tuple[Path, Path, str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "key set not pinned" in result.stderr
+
+
+def test_verify_letter_from_its_qr_text(letter_files: tuple[Path, Path, str]) -> None:
+    """The printed letter's QR text, from standard input or --qr; not both, not neither."""
+    letter, keys, fp = letter_files
+    text = letter_qr_text(orjson.loads(letter.read_bytes()), keys_url="https://h.example/k")
+    args = ("--keys", str(keys), "--fingerprint", fp, "--on", "2025-04-02")
+    result = runner.invoke(app, ["verify-letter", "-", *args], input=text + "\n")
+    assert result.exit_code == 0, result.stderr
+    assert "  党费交到：2025-03" in result.stdout
+    assert tx("verify-letter", "--qr", text, *args)[0] == 0
+    assert tx("verify-letter", str(letter), "--qr", text, *args)[0] == 2
+    assert tx("verify-letter", *args)[0] == 2
+    assert tx("verify-letter", str(letter.with_name("none.json")), *args)[0] == 2
+
+
+def test_base45_is_rfc_9285() -> None:
+    from tongxin.federation._letterqr import base45_decode, base45_encode
+
+    for raw, text in ((b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581")):
+        assert base45_encode(raw) == text
+        assert base45_decode(text) == raw
+    for bad in ("GGW", "a", "ZZZZ"):
+        with pytest.raises(ValueError, match="base45"):
+            base45_decode(bad)

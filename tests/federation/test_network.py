@@ -329,3 +329,45 @@ def test_an_expired_letter_is_refused_with_the_reason(net: dict[str, Node]) -> N
     assert response.status_code == 422
     assert response.json()["code"] == "letter-expired"
     assert "expired" in response.json()["detail"]
+
+
+def test_an_applicant_reaches_the_parent_minimised(net: dict[str, Node]) -> None:
+    """Standard 1.1's applicants replicate up like members: the parent holds a read-only
+    replica without the citizen ID and the phone."""
+    city, a = net["city"], net["a"]
+    org, members = seed(a, 2, 5000)
+    person = new_member(a.hub_id, org, 5100)
+    applicant = {
+        "id": f"{a.hub_id}:a-replicated",
+        "name": person["name"],
+        "gender": person["gender"],
+        "birthDate": person["birthDate"],
+        "citizenId": person["citizenId"],
+        "phone": "13800138000",
+        "organisationId": org,
+        "stage": "activist",
+        "applicationDate": "2024-03-01",
+        "talkDate": "2024-03-10",
+        "activistDate": "2024-09-01",
+        "sponsors": [members[0]],
+    }
+    with a.api() as api:
+        response = api.post("/v1/applicants", json=applicant)
+        assert response.status_code == 201, response.text
+    done = city.cli("sync", "--once")
+    assert "cd-wuhou: ok" in done.stderr
+    with city.api() as api:
+        response = api.get(f"/v1/applicants/{applicant['id']}", params={"include": "sensitive"})
+        assert response.status_code == 200, response.text
+        replica = response.json()
+        assert replica["stage"] == "activist"
+        assert replica["sponsors"] == [members[0]]
+        assert "citizenId" not in replica
+        assert "phone" not in replica
+        response = api.put(
+            f"/v1/applicants/{applicant['id']}",
+            json={**replica, "stage": "candidate"},
+            headers={"If-Match": '"1"'},
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "replica-read-only"

@@ -40,7 +40,7 @@ def _signer() -> LocalSigner:
 
 
 def test_spec_request_headers_and_base() -> None:
-    http = _block("### 2.2 Worked example", "http")
+    http = _block("### 2.2 ", "http")
     head, body = http.split("\n\n", 1)
     lines = head.splitlines()
     headers = dict(line.split(": ", 1) for line in lines[1:])

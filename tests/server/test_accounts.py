@@ -108,3 +108,18 @@ def test_disable_and_reset_password(server: Server, backend: Backend, branch: st
     assert reset.stdout.strip() not in ("", first)
     assert tongxin(backend, "user", "disable", "nobody").returncode == 1
     assert tongxin(backend, "user", "reset-password", "nobody").returncode == 1
+
+
+def test_user_and_token_commands_share_one_frame(backend: Backend) -> None:
+    """Opening the hub, settings and refusals: the same exit and message for every command."""
+    for args in (("user", "disable", "nobody"), ("token", "revoke", "tk_nobody")):
+        refused = tongxin(backend, *args)
+        assert refused.returncode == 1, args
+        assert refused.stderr.startswith("error: "), args
+        assert refused.stdout == ""
+    env = {"TONGXIN_KEY_FILE": str(backend.workdir / "tongxin.key"), "TONGXIN_HUB_ID": "cd"}
+    for group in ("user", "token"):
+        result = CliRunner().invoke(app, [group, "list", "--database", backend.url], env=env)
+        assert result.exit_code == 1, group
+        assert "hub_id = 'cd'" in result.stderr
+        assert result.stdout == ""

@@ -312,6 +312,7 @@ def test_a_sqlite_source_read_by_its_cursor_column(
     )
     mapping = load_mapping(mapping_path)
     assert run_sync(mapping, HubSink(hub)).created == 6
+    assert mapping.state_path.stat().st_mode & 0o777 == 0o600  # the agent's memory is private
     with sqlite3.connect(source) as conn:
         conn.execute("UPDATE people SET xm = '改名', changed = 2 WHERE id = 'p1'")
         conn.execute("DELETE FROM people WHERE id = 'p4'")
@@ -332,3 +333,59 @@ def test_a_mapping_with_a_column_that_is_no_field_is_refused(
     with pytest.raises(MappingError) as refused:
         run_sync(load_mapping(path), HubSink(hub))
     assert "org_name" in refused.value.zh
+
+
+def test_applicants_sync_with_their_introducers(hub: Client, tmp_path: Path) -> None:
+    """Standard 1.1's applicants are one more section of the mapping: stages as platforms
+    store them (积极分子, stage code 3), introducers as one column of member keys."""
+    from tongxin.schemas import citizen_id_check
+
+    def cid(first17: str) -> str:
+        return first17 + citizen_id_check(first17)
+
+    source = tmp_path / "fazhan.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE org (id TEXT, name TEXT, kind TEXT)")
+        conn.execute("INSERT INTO org VALUES ('fz1', '发展党员示范支部', '党支部')")
+        conn.execute("CREATE TABLE people (id TEXT, xm TEXT, xb TEXT, csrq TEXT, dzz TEXT,"
+                     " rdsj TEXT, zzsj TEXT)")  # fmt: skip
+        conn.execute("INSERT INTO people VALUES ('fzm1', '介绍人一', '男', '1970-01-01', 'fz1',"
+                     " '1995-07-01', '1996-07-01')")  # fmt: skip
+        conn.execute("INSERT INTO people VALUES ('fzm2', '介绍人二', '女', '1972-02-02', 'fz1',"
+                     " '1996-07-01', '1997-07-01')")  # fmt: skip
+        conn.execute("CREATE TABLE fzdy (id TEXT, xm TEXT, xb TEXT, sfzh TEXT, dzz TEXT,"
+                     " jd TEXT, sqrq TEXT, thrq TEXT, jjfzrq TEXT, fzdxrq TEXT,"
+                     " jsr TEXT)")  # fmt: skip
+        conn.execute(
+            "INSERT INTO fzdy VALUES ('fza1', '申请人甲', '男', ?, 'fz1', '积极分子',"
+            " '2025-01-05', '2025-01-20', '2025-05-01', NULL, NULL)",
+            (cid("51010719980202011"),),
+        )
+        conn.execute(
+            "INSERT INTO fzdy VALUES ('fza2', '申请人乙', '女', ?, 'fz1', '3', '2023-01-01',"
+            " '2023-01-15', '2023-06-01', '2024-07-01', 'fzm1,fzm2')",
+            (cid("51010719960303022"),),
+        )
+    mapping_path = tmp_path / "fazhan.toml"
+    mapping_path.write_text(
+        f'hub-id = "{HUB_ID}"\n[source]\nurl = "sqlite:///{source}"\n'
+        '[organisations]\nquery = "SELECT id, name, kind AS type FROM org"\n'
+        '[members]\nquery = "SELECT id, xm AS name, xb AS gender, csrq AS birthDate,'
+        " dzz AS organisationId, '正式党员' AS category, rdsj AS joinedDate,"
+        " zzsj AS fullMembershipDate, '正常' AS status FROM people\"\n"
+        '[applicants]\nquery = "SELECT id, xm AS name, xb AS gender, sfzh AS citizenId,'
+        " substr(sfzh, 7, 4) || '-' || substr(sfzh, 11, 2) || '-' || substr(sfzh, 13, 2)"
+        " AS birthDate, dzz AS organisationId, jd AS stage, sqrq AS applicationDate,"
+        " thrq AS talkDate, jjfzrq AS activistDate, fzdxrq AS candidateDate,"
+        ' jsr AS introducers FROM fzdy"\n',
+        encoding="utf-8",
+    )
+    result = run_sync(load_mapping(mapping_path), HubSink(hub))
+    assert (result.created, result.rejected) == (5, 0), result
+    first = hub.applicants.get(f"{HUB_ID}:fza1")
+    assert first.stage == "activist"
+    second = hub.applicants.get(f"{HUB_ID}:fza2")
+    assert second.stage == "candidate"
+    assert second.introducers == [f"{HUB_ID}:fzm1", f"{HUB_ID}:fzm2"]
+    assert second.birth_date == date(1996, 3, 3)
+    assert run_sync(load_mapping(mapping_path), HubSink(hub)).sent == 0  # nothing changed

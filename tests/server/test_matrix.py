@@ -153,6 +153,14 @@ def _list_check(collection: str) -> Callable[[World, str, str, httpx.Response], 
     return check
 
 
+def _search_check(world: World, caller: str, where: str, response: httpx.Response) -> None:
+    """A branch token searching outside its branch finds nothing and counts nothing."""
+    body = response.json()
+    blind = caller.startswith("branch-") and where == "out"
+    assert (body["total"] == 0) == blind, (caller, where, body["total"])
+    assert len(body["items"]) == min(body["total"], 100)
+
+
 def _read_check(world: World, caller: str, where: str, response: httpx.Response) -> None:
     body = response.json()
     if body.get("organisationId") and "birthDate" in body:  # a member or an applicant
@@ -228,6 +236,19 @@ def _routes() -> list[Route]:
             lambda w, _: Call("/v1/federation/hints", json={}),
         ),
     ]
+    routes.append(
+        Route(
+            "POST",
+            "/v1/members/search",
+            "read",
+            200,
+            lambda w, where: Call(
+                "/v1/members/search",
+                json={"organisationId": w.ids["a" if where == "in" else "b"], "count": True},
+            ),
+            check=_search_check,
+        )
+    )
     for kind in ("letters", "receipts", "withdrawals"):
         routes.append(
             Route("POST", f"/v1/federation/{kind}", "deliver", 422,
@@ -238,7 +259,7 @@ def _routes() -> list[Route]:
             Route("POST", f"/v1/transfers/{{id}}/{verb}", "write", 404,
                   lambda w, where, v=verb: Call(f"{_transfer(w, where)}/{v}", json={}))
         )  # fmt: skip
-    for sub in ("letter", "history"):
+    for sub in ("letter", "letter.pdf", "history"):
         routes.append(
             Route("GET", f"/v1/transfers/{{id}}/{sub}", "read", 404,
                   lambda w, where, s=sub: Call(f"{_transfer(w, where)}/{s}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -67,6 +68,23 @@ def test_public_api_is_locked() -> None:
         ]
     )
     assert all(hasattr(tongxin.server, name) for name in tongxin.server.__all__)
+
+
+def test_type_checkers_see_the_same_public_names() -> None:
+    """The imports under ``TYPE_CHECKING`` name exactly what the lazy map serves."""
+    tree = ast.parse(Path(tongxin.server.__file__).read_text("utf-8"))
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.asname or alias.name: (f".{node.module}", alias.name)
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == tongxin.server._WHERE
 
 
 @pytest.mark.timeout(900)

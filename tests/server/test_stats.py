@@ -67,6 +67,8 @@ class Tree:
 
 def _member(org: str, n: int) -> dict[str, Any]:
     record = person(org)
+    while record["category"] != "full":  # a random probationer would change the branch sizes
+        record = person(org)
     if n % 3 == 0:
         record.update(education="31", ethnicity="03")
     if n % 4 == 0:

@@ -242,6 +242,39 @@ def test_a_taken_citizen_id_is_named_only_to_who_may_see_its_member(
     )
 
 
+def test_a_bulk_line_names_a_taken_citizen_id_s_member_only_within_the_token_s_subtree(
+    server: Server, api: httpx.Client, tree: dict[str, str], hub: Hub
+) -> None:
+    """The bulk result line obeys the same rule as a single write: UNQ-003 and no ``existing``
+    when the holder lies outside the token's subtree (no oracle), UNQ-001 with it inside."""
+    theirs = person(tree["b"])
+    assert api.post("/v1/members", json=theirs).status_code == 201
+    twin = {**theirs, "id": uid("m"), "organisationId": tree["a"]}
+    other = person(tree["a"])
+    lines = ndjson([{"op": "upsert", "type": "members", "record": r} for r in (other, twin)])
+    with _branch_token(server, hub, tree["a"]) as branch:
+        created, refused = results(bulk(branch, lines))
+    assert (created["status"], created["outcome"]) == (201, "created")
+    assert (refused["index"], refused["status"], refused["code"]) == (
+        1,
+        409,
+        "duplicate-citizen-id",
+    )
+    assert [(p["pointer"], p["rule"]) for p in refused["problems"]] == [
+        ("/record/citizenId", "UNQ-003")
+    ]
+    assert "existing" not in refused
+    assert theirs["id"] not in orjson.dumps(refused).decode()
+    assert tree["b"] not in orjson.dumps(refused).decode()
+    inside = {**twin, "id": uid("m"), "organisationId": tree["b"]}
+    with _branch_token(server, hub, tree["b"]) as own_branch:
+        (named,) = results(
+            bulk(own_branch, ndjson([{"op": "upsert", "type": "members", "record": inside}]))
+        )
+    assert named["existing"] == f"/v1/members/{theirs['id']}"
+    assert [p["rule"] for p in named["problems"]] == ["UNQ-001"]
+
+
 def test_a_taken_id_outside_the_subtree_reveals_only_that_it_is_taken(
     server: Server, api: httpx.Client, tree: dict[str, str], hub: Hub
 ) -> None:

@@ -11,18 +11,13 @@ from typing import Annotated
 import orjson
 import typer
 
-from .hub import Database, load_settings
+from .hub import Database, opened_hub
 
 __all__ = ["register"]
 
 user_app = typer.Typer(help="Manage console users (staff accounts).", no_args_is_help=True)
 
 Username = Annotated[str, typer.Argument(help="The user's login name.")]
-
-
-def _fail(error: Exception) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
-    return typer.Exit(1)
 
 
 @user_app.command("create")
@@ -35,16 +30,10 @@ def user_create(
     database: Database = None,
 ) -> None:
     """Create a user and print its one-time password (changed at the first login)."""
-    from tongxin.server import ConfigurationError, HubError, create_user, open_hub
+    from tongxin.server import create_user
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            password = create_user(hub.db, username, organisation, role)
-        finally:
-            hub.close()
-    except (ConfigurationError, HubError) as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        password = create_user(hub.db, username, organisation, role)
     typer.echo(f"user {username} created ({role} of {organisation}); one-time password:", err=True)
     typer.echo(password)
 
@@ -57,16 +46,10 @@ def user_list(
     ] = "text",
 ) -> None:
     """List the users (name, role, organisation, state); never their passwords."""
-    from tongxin.server import ConfigurationError, list_users, open_hub
+    from tongxin.server import list_users
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            found = list_users(hub.db)
-        finally:
-            hub.close()
-    except ConfigurationError as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        found = list_users(hub.db)
     if output == "json":
         typer.echo(orjson.dumps([u.to_json() for u in found]).decode())
         return
@@ -78,32 +61,20 @@ def user_list(
 @user_app.command("disable")
 def user_disable(username: Username, database: Database = None) -> None:
     """Disable a user: it can no longer log in, and its sessions end at once."""
-    from tongxin.server import ConfigurationError, HubError, disable_user, open_hub
+    from tongxin.server import disable_user
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            disable_user(hub.db, username)
-        finally:
-            hub.close()
-    except (ConfigurationError, HubError) as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        disable_user(hub.db, username)
     typer.echo(f"user {username} disabled", err=True)
 
 
 @user_app.command("reset-password")
 def user_reset_password(username: Username, database: Database = None) -> None:
     """Print a new one-time password; unlocks a locked account and ends its sessions."""
-    from tongxin.server import ConfigurationError, HubError, open_hub, reset_password
+    from tongxin.server import reset_password
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            password = reset_password(hub.db, username)
-        finally:
-            hub.close()
-    except (ConfigurationError, HubError) as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        password = reset_password(hub.db, username)
     typer.echo(f"user {username}: new one-time password:", err=True)
     typer.echo(password)
 

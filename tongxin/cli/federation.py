@@ -16,7 +16,7 @@ import orjson
 import typer
 
 if TYPE_CHECKING:
-    from tongxin.federation import KeySet, KeyStore
+    from tongxin.federation import KeySet, KeyStore, Letter
 
 __all__ = ["register"]
 
@@ -176,10 +176,52 @@ def _key_set(
     return verify_key_set(doc, [normalise_fingerprint(fingerprint)], now)
 
 
+def _read_letter(file: str | None, qr: str | None) -> Any:
+    """The letter envelope from ``--qr``, or from ``file`` (``-``: standard input) holding the
+    letter's JSON or the text of its QR code."""
+    import sys
+
+    from tongxin.federation import letter_from_qr
+
+    if (file is None) == (qr is None):
+        raise ValueError("give the letter file, or its QR text with --qr (not both)")
+    if qr is not None:
+        return letter_from_qr(qr)
+    assert file is not None
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    if data.lstrip()[:1] in (b"{", b""):
+        return orjson.loads(data)
+    return letter_from_qr(data.decode("ascii", "replace"))
+
+
+def _print_letter(checked: Letter) -> None:
+    """The verified fields as the paper letter prints them, to compare line by line."""
+    last = date.fromordinal(checked.expires_on.toordinal() - 1)
+    member = checked.member
+    rows = [
+        ("介绍信编号", checked.letter_number),
+        ("党员", f"{member.name}（{member.id}）"),
+        ("转出", checked.from_.organisation_name or checked.from_.organisation_id),
+        ("转往", checked.to.organisation_name or checked.to.organisation_id),
+        ("党费交到", checked.dues_paid_until or "—"),
+        ("有效期至", last.isoformat()),
+    ]
+    for label, value in rows:
+        typer.echo(f"  {label}：{value}")
+
+
 def verify_letter_command(
     file: Annotated[
-        Path, typer.Argument(help="The letter file (JSON).", exists=True, dir_okay=False)
-    ],
+        str | None,
+        typer.Argument(
+            help="The letter file (JSON), or a file holding the text of its printed QR code; "
+            "- reads standard input."
+        ),
+    ] = None,
+    qr: Annotated[
+        str | None,
+        typer.Option("--qr", help="The text of the printed letter's QR code (TXL1:…)."),
+    ] = None,
     keys: Annotated[
         str | None,
         typer.Option(
@@ -201,11 +243,12 @@ def verify_letter_command(
     keys_file: KeysFile = None,
     database: Database = None,
 ) -> None:
-    """Exit 0 only for an authentic, untampered, unexpired letter; else name the reason."""
+    """Exit 0 only for an authentic, untampered, unexpired letter (a file, or the QR text of a
+    printed letter); else name the reason. Exit 2 when the letter or key set cannot be read."""
     from tongxin.federation import FederationError, KeyStoreError, china_today, verify_letter
 
     try:
-        letter = orjson.loads(file.read_bytes())
+        letter = _read_letter(file, qr)
         today = date.fromisoformat(on) if on else china_today()
         key_set = _key_set(keys, fingerprint, letter, keys_file, database)
     except (OSError, ValueError, KeyStoreError) as error:
@@ -224,6 +267,7 @@ def verify_letter_command(
         f"{checked.from_.organisation_id} → {checked.to.organisation_id}, "
         f"valid through {date.fromordinal(last)}, signed by {checked.issuer.kid}"
     )
+    _print_letter(checked)
 
 
 peer_app = typer.Typer(help="Manage the hubs this hub trusts.", no_args_is_help=True)

@@ -6,6 +6,8 @@ result; heavy imports (FastAPI, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,9 +16,9 @@ import orjson
 import typer
 
 if TYPE_CHECKING:
-    from tongxin.server import Settings
+    from tongxin.server import Hub, Settings
 
-__all__ = ["register"]
+__all__ = ["Database", "fail", "load_settings", "opened_hub", "register"]
 
 Database = Annotated[
     str | None,
@@ -42,9 +44,27 @@ def load_settings(**overrides: Any) -> Settings:
         raise typer.Exit(1) from None
 
 
-def _fail(error: Exception) -> typer.Exit:
+def fail(error: Exception) -> typer.Exit:
+    """The exit (1) of a command that failed, its message on stderr."""
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(1)
+
+
+@contextmanager
+def opened_hub(database: str | None) -> Iterator[Hub]:
+    """The frame of a command working on the hub's database: settings from the environment and
+    ``--database``, the hub opened, then closed; a configuration or hub error, on opening or
+    inside the block, exits 1 with its message."""
+    from tongxin.server import ConfigurationError, HubError, open_hub
+
+    try:
+        hub = open_hub(load_settings(database_url=database))
+        try:
+            yield hub
+        finally:
+            hub.close()
+    except (ConfigurationError, HubError) as error:
+        raise fail(error) from None
 
 
 def serve(
@@ -62,7 +82,7 @@ def serve(
         settings = load_settings(database_url=database, host=host, port=port, workers=workers)
         run(settings, access_log=access_log)
     except ConfigurationError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
 
 
 def init(
@@ -83,7 +103,7 @@ def init(
         )
         made = init_hub(settings, hub_id=hub_id, name=name)
     except (ConfigurationError, KeyStoreError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if made.renamed_from is not None:
         typer.echo(
             f"hub id changed from {made.renamed_from} to {made.hub_id} (the hub held no data yet)",
@@ -123,27 +143,21 @@ def token_create(
     database: Database = None,
 ) -> None:
     """Create a token and print it (and nothing else) on stdout."""
-    from tongxin.server import ConfigurationError, HubError, create_token, open_hub
+    from tongxin.server import create_token
 
     try:
         expires_at = None if expires is None else parse_expiry(expires)
     except ValueError as error:
-        raise _fail(error) from None
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            token = create_token(
-                hub.db,
-                [s for item in scope for s in item.split()],
-                organisation_id=organisation,
-                name=name,
-                rate_limit=rate_limit,
-                expires_at=expires_at,
-            )
-        finally:
-            hub.close()
-    except (ConfigurationError, HubError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
+    with opened_hub(database) as hub:
+        token = create_token(
+            hub.db,
+            [s for item in scope for s in item.split()],
+            organisation_id=organisation,
+            name=name,
+            rate_limit=rate_limit,
+            expires_at=expires_at,
+        )
     typer.echo(token)
 
 
@@ -176,16 +190,10 @@ def token_list(
     ] = "text",
 ) -> None:
     """List the tokens (id, name, scopes, organisation, state, expiry); never their secrets."""
-    from tongxin.server import ConfigurationError, list_tokens, open_hub
+    from tongxin.server import list_tokens
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            found = list_tokens(hub.db)
-        finally:
-            hub.close()
-    except ConfigurationError as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        found = list_tokens(hub.db)
     if output == "json":
         typer.echo(orjson.dumps([t.to_json() for t in found]).decode())
         return
@@ -204,16 +212,10 @@ def token_revoke(
     database: Database = None,
 ) -> None:
     """Revoke a token: every worker refuses it within five seconds."""
-    from tongxin.server import ConfigurationError, HubError, open_hub, revoke_token
+    from tongxin.server import revoke_token
 
-    try:
-        hub = open_hub(load_settings(database_url=database))
-        try:
-            info = revoke_token(hub.db, token_id)
-        finally:
-            hub.close()
-    except (ConfigurationError, HubError) as error:
-        raise _fail(error) from None
+    with opened_hub(database) as hub:
+        info = revoke_token(hub.db, token_id)
     typer.echo(f"revoked {info.id} at {info.revoked_at:%Y-%m-%d %H:%M:%S} UTC", err=True)
 
 

@@ -89,8 +89,9 @@ def import_(
     ] = OutputFormat.text,
     lang: Annotated[Lang, typer.Option("--lang", help="Message language.")] = Lang.zh,
 ) -> None:
-    """Import rosters as member records; every row accepted or reported at its cell. Exit 0
-    when no row was rejected, 1 when any was, 2 when a file cannot be read."""
+    """Import rosters as member records (an applicants sheet as applicant records); every row
+    accepted or reported at its cell. Exit 0 when no row was rejected, 1 when any was, 2 when a
+    file cannot be read."""
     names = [str(f) for f in files]
     if out is not None and hub is not None:
         _fail(output, names, "give --out or --hub, not both", "--out 与 --hub 只能选一个", lang)
@@ -148,6 +149,7 @@ def _run(
     created = place_branches(roster, [])
     roster.created = {o["id"] for o in created}
     roster.assign_ids({})
+    roster.link_people([])
     roster.check(created, [])
     return roster.finish()
 
@@ -249,37 +251,47 @@ def export_(
         "roster.xlsx"
     ),
 ) -> None:
-    """Write members to the standard roster layout (Chinese headers, titles, Excel dates)."""
+    """Write members (and applicants, on a second sheet) to the standard roster layout (Chinese
+    headers, titles, Excel dates)."""
     if (package is None) == (hub is None) or (hub is not None and not token):
         typer.echo("tongxin roster export: give PACKAGE.json or --hub URL --token TOKEN", err=True)
         raise typer.Exit(2)
     try:
-        orgs, members = _source(package, hub, token or "")
+        orgs, members, applicants = _source(package, hub, token or "")
     except (ReadError, HubRequestError) as exc:
         typer.echo(f"tongxin roster export: {exc}", err=True)
         raise typer.Exit(2) from None
     chosen = members_under(orgs, members, organisation)
+    waiting = members_under(orgs, applicants, organisation)
     title = next((o["name"] for o in orgs if o["id"] == organisation), None)
-    count = write_roster(out, orgs, chosen, f"{title}党员花名册" if title else "党员花名册")
-    typer.echo(f"{out}: {count} 名党员 / {count} members")
+    heading = f"{title}党员花名册" if title else "党员花名册"
+    count = write_roster(out, orgs, chosen, heading, waiting)
+    typer.echo(f"{out}: {count} 名党员，{len(waiting)} 名入党申请人 / "
+               f"{count} members, {len(waiting)} applicants")  # fmt: skip
 
 
-def _source(
-    package: Path | None, hub: str | None, token: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+Records = list[dict[str, Any]]
+_COLLECTIONS = ("organisations", "members", "applicants")
+
+
+def _source(package: Path | None, hub: str | None, token: str) -> tuple[Records, Records, Records]:
+    """Organisations, members and applicants of the package or the hub."""
     if package is not None:
         data = load_package(package)
         if data is None:
             raise ReadError(package, "no such file", "文件不存在")
-        return list(data.get("organisations", [])), list(data.get("members", []))
+        orgs, members, applicants = (list(data.get(k, [])) for k in _COLLECTIONS)
+        return orgs, members, applicants
     client = HubClient(hub or "", token)
     try:
         orgs = list(client.records("organisations"))
-        try:
-            members = list(client.records("members", include="sensitive"))
-        except HubRequestError:  # a token without records:read-sensitive
-            members = list(client.records("members"))
-        return orgs, members
+        out = [orgs]
+        for collection in ("members", "applicants"):
+            try:
+                out.append(list(client.records(collection, include="sensitive")))
+            except HubRequestError:  # a token without records:read-sensitive
+                out.append(list(client.records(collection)))
+        return out[0], out[1], out[2]
     finally:
         client.close()
 
