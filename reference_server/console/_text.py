@@ -78,6 +78,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "none": ("没有符合条件的党员", "No member matches"),
     "not-found": ("没有找到该党组织", "No such organisation"),
     "signed-in-as": ("当前用户", "Signed in as"),
+    "orgs": ("组织", "Organisations"),
+    "transfers": ("组织关系转接", "Transfers"),
 }
 
 

@@ -313,6 +313,11 @@ def console_router(settings: Settings) -> APIRouter:
         page = _field(form, "page")
         return await members_page(request, session, params, int(page) if page.isdigit() else 1)
 
+    from . import _member_pages, _orgs, _transfer_pages  # they use this module's names
+
+    router.include_router(_orgs.org_pages())
+    router.include_router(_member_pages.member_pages())
+    router.include_router(_transfer_pages.transfer_pages())
     return router
 
 

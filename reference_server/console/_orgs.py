@@ -1,0 +1,280 @@
+"""The organisation tree with member counts (counted in the database), and the organisation
+create and edit forms. Only the signed-in user's subtree exists for these pages; saving goes
+through the API's write path (:func:`tongxin.server._service.write_record`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import and_, func, select
+
+from tongxin.server._accounts import Session
+from tongxin.server._directory import organisations
+from tongxin.server._errors import HubError
+from tongxin.server._hub import Hub
+from tongxin.server._security import Principal
+from tongxin.server._service import create_record, replace_record
+from tongxin.server._tables import json_field, org_tree, records
+
+from ._kit import (
+    Spec,
+    csrf_ok,
+    errors_of,
+    form_values,
+    form_version,
+    hub_of,
+    lang_of,
+    may_write,
+    merge_form,
+    read_visible,
+    render,
+    signed_in,
+    word,
+)
+
+__all__ = ["ORG_FIELDS", "TreeNode", "org_pages", "org_tree_counts"]
+
+_ORPHAN = 2
+_LIMIT = 2000
+
+ORG_FIELDS = [
+    Spec("name", "名称", "Name", required=True),
+    Spec("type", "组织类别", "Type", "code", "organisation-type", required=True),
+    Spec("parentId", "上级党组织", "Parent organisation", "org"),
+    Spec("divisionCode", "行政区划代码", "Division code"),
+    Spec("establishedDate", "成立日期", "Established", "date"),
+    Spec("creditCode", "统一社会信用代码", "Credit code"),
+    Spec("hostUnit", "所在单位", "Host unit"),
+    Spec("termYears", "任期（年）", "Term (years)", "int"),
+    Spec("electedDate", "换届选举日期", "Elected", "date"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """An organisation of the caller's subtree: depth below the caller's root, its own members
+    and the members of its whole subtree."""
+
+    id: str
+    name: str
+    type: str
+    depth: int
+    direct: int
+    total: int
+
+
+def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
+    """The caller's organisations in tree order with member counts, both computed in SQL: the
+    members placed at each organisation (``GROUP BY``), and those of its whole subtree — each
+    organisation's count carried up its chain of parents by a recursive query (work in
+    proportion to organisations × depth, whatever the number of members)."""
+    dialect = hub.db.dialect
+    c = records.c
+    where = and_(c.collection == "members", c.deleted.is_(False), c.orphan != _ORPHAN)
+    if principal.restricted:
+        inside = select(org_tree.c.id).where(
+            org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+        )
+        where = and_(where, c.scope_org.in_(inside))
+    direct = (
+        select(c.scope_org.label("org"), func.count().label("n"))
+        .where(where)
+        .group_by(c.scope_org)
+        .cte("direct")
+    )
+    up = select(direct.c.org.label("org"), direct.c.n.label("n")).cte("up", recursive=True)
+    parent = org_tree.alias("parent_of")
+    up = up.union_all(
+        select(parent.c.parent_id, up.c.n).where(
+            parent.c.id == up.c.org, parent.c.parent_id.is_not(None)
+        )
+    )
+    total = (
+        select(up.c.org.label("org"), func.sum(up.c.n).label("n"))
+        .group_by(up.c.org)
+        .subquery("total")
+    )
+    query = (
+        select(
+            org_tree.c.id,
+            org_tree.c.parent_id,
+            org_tree.c.path,
+            json_field(dialect, "name").label("name"),
+            json_field(dialect, "type").label("type"),
+            func.coalesce(direct.c.n, 0).label("direct"),
+            func.coalesce(total.c.n, 0).label("total"),
+        )
+        .select_from(
+            org_tree.join(records, and_(c.collection == "organisations", c.id == org_tree.c.id))
+            .outerjoin(direct, direct.c.org == org_tree.c.id)
+            .outerjoin(total, total.c.org == org_tree.c.id)
+        )
+        .where(c.deleted.is_(False))
+        .order_by(org_tree.c.path)
+        .limit(_LIMIT)
+    )
+    if principal.restricted:
+        query = query.where(
+            org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+        )
+    # the caller's own organisation (or a top-level one) is at depth 0
+    base = (principal.subtree or "").count("/") if principal.restricted else 1
+    with hub.db.read() as conn:
+        rows = conn.execute(query).all()
+    nodes = [
+        TreeNode(
+            r.id,
+            str(r.name or r.id),
+            str(r.type or ""),
+            r.path.count("/") - base,
+            int(r.direct),
+            int(r.total),
+        )
+        for r in rows
+    ]
+    return _by_name(nodes, {r.id: r.parent_id for r in rows})
+
+
+def _by_name(nodes: list[TreeNode], parents: dict[str, str | None]) -> list[TreeNode]:
+    """Tree order with each organisation's children by name (the paths order them by id)."""
+    children: dict[str | None, list[TreeNode]] = {}
+    for node in nodes:
+        parent = parents.get(node.id)
+        children.setdefault(parent if parent in parents else None, []).append(node)
+    out: list[TreeNode] = []
+    stack = sorted(children.get(None, []), key=lambda n: (n.name, n.id), reverse=True)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        below = children.get(node.id, [])
+        stack.extend(sorted(below, key=lambda n: (n.name, n.id), reverse=True))
+    return out
+
+
+def org_pages() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    async def form_page(
+        request: Request,
+        session: Session,
+        *,
+        values: dict[str, str],
+        version: int | None,
+        action: str,
+        heading: str,
+        status: int = 200,
+        errors: Any = None,
+        reload: str | None = None,
+    ) -> Response:
+        orgs = await to_thread.run_sync(organisations, hub_of(request), session.principal)
+        return render(
+            request,
+            "record_form.html",
+            status,
+            session=session,
+            specs=ORG_FIELDS,
+            values=values,
+            version=version,
+            action=action,
+            heading=heading,
+            errors=errors,
+            orgs=orgs,
+            sealed={},
+            back="/console/orgs",
+            reload=reload,
+        )
+
+    def refused(request: Request, session: Session, key: str, status: int) -> Response:
+        return render(request, "error.html", status, error=key, session=session)
+
+    @router.get("/console/orgs")
+    async def tree(request: Request) -> Response:
+        session = await signed_in(request)
+        nodes = await to_thread.run_sync(org_tree_counts, hub_of(request), session.principal)
+        return render(
+            request, "org_tree.html", session=session, nodes=nodes, writer=may_write(session)
+        )
+
+    @router.get("/console/orgs/new")
+    async def new_form(request: Request, parentId: str = "") -> Response:  # noqa: N803
+        session = await signed_in(request)
+        if not may_write(session):
+            return refused(request, session, "read-only", 403)
+        values = {"parentId": parentId[:96] or session.organisation_id, "type": "branch"}
+        heading = word(request, "new-org")
+        return await form_page(
+            request, session, values=values, version=None, action="/console/orgs/new",
+            heading=heading,
+        )  # fmt: skip
+
+    @router.post("/console/orgs/new")
+    async def create(request: Request) -> Response:
+        session = await signed_in(request)
+        form = await request.form()
+        if not csrf_ok(session, form):
+            return refused(request, session, "csrf", 403)
+        if not may_write(session):
+            return refused(request, session, "read-only", 403)
+        body, entered = merge_form({}, form, ORG_FIELDS)
+        hub = hub_of(request)
+        try:
+            await to_thread.run_sync(create_record, hub, session.principal, "organisations", body)
+        except HubError as error:
+            return await form_page(
+                request, session, values=entered, version=None, action="/console/orgs/new",
+                heading=word(request, "new-org"), status=error.status,
+                errors=errors_of(error, ORG_FIELDS, lang_of(request), None),
+            )  # fmt: skip
+        return RedirectResponse("/console/orgs", status_code=303)
+
+    @router.get("/console/orgs/{org_id}/edit")
+    async def edit_form(request: Request, org_id: str) -> Response:
+        session = await signed_in(request)
+        found = await to_thread.run_sync(
+            read_visible, hub_of(request), session.principal, "organisations", org_id
+        )
+        if found is None:
+            return refused(request, session, "record-missing", 404)
+        if not may_write(session):
+            return refused(request, session, "read-only", 403)
+        record, version = found
+        return await form_page(
+            request, session, values=form_values(record, ORG_FIELDS), version=version,
+            action=request.url.path, heading=f"{record.get('name', '')}",
+        )  # fmt: skip
+
+    @router.post("/console/orgs/{org_id}/edit")
+    async def edit(request: Request, org_id: str) -> Response:
+        session = await signed_in(request)
+        form = await request.form()
+        if not csrf_ok(session, form):
+            return refused(request, session, "csrf", 403)
+        hub = hub_of(request)
+        found = await to_thread.run_sync(
+            read_visible, hub, session.principal, "organisations", org_id
+        )
+        if found is None:
+            return refused(request, session, "record-missing", 404)
+        if not may_write(session):
+            return refused(request, session, "read-only", 403)
+        stored, _ = found
+        mine = form_version(form)
+        body, entered = merge_form(stored, form, ORG_FIELDS)
+        try:
+            await to_thread.run_sync(
+                replace_record, hub, session.principal, "organisations", org_id, body, mine
+            )
+        except HubError as error:
+            return await form_page(
+                request, session, values=entered, version=mine, action=request.url.path,
+                heading=str(stored.get("name", "")), status=error.status,
+                errors=errors_of(error, ORG_FIELDS, lang_of(request), mine),
+                reload=request.url.path,
+            )  # fmt: skip
+        return RedirectResponse("/console/orgs", status_code=303)
+
+    return router
