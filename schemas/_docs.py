@@ -82,24 +82,26 @@ def render_rules() -> str:
             "",
             f"## {rule.id}",
             "",
-            f"**{rule.title_zh} / {rule.title_en}** — severity `{rule.severity.value}`, "
-            f"since {rule.since}",
+            f"**{rule.title_zh} / {rule.title_en}** — 严重程度 severity `{rule.severity.value}`，"
+            f"起始版本 since {rule.since}",
             "",
-            rule.guidance,
+            rule.guidance_zh,
+            "",
+            rule.guidance_en,
             "",
             f"- 中文信息 Message (zh-CN): {rule.message_zh}",
             f"- 英文信息 Message (en): {rule.message_en}",
-            f"- Example: [`examples/rules/{rule.id}.json`](examples/rules/{rule.id}.json), "
-            f"reported at `{pointer}`",
+            f"- 示例 Example: [`examples/rules/{rule.id}.json`](examples/rules/{rule.id}.json), "
+            f"报告位置 reported at `{pointer}`",
             "",
-            "| Field | Valid | Invalid |",
+            "| 字段 Field | 有效值 Valid | 无效值 Invalid |",
             "|---|---|---|",
         ]
         example = invalid_example(rule.id)
         for where, old, new in _changes(valid, example):
             lines.append(f"| `{where}` | {_show(old)} | {_show(new)} |")
         (reported,) = validate(example).issues
-        lines += ["", f"Reported: {reported.message_zh} / {reported.message_en}"]
+        lines += ["", f"实际报告 Reported: {reported.message_zh} / {reported.message_en}"]
     return "\n".join(lines) + "\n"
 
 

@@ -13,9 +13,10 @@ END = "<!-- end generated -->"
 
 
 def rules_table() -> str:
-    """The Markdown table of every roster rule: id, severity, titles, messages, guidance."""
+    """The Markdown table of every roster rule: id, severity, titles, messages, guidance
+    (zh-CN first, the English after it)."""
     lines = [
-        "| Rule | Severity | 标题 / Title | 信息 / Message | Guidance |",
+        "| 编号 Rule | 严重程度 Severity | 标题 / Title | 信息 / Message | 说明 / Guidance |",
         "|---|---|---|---|---|",
     ]
     for r in ROSTER_RULES.values():
@@ -24,7 +25,7 @@ def rules_table() -> str:
             r.severity.value,
             f"{r.title_zh} / {r.title_en}",
             f"{r.message_zh} / {r.message_en}",
-            r.guidance,
+            f"{r.guidance_zh} / {r.guidance_en}",
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines)

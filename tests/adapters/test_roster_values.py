@@ -1,7 +1,9 @@
-"""Cell values to wire values, header detection, and the generated rule table."""
+"""Cell values to wire values, header detection, the Chinese guidance of the roster rules and
+the generated rule table."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tongxin.adapters.roster import FIELDS, find_header
+from tongxin.adapters.roster import FIELDS, ROSTER_RULES, find_header
 from tongxin.adapters.roster._docs import BEGIN, END, rules_table
 from tongxin.adapters.roster._normalise import (
     Finding,
@@ -146,3 +148,12 @@ def test_spec_rule_table_is_generated() -> None:
     text = SPEC.read_text("utf-8")
     generated = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
     assert generated == rules_table(), "run: python -m tongxin.adapters.roster._docs spec/roster.md"
+
+
+@pytest.mark.parametrize("rule_id", sorted(ROSTER_RULES))
+def test_the_zh_guidance_is_chinese_only(rule_id: str) -> None:
+    guidance = ROSTER_RULES[rule_id].guidance_zh
+    words = [w for w in re.findall(r"[A-Za-z]{2,}", guidance) if w != "GB"]
+    assert not words, f"{rule_id}: {guidance} ({words})"
+    assert len(re.findall(r"[\u4e00-\u9fff]", guidance)) > len(guidance) // 3, guidance
+    assert guidance.endswith("。"), guidance

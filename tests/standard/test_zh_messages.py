@@ -1,5 +1,6 @@
 """Every zh-CN message is Chinese only: no English word or internal code leaks in (a field name,
-a code such as ``salaried``, an engine's English text), and each says how to fix the value.
+a code such as ``salaried``, an engine's English text), and each says how to fix the value. The
+zh-CN guidance of every rule is Chinese only too.
 
 Data the user wrote may appear (the faulty value itself, an unknown field's name, record ids),
 as may national-standard names (GB) and single letters (the check character X, the T of a
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LATIN = re.compile(r"[A-Za-z]{2,}")
 ALLOWED = {"GB"}
 ID = re.compile(r"[a-z0-9][a-z0-9-]{2,31}:[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+HAN = re.compile(r"[\u4e00-\u9fff]")
 #: The end of every zh message says what to do: one of these words.
 FIX_WORDS = ("请", "应", "须", "改", "已按")
 
@@ -38,6 +40,14 @@ def test_the_zh_template_has_no_latin_word(rule_id: str) -> None:
     template = RULES[rule_id].message_zh
     fixed = "".join(part for part, *_ in string.Formatter().parse(template))
     assert not _leaks(fixed), f"{rule_id}: {template}"
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_the_zh_guidance_is_chinese_only(rule_id: str) -> None:
+    guidance = RULES[rule_id].guidance_zh
+    assert not _leaks(guidance), f"{rule_id}: {guidance}"
+    assert len(HAN.findall(guidance)) > len(guidance) // 2, f"{rule_id}: {guidance}"
+    assert guidance.endswith("。"), f"{rule_id}: a guidance is whole sentences: {guidance}"
 
 
 @pytest.mark.parametrize("rule_id", sorted(r for r in RULES if r != "SCH-001"))
