@@ -72,7 +72,7 @@ def create_managed_token(
     its secret (shown once) and what the list shows of it; audited as ``token-create``."""
     if not _inside(db, principal, {organisation_id}):
         raise NotFound(
-            problems.UNKNOWN_ORGANISATION,
+            problems.NOT_FOUND,
             f"organisation {organisation_id} does not exist in your subtree",
             f"您的管辖范围内不存在党组织 {organisation_id}",
         )
