@@ -99,7 +99,7 @@ class World:
 
     def step(self, op: str, rng: random.Random) -> None:
         hub, members = self.hub, self.members
-        if op == "create" or not members and op in ("replace", "delete", "batch"):
+        if op == "create" or (not members and op in ("replace", "delete", "batch")):
             record = self._member(rng)
             create_record(hub, ADMIN, "members", record)
             members[record["id"]] = record
