@@ -176,100 +176,98 @@ def _age_labels() -> list[tuple[str, str]]:
     return labels
 
 
-def _members(conn: Connection, prefix: str | None, as_of: date) -> dict[str, Any]:
-    live = _live("members", prefix)
-    rolls = and_(live, _on_rolls())
-    total = conn.execute(select(func.count()).where(rolls)).scalar_one()
-    ages = dict(_counts(conn, _age_band(as_of), rolls))
+def _ordered(counts: dict[Any, int], nulls_first: bool) -> list[tuple[Any, int]]:
+    """``counts`` in key order, as ``ORDER BY`` gives it (NULL first on SQLite, last on
+    PostgreSQL)."""
+    return sorted(counts.items(), key=lambda kv: ((kv[0] is None) != nulls_first, kv[0] or ""))
+
+
+def _members(
+    conn: Connection, prefix: str | None, as_of: date, nulls_first: bool
+) -> dict[str, Any]:
+    """Every breakdown from one grouped scan of the members (the few thousand groups are
+    summed here)."""
+    age = _age_band(as_of).label("age")
+    education = cast(func.substr(F.education, 1, 1), String).label("education")
+    keys = (F.status, F.category, F.gender, age, education, F.ethnicity)
+    rows = conn.execute(
+        select(*keys, func.count().label("n")).where(_live("members", prefix)).group_by(*keys)
+    ).all()
+    tallies: list[dict[Any, int]] = [{} for _ in range(6)]
+    by_status: dict[Any, int] = {}
+    total = 0
+    for row in rows:
+        status, n = row[0], int(row.n)
+        by_status[status] = by_status.get(status, 0) + n
+        if (status or "") in LEFT:
+            continue
+        total += n
+        for tally, key in zip(tallies, row[:6], strict=True):
+            tally[key] = tally.get(key, 0) + n
+    _, categories, genders, ages, educations, ethnicities = tallies
     by_age = [
         _item(str(i), zh, en, ages.get(str(i), 0)) for i, (zh, en) in enumerate(_age_labels())
     ]
-    education = cast(func.substr(F.education, 1, 1), String)
     by_education = [
         _item(None if g is None else str(g), *_EDUCATION_GROUPS.get(str(g), _UNKNOWN), n)
-        for g, n in _counts(conn, education, rolls)
+        for g, n in _ordered(educations, nulls_first)
     ]
     return {
-        "total": int(total),
-        "byCategory": _coded(_counts(conn, F.category, rolls), "member-category"),
-        "byGender": _coded(_counts(conn, F.gender, rolls), "gender"),
+        "total": total,
+        "byCategory": _coded(_ordered(categories, nulls_first), "member-category"),
+        "byGender": _coded(_ordered(genders, nulls_first), "gender"),
         "byAgeBand": by_age,
         "byEducation": by_education,
-        "byEthnicity": _coded(_counts(conn, F.ethnicity, rolls), "ethnicity"),
-        "byStatus": _coded(_counts(conn, F.status, live), "member-status"),
+        "byEthnicity": _coded(_ordered(ethnicities, nulls_first), "ethnicity"),
+        "byStatus": _coded(_ordered(by_status, nulls_first), "member-status"),
     }
 
 
-def _sizes(prefix: str | None) -> Any:
-    """Members on the rolls and full members per organisation (within the scope: members
-    outside it belong to organisations outside it)."""
-    m = record_facts.alias("m")
-    full = case((m.c.category == "full", 1), else_=0)
-    where = and_(m.c.collection == "members", m.c.orphan != _ORPHAN, _on_rolls(m.c.status))
-    if prefix is not None:
-        inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
-        where = and_(where, m.c.scope_org.in_(inside))
-    return (
-        select(
-            m.c.scope_org.label("org"),
-            func.count().label("members"),
-            func.sum(full).label("full"),
-        )
-        .where(where)
-        .group_by(m.c.scope_org)
-        .subquery("sizes")
-    )
+Sizes = dict[str, tuple[int, int]]
+
+
+def _sizes(conn: Connection, prefix: str | None) -> Sizes:
+    """Members on the rolls and full members per organisation of the scope."""
+    full = case((F.category == "full", 1), else_=0)
+    rows = conn.execute(
+        select(F.scope_org, func.count(), func.sum(full))
+        .where(_live("members", prefix), _on_rolls())
+        .group_by(F.scope_org)
+    ).all()
+    return {org: (int(n), int(f or 0)) for org, n, f in rows}
 
 
 def _branch(prefix: str | None) -> ColumnElement[bool]:
     return and_(_live("organisations", prefix), F.type.in_(BRANCH_TYPES))
 
 
-def _branches(conn: Connection, prefix: str | None) -> dict[str, Any]:
-    sizes = _sizes(prefix)
-    members = func.coalesce(sizes.c.members, 0)
-    full_members = func.coalesce(sizes.c.full, 0)
-    branch = _branch(prefix)
-    joined = record_facts.outerjoin(sizes, sizes.c.org == F.id)
-    band = case(
-        *[(members <= high, literal(f"{low}-{high}")) for low, high in SIZE_BANDS],
-        else_=literal(f"{SIZE_BANDS[-1][1] + 1}+"),
-    ).label("band")
-    rows: dict[str, int] = dict(
-        conn.execute(
-            select(band, func.count()).select_from(joined).where(branch).group_by(band)
-        ).all()
-    )
+def _branch_list(conn: Connection, prefix: str | None) -> list[Any]:
+    """The branches of the scope (id, name) in id order."""
+    return list(conn.execute(select(F.id, F.name).where(_branch(prefix)).order_by(F.id)).all())
+
+
+def _branches(branches: list[Any], sizes: Sizes) -> dict[str, Any]:
+    rows: dict[str, int] = {}
+    under = []
+    for b in branches:
+        members, full = sizes.get(b.id, (0, 0))
+        band = next(
+            (f"{low}-{high}" for low, high in SIZE_BANDS if members <= high),
+            f"{SIZE_BANDS[-1][1] + 1}+",
+        )
+        rows[band] = rows.get(band, 0) + 1
+        if full < 3:
+            under.append({"id": b.id, "name": b.name, "members": members, "fullMembers": full})
     by_size = []
     for low, high in SIZE_BANDS:
         key = f"{low}-{high}"
         by_size.append(_item(key, f"{low}–{high} 人", f"{low}–{high}", rows.get(key, 0)))
     top = f"{SIZE_BANDS[-1][1] + 1}+"
     by_size.append(_item(top, f"{SIZE_BANDS[-1][1] + 1} 人及以上", top, rows.get(top, 0)))
-    under = and_(branch, full_members < 3)
-    count = conn.execute(select(func.count()).select_from(joined).where(under)).scalar_one()
-    listed = conn.execute(
-        select(
-            F.id,
-            F.name.label("name"),
-            members.label("members"),
-            full_members.label("full"),
-        )
-        .select_from(joined)
-        .where(under)
-        .order_by(F.id)
-        .limit(LIST_LIMIT)
-    ).all()
     return {
-        "total": int(sum(rows.values())),
+        "total": len(branches),
         "bySize": by_size,
-        "underThreeFull": {
-            "count": int(count),
-            "items": [
-                {"id": r.id, "name": r.name, "members": int(r.members), "fullMembers": int(r.full)}
-                for r in listed
-            ],
-        },
+        "underThreeFull": {"count": len(under), "items": under[:LIST_LIMIT]},
     }
 
 
@@ -289,13 +287,13 @@ def _probation(conn: Connection, prefix: str | None, as_of: date) -> dict[str, A
 
 
 def _listed(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
-    count = conn.execute(select(func.count()).where(where)).scalar_one()
     rows = conn.execute(
         select(
             F.id,
             F.name.label("name"),
             F.scope_org.label("org"),
             F.joined_date.label("joined"),
+            func.count().over().label("total"),
         )
         .where(where)
         .order_by(F.joined_date, F.id)
@@ -313,7 +311,7 @@ def _listed(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
                 "dueDate": _years_before(joined, -1),
             }
         )
-    return {"count": int(count), "items": items}
+    return {"count": int(rows[0].total) if rows else 0, "items": items}
 
 
 #: 三会一课: the activity types and how often each is required (months per meeting).
@@ -339,7 +337,9 @@ def _required(start: date, end: date, every: int) -> int:
     return len({(int(m[:4]), (int(m[5:]) - 1) // every) for m in _months(start, end)})
 
 
-def _meetings(conn: Connection, prefix: str | None, start: date, end: date) -> dict[str, Any]:
+def _meetings(
+    conn: Connection, prefix: str | None, start: date, end: date, branches: list[Any]
+) -> dict[str, Any]:
     """三会一课 per branch in the period, against the required frequencies."""
     day, kind = F.start_day, F.type
     held = conn.execute(
@@ -353,9 +353,6 @@ def _meetings(conn: Connection, prefix: str | None, start: date, end: date) -> d
         .group_by(F.scope_org, kind)
     ).all()
     counts: dict[tuple[str, str], int] = {(r.scope_org, r.kind): int(r.n) for r in held}
-    branches = conn.execute(
-        select(F.id, F.name.label("name")).where(_branch(prefix)).order_by(F.id)
-    ).all()
     required = {k: _required(start, end, every) for k, every in REQUIRED_EVERY.items()}
     by_type = []
     for code, need in required.items():
@@ -387,7 +384,13 @@ def _meetings(conn: Connection, prefix: str | None, start: date, end: date) -> d
 
 
 def _dues(
-    conn: Connection, prefix: str | None, start: date, end: date, members: int
+    conn: Connection,
+    prefix: str | None,
+    start: date,
+    end: date,
+    members: int,
+    branches: list[Any],
+    sizes: Sizes,
 ) -> dict[str, Any]:
     """Members who paid dues for each month of the period, and the rate against the members on
     the rolls now; per branch, the member-months paid against those due (members on the rolls
@@ -409,57 +412,50 @@ def _dues(
     return {
         "members": members,
         "byMonth": by_month,
-        "byBranch": _dues_by_branch(conn, prefix, months),
+        "byBranch": _dues_by_branch(conn, months, branches, sizes),
     }
 
 
 def _dues_by_branch(
-    conn: Connection, prefix: str | None, months: list[str]
+    conn: Connection, months: list[str], branches: list[Any], sizes: Sizes
 ) -> list[dict[str, Any]]:
     """Per branch (of the payer as a member now): member-months paid in ``months`` and the rate
     against its members on the rolls times the months; branches in id order, at most
     :data:`LIST_LIMIT`."""
+    listed = branches[:LIST_LIMIT]
+    if not listed:
+        return []
     # The payer's organisation is read from ``records`` (its scope index), so a payment of a
     # member since deleted still counts for the member's last organisation.
     d, m = record_facts.alias("d"), records.alias("m")
     payer, period = d.c.member_id, d.c.period
-    paid_q = (
-        select(
-            m.c.scope_org.label("org"),
-            func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))).label("n"),
-        )
-        .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
-        .where(d.c.collection == "duesPayments", d.c.orphan != _ORPHAN, period.in_(months))
-        .group_by(m.c.scope_org)
-        .subquery("paid")
-    )
-    sizes = _sizes(prefix)
-    rows = conn.execute(
-        select(
-            F.id,
-            F.name.label("name"),
-            func.coalesce(sizes.c.members, 0).label("members"),
-            func.coalesce(paid_q.c.n, 0).label("paid"),
-        )
-        .select_from(
-            record_facts.outerjoin(sizes, sizes.c.org == F.id).outerjoin(
-                paid_q, paid_q.c.org == F.id
+    paid = dict(
+        conn.execute(
+            select(
+                m.c.scope_org,
+                func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))),
             )
-        )
-        .where(_branch(prefix))
-        .order_by(F.id)
-        .limit(LIST_LIMIT)
-    ).all()
+            .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
+            .where(
+                d.c.collection == "duesPayments",
+                d.c.orphan != _ORPHAN,
+                period.in_(months),
+                m.c.scope_org.in_([b.id for b in listed]),
+            )
+            .group_by(m.c.scope_org)
+        ).all()
+    )
     out = []
-    for r in rows:
-        due = int(r.members) * len(months)
+    for b in listed:
+        count = int(paid.get(b.id, 0))
+        due = sizes.get(b.id, (0, 0))[0] * len(months)
         out.append(
             {
-                "code": r.id,
-                "label": {"zh-CN": str(r.name), "en": str(r.name)},
-                "count": int(r.paid),
+                "code": b.id,
+                "label": {"zh-CN": str(b.name), "en": str(b.name)},
+                "count": count,
                 "due": due,
-                "rate": round(int(r.paid) / due, 4) if due else None,
+                "rate": round(count / due, 4) if due else None,
             }
         )
     return out
@@ -562,13 +558,13 @@ def _committees(conn: Connection, prefix: str | None, as_of: date) -> dict[str, 
 
 
 def _orgs(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
-    count = conn.execute(select(func.count()).where(where)).scalar_one()
     rows = conn.execute(
         select(
             F.id,
             F.name.label("name"),
             F.elected_date.label("elected"),
             F.term_years.label("years"),
+            func.count().over().label("total"),
         )
         .where(where)
         .order_by(F.id)
@@ -584,7 +580,7 @@ def _orgs(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
         }
         for r in rows
     ]
-    return {"count": int(count), "items": items}
+    return {"count": int(rows[0].total) if rows else 0, "items": items}
 
 
 def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
@@ -603,17 +599,19 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
     as_of = query.as_of
     start, end = query.period
     with hub.db.read() as conn:
-        members = _members(conn, prefix, as_of)
+        members = _members(conn, prefix, as_of, nulls_first=dialect == "sqlite")
+        branches = _branch_list(conn, prefix)
+        sizes = _sizes(conn, prefix)
         return {
             "organisationId": query.organisation_id or principal.organisation_id,
             "asOf": as_of.isoformat(),
             "from": None if query.start is None else query.start.isoformat(),
             "to": None if query.end is None else query.end.isoformat(),
             "members": members,
-            "branches": _branches(conn, prefix),
+            "branches": _branches(branches, sizes),
             "probation": _probation(conn, prefix, as_of),
-            "meetings": _meetings(conn, prefix, start, end),
-            "dues": _dues(conn, prefix, start, end, members["total"]),
+            "meetings": _meetings(conn, prefix, start, end, branches),
+            "dues": _dues(conn, prefix, start, end, members["total"], branches, sizes),
             "committees": _committees(conn, prefix, as_of),
             "feedback": feedback_counts(conn, prefix, start, end),
             "transfers": _transfers(conn, dialect, prefix, as_of),

@@ -175,6 +175,7 @@ class RecordFactRow(HubTable, table=True):
     __table_args__ = (
         Index("ix_record_facts_scope", "collection", "scope_org", "orphan"),
         Index("ix_record_facts_name", "collection", "name", "id"),
+        Index("ix_record_facts_member_id", "collection", "member_id"),
     )
 
     collection: str = _col(String(32), primary_key=True)

@@ -74,6 +74,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_record_facts_scope", "record_facts", ["collection", "scope_org", "orphan"])
     op.create_index("ix_record_facts_name", "record_facts", ["collection", "name", "id"])
+    op.create_index("ix_record_facts_member_id", "record_facts", ["collection", "member_id"])
     dialect = op.get_bind().dialect.name
     columns = ", ".join(_FIELDS)
     values = ", ".join(_field(dialect, column, field) for column, field in _FIELDS.items())
@@ -85,6 +86,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_record_facts_member_id", "record_facts")
     op.drop_index("ix_record_facts_name", "record_facts")
     op.drop_index("ix_record_facts_scope", "record_facts")
     op.drop_table("record_facts")
