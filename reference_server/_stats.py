@@ -397,12 +397,15 @@ def _dues(
     of the branch times the months of the period)."""
     month = F.period
     months = _months(start, end)
+    # Distinct (month, payer) pairs first: a hashed DISTINCT, where COUNT(DISTINCT) would sort.
+    pairs = (
+        select(month.label("m"), F.member_id)
+        .where(_live("duesPayments", prefix), month.in_(months), F.member_id.is_not(None))
+        .distinct()
+        .subquery("pairs")
+    )
     paid: dict[str, int] = dict(
-        conn.execute(
-            select(month.label("m"), func.count(func.distinct(F.member_id)))
-            .where(_live("duesPayments", prefix), month.in_(months))
-            .group_by(month)
-        ).all()
+        conn.execute(select(pairs.c.m, func.count()).group_by(pairs.c.m)).all()
     )
     by_month = []
     for m in months:
