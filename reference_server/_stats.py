@@ -432,7 +432,7 @@ def _dues_by_branch(
     # member since deleted still counts for the member's last organisation.
     d, m = record_facts.alias("d"), records.alias("m")
     payer, period = d.c.member_id, d.c.period
-    paid = dict(
+    paid: dict[str, int] = dict(
         conn.execute(
             select(
                 m.c.scope_org,
