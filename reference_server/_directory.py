@@ -1,6 +1,8 @@
 """Finding members for the console: by name, by citizen ID (through the hub's keyed hash, never
 in clear), by phone (through a keyed-hash index, :mod:`._phones`), within an organisation
-subtree, with a total count and pages. Only what the caller sees is searched."""
+subtree, with a total count and pages. Only what the caller sees is searched. Names, categories
+and statuses are read from ``record_facts`` (typed columns, a name index for the sorted pages),
+never from the stored documents."""
 
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from ._errors import NotFound
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
-from ._tables import json_field, org_tree, records
+from ._tables import org_tree, record_facts, records
 
 __all__ = ["MemberQuery", "MemberRow", "Organisation", "organisations", "search_members"]
 
 _ORPHAN = 2
+F = record_facts.c
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +77,19 @@ def _escape(text: str) -> str:
 
 
 def _where(hub: Hub, principal: Principal, query: MemberQuery) -> ColumnElement[bool]:
-    c = records.c
-    where = and_(c.collection == "members", c.deleted.is_(False), c.orphan != _ORPHAN)
+    c = F
+    where = and_(c.collection == "members", c.orphan != _ORPHAN)
     prefix = _prefix(hub, principal, query.organisation_id)
     if prefix is not None:
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         where = and_(where, c.scope_org.in_(inside))
     if query.name:
-        name = json_field(hub.db.dialect, "name")
-        where = and_(where, name.like(f"%{_escape(query.name)}%", escape="\\"))
+        where = and_(where, c.name.like(f"%{_escape(query.name)}%", escape="\\"))
     if query.citizen_id:
-        where = and_(where, c.citizen_hash == hub.cipher.citizen_hash(query.citizen_id.strip()))
+        r = records.c
+        hashed = hub.cipher.citizen_hash(query.citizen_id.strip())
+        found = select(r.id).where(r.collection == "members", r.citizen_hash == hashed)
+        where = and_(where, c.id.in_(found))
     if query.phone:
         from ._phones import phone_ids
 
@@ -97,26 +102,23 @@ def search_members(
 ) -> tuple[int, list[MemberRow]]:
     """The total number of members found, and the page asked for (by name, then id)."""
     where = _where(hub, principal, query)
-    dialect = hub.db.dialect
-    orgs = records.alias("o")
-    org_name = json_field(dialect, "name", orgs.c.doc)
-    name = json_field(dialect, "name")
+    orgs = record_facts.alias("o")
     listing = (
         select(
-            records.c.id,
-            name.label("name"),
-            records.c.scope_org.label("org"),
-            org_name.label("org_name"),
-            json_field(dialect, "category").label("category"),
-            json_field(dialect, "status").label("status"),
+            F.id,
+            F.name.label("name"),
+            F.scope_org.label("org"),
+            orgs.c.name.label("org_name"),
+            F.category.label("category"),
+            F.status.label("status"),
         )
         .select_from(
-            records.outerjoin(
-                orgs, and_(orgs.c.collection == "organisations", orgs.c.id == records.c.scope_org)
+            record_facts.outerjoin(
+                orgs, and_(orgs.c.collection == "organisations", orgs.c.id == F.scope_org)
             )
         )
         .where(where)
-        .order_by(name, records.c.id)
+        .order_by(F.name, F.id)
         .limit(query.per_page)
         .offset((max(query.page, 1) - 1) * query.per_page)
     )
@@ -135,16 +137,13 @@ def _row(r: Any) -> MemberRow:
 
 def organisations(hub: Hub, principal: Principal, limit: int = 500) -> list[Organisation]:
     """The organisations of the caller's subtree in tree order (for the subtree filter)."""
-    dialect = hub.db.dialect
     query = (
-        select(org_tree.c.id, org_tree.c.path, json_field(dialect, "name").label("name"))
+        select(org_tree.c.id, org_tree.c.path, F.name.label("name"))
         .select_from(
             org_tree.join(
-                records,
-                and_(records.c.collection == "organisations", records.c.id == org_tree.c.id),
+                record_facts, and_(F.collection == "organisations", F.id == org_tree.c.id)
             )
         )
-        .where(records.c.deleted.is_(False))
         .order_by(org_tree.c.path)
         .limit(limit)
     )

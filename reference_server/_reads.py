@@ -24,7 +24,7 @@ from ._hub import Hub
 from ._policy import sees
 from ._security import Principal
 from ._store import ORPHAN, open_sealed
-from ._tables import hub_state, json_field, org_tree, records, scope_exits
+from ._tables import hub_state, org_tree, record_facts, records, scope_exits
 
 __all__ = [
     "NAMED",
@@ -247,8 +247,10 @@ def _search_filter(
     elif org is not None:
         where.append(or_(c.scope_org == org, c.scope_org2 == org))
     if search.name:
-        name = json_field(hub.db.dialect, "name")
-        where.append(name.like(f"%{_escape_like(search.name)}%", escape="\\"))
+        f = record_facts.c
+        pattern = f"%{_escape_like(search.name)}%"
+        named = select(f.id).where(f.collection == collection, f.name.like(pattern, escape="\\"))
+        where.append(c.id.in_(named))
     if search.citizen_id:
         where.append(c.citizen_hash == hub.cipher.citizen_hash(search.citizen_id.strip()))
     if search.phone:

@@ -1,7 +1,8 @@
 """Statistics of the records in a caller's subtree (``GET /v1/stats``, the console dashboard).
 
-Every number is computed by the database (``GROUP BY`` over the JSON of the stored records);
-no record is loaded into Python. The scope is the caller's organisation subtree (see
+Every number is computed by the database (``GROUP BY`` over ``record_facts``, the typed
+projection of the stored records' documents the record store keeps in step); no record is loaded
+into Python and no document is parsed. The scope is the caller's organisation subtree (see
 :func:`._policy.sees`), narrowed to ``organisationId``'s subtree when given; at a parent hub the
 replicas of its children's records lie in that tree too and are counted.
 
@@ -41,7 +42,7 @@ from ._feedback import feedback_counts
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
-from ._tables import json_field, org_tree, records
+from ._tables import org_tree, record_facts, records
 
 __all__ = ["LEFT", "StatsQuery", "compute_stats"]
 
@@ -108,17 +109,20 @@ def _scope_prefix(hub: Hub, principal: Principal, query: StatsQuery) -> str | No
     return path
 
 
+#: The projection of the live records (a tombstone has no row there).
+F = record_facts.c
+
+
 def _live(collection: str, prefix: str | None) -> ColumnElement[bool]:
-    c = records.c
-    where = and_(c.collection == collection, c.deleted.is_(False), c.orphan != _ORPHAN)
+    c = F
+    where = and_(c.collection == collection, c.orphan != _ORPHAN)
     if prefix is not None:
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         where = and_(where, c.scope_org.in_(inside))
     return where
 
 
-def _on_rolls(dialect: str) -> ColumnElement[bool]:
-    status = json_field(dialect, "status")
+def _on_rolls(status: Any = F.status) -> ColumnElement[bool]:
     return func.coalesce(status, "").not_in(LEFT)
 
 
@@ -153,8 +157,8 @@ def _years_before(day: date, years: int) -> str:
         return day.replace(year=day.year - years, day=28).isoformat()
 
 
-def _age_band(dialect: str, as_of: date) -> ColumnElement[Any]:
-    birth = json_field(dialect, "birthDate")
+def _age_band(as_of: date) -> ColumnElement[Any]:
+    birth = F.birth_date
     whens = [
         (birth > _years_before(as_of, top + 1), literal(f"{i}")) for i, top in enumerate(AGE_BANDS)
     ]
@@ -172,126 +176,127 @@ def _age_labels() -> list[tuple[str, str]]:
     return labels
 
 
-def _members(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
-    live = _live("members", prefix)
-    rolls = and_(live, _on_rolls(dialect))
-    total = conn.execute(select(func.count()).where(rolls)).scalar_one()
-    ages = dict(_counts(conn, _age_band(dialect, as_of), rolls))
+def _ordered(counts: dict[Any, int], nulls_first: bool) -> list[tuple[Any, int]]:
+    """``counts`` in key order, as ``ORDER BY`` gives it (NULL first on SQLite, last on
+    PostgreSQL)."""
+    return sorted(counts.items(), key=lambda kv: ((kv[0] is None) != nulls_first, kv[0] or ""))
+
+
+def _members(
+    conn: Connection, prefix: str | None, as_of: date, nulls_first: bool
+) -> dict[str, Any]:
+    """Every breakdown from one grouped scan of the members (the few thousand groups are
+    summed here)."""
+    age = _age_band(as_of).label("age")
+    education = cast(func.substr(F.education, 1, 1), String).label("education")
+    keys = (F.status, F.category, F.gender, age, education, F.ethnicity)
+    rows = conn.execute(
+        select(*keys, func.count().label("n")).where(_live("members", prefix)).group_by(*keys)
+    ).all()
+    tallies: list[dict[Any, int]] = [{} for _ in range(6)]
+    by_status: dict[Any, int] = {}
+    total = 0
+    for row in rows:
+        status, n = row[0], int(row.n)
+        by_status[status] = by_status.get(status, 0) + n
+        if (status or "") in LEFT:
+            continue
+        total += n
+        for tally, key in zip(tallies, row[:6], strict=True):
+            tally[key] = tally.get(key, 0) + n
+    _, categories, genders, ages, educations, ethnicities = tallies
     by_age = [
         _item(str(i), zh, en, ages.get(str(i), 0)) for i, (zh, en) in enumerate(_age_labels())
     ]
-    education = cast(func.substr(json_field(dialect, "education"), 1, 1), String)
     by_education = [
         _item(None if g is None else str(g), *_EDUCATION_GROUPS.get(str(g), _UNKNOWN), n)
-        for g, n in _counts(conn, education, rolls)
+        for g, n in _ordered(educations, nulls_first)
     ]
     return {
-        "total": int(total),
-        "byCategory": _coded(
-            _counts(conn, json_field(dialect, "category"), rolls), "member-category"
-        ),
-        "byGender": _coded(_counts(conn, json_field(dialect, "gender"), rolls), "gender"),
+        "total": total,
+        "byCategory": _coded(_ordered(categories, nulls_first), "member-category"),
+        "byGender": _coded(_ordered(genders, nulls_first), "gender"),
         "byAgeBand": by_age,
         "byEducation": by_education,
-        "byEthnicity": _coded(_counts(conn, json_field(dialect, "ethnicity"), rolls), "ethnicity"),
-        "byStatus": _coded(_counts(conn, json_field(dialect, "status"), live), "member-status"),
+        "byEthnicity": _coded(_ordered(ethnicities, nulls_first), "ethnicity"),
+        "byStatus": _coded(_ordered(by_status, nulls_first), "member-status"),
     }
 
 
-def _branches(conn: Connection, dialect: str, prefix: str | None) -> dict[str, Any]:
-    m = records.alias("m")
-    full = case((json_field(dialect, "category", m.c.doc) == "full", 1), else_=0)
-    sizes = (
-        select(
-            m.c.scope_org.label("org"),
-            func.count().label("members"),
-            func.sum(full).label("full"),
+Sizes = dict[str, tuple[int, int]]
+
+
+def _sizes(conn: Connection, prefix: str | None) -> Sizes:
+    """Members on the rolls and full members per organisation of the scope."""
+    full = case((F.category == "full", 1), else_=0)
+    rows = conn.execute(
+        select(F.scope_org, func.count(), func.sum(full))
+        .where(_live("members", prefix), _on_rolls())
+        .group_by(F.scope_org)
+    ).all()
+    return {org: (int(n), int(f or 0)) for org, n, f in rows}
+
+
+def _branch(prefix: str | None) -> ColumnElement[bool]:
+    return and_(_live("organisations", prefix), F.type.in_(BRANCH_TYPES))
+
+
+def _branch_list(conn: Connection, prefix: str | None) -> list[Any]:
+    """The branches of the scope (id, name) in id order."""
+    return list(conn.execute(select(F.id, F.name).where(_branch(prefix)).order_by(F.id)).all())
+
+
+def _branches(branches: list[Any], sizes: Sizes) -> dict[str, Any]:
+    rows: dict[str, int] = {}
+    under = []
+    for b in branches:
+        members, full = sizes.get(b.id, (0, 0))
+        band = next(
+            (f"{low}-{high}" for low, high in SIZE_BANDS if members <= high),
+            f"{SIZE_BANDS[-1][1] + 1}+",
         )
-        .where(
-            m.c.collection == "members",
-            m.c.deleted.is_(False),
-            m.c.orphan != _ORPHAN,
-            func.coalesce(json_field(dialect, "status", m.c.doc), "").not_in(LEFT),
-        )
-        .group_by(m.c.scope_org)
-        .subquery("sizes")
-    )
-    members = func.coalesce(sizes.c.members, 0)
-    full_members = func.coalesce(sizes.c.full, 0)
-    branch = and_(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
-    joined = records.outerjoin(sizes, sizes.c.org == records.c.id)
-    band = case(
-        *[(members <= high, literal(f"{low}-{high}")) for low, high in SIZE_BANDS],
-        else_=literal(f"{SIZE_BANDS[-1][1] + 1}+"),
-    ).label("band")
-    rows: dict[str, int] = dict(
-        conn.execute(
-            select(band, func.count()).select_from(joined).where(branch).group_by(band)
-        ).all()
-    )
+        rows[band] = rows.get(band, 0) + 1
+        if full < 3:
+            under.append({"id": b.id, "name": b.name, "members": members, "fullMembers": full})
     by_size = []
     for low, high in SIZE_BANDS:
         key = f"{low}-{high}"
         by_size.append(_item(key, f"{low}–{high} 人", f"{low}–{high}", rows.get(key, 0)))
     top = f"{SIZE_BANDS[-1][1] + 1}+"
     by_size.append(_item(top, f"{SIZE_BANDS[-1][1] + 1} 人及以上", top, rows.get(top, 0)))
-    under = and_(branch, full_members < 3)
-    count = conn.execute(select(func.count()).select_from(joined).where(under)).scalar_one()
-    listed = conn.execute(
-        select(
-            records.c.id,
-            json_field(dialect, "name").label("name"),
-            members.label("members"),
-            full_members.label("full"),
-        )
-        .select_from(joined)
-        .where(under)
-        .order_by(records.c.id)
-        .limit(LIST_LIMIT)
-    ).all()
     return {
-        "total": int(sum(rows.values())),
+        "total": len(branches),
         "bySize": by_size,
-        "underThreeFull": {
-            "count": int(count),
-            "items": [
-                {"id": r.id, "name": r.name, "members": int(r.members), "fullMembers": int(r.full)}
-                for r in listed
-            ],
-        },
+        "underThreeFull": {"count": len(under), "items": under[:LIST_LIMIT]},
     }
 
 
-def _probation(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+def _probation(conn: Connection, prefix: str | None, as_of: date) -> dict[str, Any]:
     """Probationary members whose year (from ``joinedDate``) ends within 30 days of ``as_of``,
     and those whose year has already ended."""
-    joined = json_field(dialect, "joinedDate")
-    base = and_(
-        _live("members", prefix),
-        _on_rolls(dialect),
-        json_field(dialect, "category") == "probationary",
-    )
+    joined = F.joined_date
+    base = and_(_live("members", prefix), _on_rolls(), F.category == "probationary")
     year_ago = _years_before(as_of, 1)
     soon = _years_before(as_of + timedelta(days=30), 1)
     due = and_(base, joined >= year_ago, joined <= soon)
     overdue = and_(base, joined < year_ago)
     return {
-        "dueWithin30Days": _listed(conn, dialect, due),
-        "overdue": _listed(conn, dialect, overdue),
+        "dueWithin30Days": _listed(conn, due),
+        "overdue": _listed(conn, overdue),
     }
 
 
-def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
-    count = conn.execute(select(func.count()).where(where)).scalar_one()
+def _listed(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
     rows = conn.execute(
         select(
-            records.c.id,
-            json_field(dialect, "name").label("name"),
-            records.c.scope_org.label("org"),
-            json_field(dialect, "joinedDate").label("joined"),
+            F.id,
+            F.name.label("name"),
+            F.scope_org.label("org"),
+            F.joined_date.label("joined"),
+            func.count().over().label("total"),
         )
         .where(where)
-        .order_by(json_field(dialect, "joinedDate"), records.c.id)
+        .order_by(F.joined_date, F.id)
         .limit(LIST_LIMIT)
     ).all()
     items = []
@@ -306,7 +311,7 @@ def _listed(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[
                 "dueDate": _years_before(joined, -1),
             }
         )
-    return {"count": int(count), "items": items}
+    return {"count": int(rows[0].total) if rows else 0, "items": items}
 
 
 #: 三会一课: the activity types and how often each is required (months per meeting).
@@ -333,27 +338,21 @@ def _required(start: date, end: date, every: int) -> int:
 
 
 def _meetings(
-    conn: Connection, dialect: str, prefix: str | None, start: date, end: date
+    conn: Connection, prefix: str | None, start: date, end: date, branches: list[Any]
 ) -> dict[str, Any]:
     """三会一课 per branch in the period, against the required frequencies."""
-    day = func.substr(json_field(dialect, "startTime"), 1, 10)
-    kind = json_field(dialect, "type")
+    day, kind = F.start_day, F.type
     held = conn.execute(
-        select(records.c.scope_org, kind.label("kind"), func.count().label("n"))
+        select(F.scope_org, kind.label("kind"), func.count().label("n"))
         .where(
             _live("activities", prefix),
             kind.in_(REQUIRED_EVERY),
             day >= start.isoformat(),
             day <= end.isoformat(),
         )
-        .group_by(records.c.scope_org, kind)
+        .group_by(F.scope_org, kind)
     ).all()
     counts: dict[tuple[str, str], int] = {(r.scope_org, r.kind): int(r.n) for r in held}
-    branches = conn.execute(
-        select(records.c.id, json_field(dialect, "name").label("name"))
-        .where(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
-        .order_by(records.c.id)
-    ).all()
     required = {k: _required(start, end, every) for k, every in REQUIRED_EVERY.items()}
     by_type = []
     for code, need in required.items():
@@ -385,19 +384,28 @@ def _meetings(
 
 
 def _dues(
-    conn: Connection, dialect: str, prefix: str | None, start: date, end: date, members: int
+    conn: Connection,
+    prefix: str | None,
+    start: date,
+    end: date,
+    members: int,
+    branches: list[Any],
+    sizes: Sizes,
 ) -> dict[str, Any]:
     """Members who paid dues for each month of the period, and the rate against the members on
     the rolls now; per branch, the member-months paid against those due (members on the rolls
     of the branch times the months of the period)."""
-    month = json_field(dialect, "period")
+    month = F.period
     months = _months(start, end)
+    # Distinct (month, payer) pairs first: a hashed DISTINCT, where COUNT(DISTINCT) would sort.
+    pairs = (
+        select(month.label("m"), F.member_id)
+        .where(_live("duesPayments", prefix), month.in_(months), F.member_id.is_not(None))
+        .distinct()
+        .subquery("pairs")
+    )
     paid: dict[str, int] = dict(
-        conn.execute(
-            select(month.label("m"), func.count(func.distinct(json_field(dialect, "memberId"))))
-            .where(_live("duesPayments", prefix), month.in_(months))
-            .group_by(month)
-        ).all()
+        conn.execute(select(pairs.c.m, func.count()).group_by(pairs.c.m)).all()
     )
     by_month = []
     for m in months:
@@ -407,71 +415,50 @@ def _dues(
     return {
         "members": members,
         "byMonth": by_month,
-        "byBranch": _dues_by_branch(conn, dialect, prefix, months),
+        "byBranch": _dues_by_branch(conn, months, branches, sizes),
     }
 
 
 def _dues_by_branch(
-    conn: Connection, dialect: str, prefix: str | None, months: list[str]
+    conn: Connection, months: list[str], branches: list[Any], sizes: Sizes
 ) -> list[dict[str, Any]]:
     """Per branch (of the payer as a member now): member-months paid in ``months`` and the rate
     against its members on the rolls times the months; branches in id order, at most
     :data:`LIST_LIMIT`."""
-    d, m = records.alias("d"), records.alias("m")
-    payer = json_field(dialect, "memberId", d.c.doc)
-    period = json_field(dialect, "period", d.c.doc)
-    paid_q = (
-        select(
-            m.c.scope_org.label("org"),
-            func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))).label("n"),
-        )
-        .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
-        .where(
-            d.c.collection == "duesPayments",
-            d.c.deleted.is_(False),
-            d.c.orphan != _ORPHAN,
-            period.in_(months),
-        )
-        .group_by(m.c.scope_org)
-        .subquery("paid")
-    )
-    sizes = (
-        select(m.c.scope_org.label("org"), func.count().label("members"))
-        .where(
-            m.c.collection == "members",
-            m.c.deleted.is_(False),
-            m.c.orphan != _ORPHAN,
-            func.coalesce(json_field(dialect, "status", m.c.doc), "").not_in(LEFT),
-        )
-        .group_by(m.c.scope_org)
-        .subquery("sizes")
-    )
-    rows = conn.execute(
-        select(
-            records.c.id,
-            json_field(dialect, "name").label("name"),
-            func.coalesce(sizes.c.members, 0).label("members"),
-            func.coalesce(paid_q.c.n, 0).label("paid"),
-        )
-        .select_from(
-            records.outerjoin(sizes, sizes.c.org == records.c.id).outerjoin(
-                paid_q, paid_q.c.org == records.c.id
+    listed = branches[:LIST_LIMIT]
+    if not listed:
+        return []
+    # The payer's organisation is read from ``records`` (its scope index), so a payment of a
+    # member since deleted still counts for the member's last organisation.
+    d, m = record_facts.alias("d"), records.alias("m")
+    payer, period = d.c.member_id, d.c.period
+    paid: dict[str, int] = dict(
+        conn.execute(
+            select(
+                m.c.scope_org,
+                func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))),
             )
-        )
-        .where(_live("organisations", prefix), json_field(dialect, "type").in_(BRANCH_TYPES))
-        .order_by(records.c.id)
-        .limit(LIST_LIMIT)
-    ).all()
+            .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
+            .where(
+                d.c.collection == "duesPayments",
+                d.c.orphan != _ORPHAN,
+                period.in_(months),
+                m.c.scope_org.in_([b.id for b in listed]),
+            )
+            .group_by(m.c.scope_org)
+        ).all()
+    )
     out = []
-    for r in rows:
-        due = int(r.members) * len(months)
+    for b in listed:
+        count = int(paid.get(b.id, 0))
+        due = sizes.get(b.id, (0, 0))[0] * len(months)
         out.append(
             {
-                "code": r.id,
-                "label": {"zh-CN": str(r.name), "en": str(r.name)},
-                "count": int(r.paid),
+                "code": b.id,
+                "label": {"zh-CN": str(b.name), "en": str(b.name)},
+                "count": count,
                 "due": due,
-                "rate": round(int(r.paid) / due, 4) if due else None,
+                "rate": round(count / due, 4) if due else None,
             }
         )
     return out
@@ -501,13 +488,13 @@ def _transfers(conn: Connection, dialect: str, prefix: str | None, as_of: date) 
     """Transfers touching the subtree (sent from it or to it): those in flight (``issued``)
     with the days they have waited, and the days the accepted ones took (from ``issuedDate``
     to the acceptance, the record's last change)."""
-    c = records.c
-    where = and_(c.collection == "transfers", c.deleted.is_(False), c.orphan != _ORPHAN)
+    c = F
+    where = and_(c.collection == "transfers", c.orphan != _ORPHAN)
     if prefix is not None:
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         where = and_(where, or_(c.scope_org.in_(inside), c.scope_org2.in_(inside)))
-    state = json_field(dialect, "state")
-    issued = json_field(dialect, "issuedDate")
+    state = F.state
+    issued = F.issued_date
     if dialect == "sqlite":
         decided = func.datetime(c.updated_us / 1_000_000, "unixepoch")
         today: Any = literal(as_of.isoformat())
@@ -550,11 +537,11 @@ def _transfers(conn: Connection, dialect: str, prefix: str | None, as_of: date) 
     }
 
 
-def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date) -> dict[str, Any]:
+def _committees(conn: Connection, prefix: str | None, as_of: date) -> dict[str, Any]:
     """Organisations whose committee's term (``electedDate`` + ``termYears``) ends within 90
     days of ``as_of``, or has ended."""
-    elected = json_field(dialect, "electedDate")
-    years = cast(json_field(dialect, "termYears"), Integer)
+    elected = F.elected_date
+    years = F.term_years
     soon_at = as_of + timedelta(days=90)
     ending, ended = [], []
     for n in range(1, 6):
@@ -568,22 +555,22 @@ def _committees(conn: Connection, dialect: str, prefix: str | None, as_of: date)
         ended.append(and_(years == n, elected <= _years_before(as_of, n)))
     base = and_(_live("organisations", prefix), elected.is_not(None))
     return {
-        "endingWithin90Days": _orgs(conn, dialect, and_(base, or_(*ending))),
-        "ended": _orgs(conn, dialect, and_(base, or_(*ended))),
+        "endingWithin90Days": _orgs(conn, and_(base, or_(*ending))),
+        "ended": _orgs(conn, and_(base, or_(*ended))),
     }
 
 
-def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[str, Any]:
-    count = conn.execute(select(func.count()).where(where)).scalar_one()
+def _orgs(conn: Connection, where: ColumnElement[bool]) -> dict[str, Any]:
     rows = conn.execute(
         select(
-            records.c.id,
-            json_field(dialect, "name").label("name"),
-            json_field(dialect, "electedDate").label("elected"),
-            cast(json_field(dialect, "termYears"), Integer).label("years"),
+            F.id,
+            F.name.label("name"),
+            F.elected_date.label("elected"),
+            F.term_years.label("years"),
+            func.count().over().label("total"),
         )
         .where(where)
-        .order_by(records.c.id)
+        .order_by(F.id)
         .limit(LIST_LIMIT)
     ).all()
     items = [
@@ -596,7 +583,7 @@ def _orgs(conn: Connection, dialect: str, where: ColumnElement[bool]) -> dict[st
         }
         for r in rows
     ]
-    return {"count": int(count), "items": items}
+    return {"count": int(rows[0].total) if rows else 0, "items": items}
 
 
 def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str, Any]:
@@ -615,18 +602,20 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
     as_of = query.as_of
     start, end = query.period
     with hub.db.read() as conn:
-        members = _members(conn, dialect, prefix, as_of)
+        members = _members(conn, prefix, as_of, nulls_first=dialect == "sqlite")
+        branches = _branch_list(conn, prefix)
+        sizes = _sizes(conn, prefix)
         return {
             "organisationId": query.organisation_id or principal.organisation_id,
             "asOf": as_of.isoformat(),
             "from": None if query.start is None else query.start.isoformat(),
             "to": None if query.end is None else query.end.isoformat(),
             "members": members,
-            "branches": _branches(conn, dialect, prefix),
-            "probation": _probation(conn, dialect, prefix, as_of),
-            "meetings": _meetings(conn, dialect, prefix, start, end),
-            "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
-            "committees": _committees(conn, dialect, prefix, as_of),
+            "branches": _branches(branches, sizes),
+            "probation": _probation(conn, prefix, as_of),
+            "meetings": _meetings(conn, prefix, start, end, branches),
+            "dues": _dues(conn, prefix, start, end, members["total"], branches, sizes),
+            "committees": _committees(conn, prefix, as_of),
             "feedback": feedback_counts(conn, prefix, start, end),
             "transfers": _transfers(conn, dialect, prefix, as_of),
         }

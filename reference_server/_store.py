@@ -4,8 +4,9 @@ Every path that changes a record — the write engine (single requests and ``/v1
 replication from a peer's feed, and electronic transfers — hands the store the rows it decided
 on; the store gives them feed sequence numbers (the only allocator of ``hub_state.last_seq``),
 remembers the records that leave an organisation subtree (:mod:`._exits`), upserts the rows in
-as few statements as the database allows (COPY on PostgreSQL) and writes their audit rows, all
-inside the caller's writing transaction.
+as few statements as the database allows (COPY on PostgreSQL), keeps their projection
+``record_facts`` (the typed fields statistics and lists read, :func:`facts_of`) in step and
+writes their audit rows, all inside the caller's writing transaction.
 
 A replica's sealed fields may carry the keyed hashes it arrived with under :data:`HASHED`;
 :func:`open_sealed` is the one place that separates them from the record's own fields.
@@ -42,16 +43,18 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from tongxin.federation import Change, Entry
 
 from ._crypto import SENSITIVE_FIELDS, FieldCipher
-from ._tables import audit, hub_state, org_tree, records, scope_exits
+from ._tables import audit, hub_state, org_tree, record_facts, records, scope_exits
 
 __all__ = [
     "CURRENT",
+    "FACT_FIELDS",
     "HASHED",
     "ORPHAN",
     "UNSEEN",
     "Put",
     "among",
     "content_digest",
+    "facts_of",
     "insert_many",
     "make_orphans",
     "mark_seen",
@@ -72,6 +75,25 @@ HASHED = "$hashed"
 #: orphan its restored owner no longer holds (``spec/federation.md`` §4.5).
 CURRENT, UNSEEN, ORPHAN = 0, 1, 2
 Key = tuple[str, str]
+#: The ``record_facts`` columns taken from a stored document: column -> document field.
+FACT_FIELDS = {
+    "name": "name",
+    "status": "status",
+    "category": "category",
+    "gender": "gender",
+    "birth_date": "birthDate",
+    "education": "education",
+    "ethnicity": "ethnicity",
+    "joined_date": "joinedDate",
+    "type": "type",
+    "elected_date": "electedDate",
+    "term_years": "termYears",
+    "start_day": "startTime",
+    "period": "period",
+    "member_id": "memberId",
+    "state": "state",
+    "issued_date": "issuedDate",
+}
 
 
 @dataclass(slots=True)
@@ -163,19 +185,97 @@ def write_records(
 ) -> None:
     """Store ``puts`` at a new block of feed sequence numbers, in their order, with
     ``audit_rows`` (each names ``at``, ``token_id``, ``action``, ``collection``, ``record_id``,
-    ``before_version``, ``after_version``, ``request_id``)."""
+    ``before_version``, ``after_version``, ``request_id``), and their ``record_facts``."""
     if puts:
         first = reserve(conn, len(puts))
         new: list[dict[str, Any]] = []
         old: list[dict[str, Any]] = []
         for seq, put in enumerate(puts, start=first):
             (old if put.stored else new).append({**put.values, "seq": seq})
+        orphans: dict[Key, int] = {}
         if old:
+            orphans = _drop_facts(conn, old)
             _update(conn, old)
         if new:
             insert_many(conn, records, new)
+        facts = [
+            f
+            for v in old + new
+            if (f := facts_of(v, orphans.get((v["collection"], v["id"]), CURRENT))) is not None
+        ]
+        if facts:
+            insert_many(conn, record_facts, facts)
     if audit_rows:
         insert_many(conn, audit, list(audit_rows))
+
+
+def _text(value: Any) -> str | None:
+    """A document value as text, as the database's JSON functions give it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def facts_of(values: Mapping[str, Any], orphan: int = CURRENT) -> dict[str, Any] | None:
+    """The ``record_facts`` row of a ``records`` row (``values``, with ``doc``); None for a
+    tombstone. ``orphan``: the row's standing when ``values`` leaves it as stored."""
+    doc = values.get("doc")
+    if values.get("deleted") or doc is None:
+        return None
+    record = orjson.loads(doc)
+    row: dict[str, Any] = {
+        "collection": values["collection"],
+        "id": values["id"],
+        "scope_org": values.get("scope_org"),
+        "scope_org2": values.get("scope_org2"),
+        "orphan": values.get("orphan", orphan),
+        "updated_us": values["updated_us"],
+    }
+    for column, field in FACT_FIELDS.items():
+        row[column] = _text(record.get(field))
+    if row["start_day"] is not None:
+        row["start_day"] = row["start_day"][:10]
+    years = record.get("termYears")
+    row["term_years"] = years if isinstance(years, int) and not isinstance(years, bool) else None
+    return row
+
+
+def _drop_facts(conn: Connection, rows: list[dict[str, Any]]) -> dict[Key, int]:
+    """Delete the ``record_facts`` of the stored rows about to be updated; the standing
+    (``orphan``) of those whose update leaves it as stored. A row updated without
+    ``scope_org2`` keeps the stored one (read here into ``rows``)."""
+    ids: dict[str, list[str]] = {}
+    for v in rows:
+        ids.setdefault(v["collection"], []).append(v["id"])
+    keep = [(v["collection"], v["id"]) for v in rows if "orphan" not in v or "scope_org2" not in v]
+    stored: dict[Key, Any] = {}
+    if keep:
+        c = records.c
+        stored = {
+            (r.collection, r.id): r
+            for r in conn.execute(
+                select(c.collection, c.id, c.orphan, c.scope_org2).where(
+                    tuple_(c.collection, c.id).in_(keep)
+                )
+            )
+        }
+    for collection, wanted in ids.items():
+        f = record_facts.c
+        conn.execute(
+            delete(record_facts).where(f.collection == collection, among(conn, f.id, wanted))
+        )
+    orphans: dict[Key, int] = {}
+    for v in rows:
+        key = (v["collection"], v["id"])
+        if key in stored:
+            orphans[key] = stored[key].orphan
+            if "scope_org2" not in v:
+                v["scope_org2"] = stored[key].scope_org2
+    return orphans
 
 
 def _update(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -318,21 +418,28 @@ def replicated_from(peer_hub: str) -> ColumnElement[bool]:
 
 def mark_unseen(conn: Connection, where: ColumnElement[bool]) -> None:
     """The live replicas matching ``where`` are not yet seen again in a re-sync."""
-    conn.execute(update(records).where(records.c.deleted.is_(False), where).values(orphan=UNSEEN))
+    live = and_(records.c.deleted.is_(False), where)
+    f = record_facts.c
+    keys = select(records.c.collection, records.c.id).where(live)
+    conn.execute(
+        update(record_facts).where(tuple_(f.collection, f.id).in_(keys)).values(orphan=UNSEEN)
+    )
+    conn.execute(update(records).where(live).values(orphan=UNSEEN))
 
 
 def mark_seen(conn: Connection, keys: Iterable[Key]) -> None:
     """The records ``keys`` are still held by the restored peer: not orphans."""
-    c = records.c
     ids: dict[str, list[str]] = {}
     for collection, rid in keys:
         ids.setdefault(collection, []).append(rid)
     for collection, wanted in ids.items():
-        conn.execute(
-            update(records)
-            .where(c.collection == collection, among(conn, c.id, wanted), c.orphan != CURRENT)
-            .values(orphan=CURRENT)
-        )
+        for table in (records, record_facts):
+            t = table.c
+            conn.execute(
+                update(table)
+                .where(t.collection == collection, among(conn, t.id, wanted), t.orphan != CURRENT)
+                .values(orphan=CURRENT)
+            )
 
 
 def make_orphans(conn: Connection, keys: Sequence[Key]) -> None:
@@ -348,6 +455,13 @@ def make_orphans(conn: Connection, keys: Sequence[Key]) -> None:
             {"k_collection": coll, "k_id": rid, "orphan": ORPHAN, "seq": seq}
             for seq, (coll, rid) in enumerate(keys, start=first)
         ],
+    )
+    f = record_facts.c
+    conn.execute(
+        update(record_facts).where(
+            f.collection == bindparam("k_collection"), f.id == bindparam("k_id")
+        ),
+        [{"k_collection": coll, "k_id": rid, "orphan": ORPHAN} for coll, rid in keys],
     )
 
 

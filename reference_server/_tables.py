@@ -51,6 +51,7 @@ __all__ = [
     "NonceRow",
     "OrgTreeRow",
     "PeerRow",
+    "RecordFactRow",
     "RecordRow",
     "RefusedChangeRow",
     "SchemaSoftwareRow",
@@ -67,6 +68,7 @@ __all__ = [
     "nonces",
     "org_tree",
     "peers",
+    "record_facts",
     "records",
     "refused_changes",
     "schema_software",
@@ -158,6 +160,53 @@ class RecordRow(HubTable, table=True):
     #: 0 current; 1 not yet seen again in the re-sync that follows the reset; 2 orphan (the
     #: restored peer no longer holds it: kept here, served to this hub's parent as a tombstone).
     orphan: int = _col(SmallInteger, server_default="0")
+
+
+class RecordFactRow(HubTable, table=True):
+    """The fields statistics and lists group, filter and sort by, one typed row per live
+    record (``records`` row not deleted, with a document): a narrow projection of the stored
+    documents, so a count over half a million members reads no JSON. The record store
+    (``_store.py``) writes it in the same transaction as ``records`` (the bulk path with
+    ``COPY`` too); each column is the document field of the same name as text (as
+    :func:`json_field` gives it), whatever the collection, NULL when absent
+    (``docs/architecture.md``)."""
+
+    __tablename__ = "record_facts"
+    __table_args__ = (
+        Index("ix_record_facts_scope", "collection", "scope_org", "orphan"),
+        Index("ix_record_facts_name", "collection", "name", "id"),
+        Index("ix_record_facts_member_id", "collection", "member_id"),
+    )
+
+    collection: str = _col(String(32), primary_key=True)
+    id: str = _col(String(96), primary_key=True)
+    #: ``records.scope_org``, ``scope_org2``, ``orphan`` and ``updated_us`` of the record.
+    scope_org: str | None = _col(String(96), default=None)
+    scope_org2: str | None = _col(String(96), default=None)
+    orphan: int = _col(SmallInteger, server_default="0")
+    updated_us: int = _col(BigInteger)
+    #: Members and organisations.
+    name: str | None = _col(Text, default=None)
+    #: Members.
+    status: str | None = _col(Text, default=None)
+    category: str | None = _col(Text, default=None)
+    gender: str | None = _col(Text, default=None)
+    birth_date: str | None = _col(Text, default=None)
+    education: str | None = _col(Text, default=None)
+    ethnicity: str | None = _col(Text, default=None)
+    joined_date: str | None = _col(Text, default=None)
+    #: Organisations (type, committee election and term) and activities (type, ``startTime``'s
+    #: day).
+    type: str | None = _col(Text, default=None)
+    elected_date: str | None = _col(Text, default=None)
+    term_years: int | None = _col(Integer, default=None)
+    start_day: str | None = _col(Text, default=None)
+    #: Dues payments.
+    period: str | None = _col(Text, default=None)
+    member_id: str | None = _col(Text, default=None)
+    #: Transfers.
+    state: str | None = _col(Text, default=None)
+    issued_date: str | None = _col(Text, default=None)
 
 
 class OrgTreeRow(HubTable, table=True):
@@ -371,6 +420,7 @@ class SchemaSoftwareRow(HubTable, table=True):
 hub_identity = _table(HubIdentityRow)
 hub_state = _table(HubStateRow)
 records = _table(RecordRow)
+record_facts = _table(RecordFactRow)
 org_tree = _table(OrgTreeRow)
 tokens = _table(TokenRow)
 audit = _table(AuditRow)

@@ -60,6 +60,12 @@ def test_upgrade_keeps_data_and_matches_the_models(backend: Backend) -> None:
             assert diff == []
             assert conn.execute(text("SELECT version FROM records")).scalar_one() == 3
             assert conn.execute(text("SELECT count(*) FROM audit")).scalar_one() == 1
+            facts = conn.execute(
+                text("SELECT id, scope_org, name, type, status FROM record_facts")
+            ).all()
+            assert [tuple(r) for r in facts] == [
+                ("test-hub:o1", "test-hub:o1", "老数据", "primary-committee", None)
+            ]
     finally:
         engine.dispose()
     hub = open_hub(backend.settings())
