@@ -8,9 +8,9 @@ replicas of its children's records lie in that tree too and are counted.
 Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
 withdrawn, deceased); every breakdown but ``byStatus`` counts them.
 
-The ``feedback`` counts (:func:`._feedback.feedback_counts`) are of the feedback held at this
-hub only: feedback is not a record and is never replicated, so a parent hub does not count its
-children's.
+The ``feedback`` counts (:func:`._peercounts.feedback_totals`) are of the feedback held at this
+hub plus the counts its children report at each pull: feedback is not a record and is never
+replicated, only its counts travel upward.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from sqlalchemy import (
 from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
-from ._feedback import feedback_counts
 from ._hub import Hub
+from ._peercounts import feedback_totals
 from ._policy import sees
 from ._security import Principal, org_path
 from ._tables import json_field, org_tree, records
@@ -627,6 +627,6 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
             "meetings": _meetings(conn, dialect, prefix, start, end),
             "dues": _dues(conn, dialect, prefix, start, end, members["total"]),
             "committees": _committees(conn, dialect, prefix, as_of),
-            "feedback": feedback_counts(conn, prefix, start, end),
+            "feedback": feedback_totals(conn, prefix, start, end),
             "transfers": _transfers(conn, dialect, prefix, as_of),
         }
