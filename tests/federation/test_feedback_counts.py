@@ -122,7 +122,8 @@ def _record_attendance(world: World) -> str:
         },
     )
     found = re.search(r"/console/meetings/([^/?]+)$", str(made.url))
-    assert made.status_code == 200 and found, made.text[:500]
+    assert made.status_code == 200, made.text[:500]
+    assert found, made.url
     meeting = found.group(1)
     page = world.secretary.get(f"/console/meetings/{meeting}")
     m0, m1, m2 = world.members
@@ -137,7 +138,8 @@ def _record_attendance(world: World) -> str:
             f"status:{m2}": "absent",
         },
     )
-    assert saved.status_code == 200 and "出席情况已保存" in saved.text, saved.text[:500]
+    assert saved.status_code == 200, saved.text[:500]
+    assert "出席情况已保存" in saved.text
     return meeting
 
 
