@@ -17,14 +17,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, String, Table, and_, delete, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+)
 from sqlmodel import Field
 
 from ._accounts import ConsoleTable
-from ._feedback import CST, OPEN, feedback_counts, feedback_table
+from ._feedback import OPEN, feedback_counts, feedback_table
 from ._hub import Hub
 from ._peers import Peer
 from ._policy import PeerAct, authorize_peer
@@ -47,6 +59,8 @@ FORMAT = "tongxin-feedback-counts/1"
 MAX_ROWS = 200_000
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FIELDS = ("received", "answeredWithin7Days", "open")
+#: Above this many changed rows the peer's rows are rewritten whole rather than one by one.
+_REWRITE = 200
 
 
 class PeerFeedbackCount(ConsoleTable, table=True):
@@ -72,29 +86,31 @@ class CountsError(ValueError):
     """A peer's counts document is malformed (the pull reports it; nothing is stored)."""
 
 
-def _local(conn: Connection) -> Counts:
-    """This hub's own feedback as counts by organisation and day: only the columns counted are
-    read (never a text, name, phone or receipt)."""
+def _cst_day(dialect: str, stamp: Any) -> Any:
+    """The China Standard Time day (``YYYY-MM-DD``) of a stored UTC time, in SQL."""
+    if dialect == "sqlite":  # SQLite keeps the UTC wall clock as text
+        return func.date(stamp, "+8 hours")
+    local = func.timezone("UTC", stamp) + literal_column("interval '8 hours'")
+    return func.to_char(local, "YYYY-MM-DD")
+
+
+def _local(conn: Connection, dialect: str) -> Counts:
+    """This hub's own feedback as counts by organisation and day, one ``GROUP BY``: only the
+    columns counted are read (never a text, name, phone or receipt)."""
     f = feedback_table.c
-    counts: Counts = {}
-    query = select(f.organisation_id, f.created_at, f.answer_due, f.status, f.replied_at)
-    for row in conn.execute(query):
-        created = _aware(row.created_at)
-        replied = _aware(row.replied_at)
-        key = (row.organisation_id, created.astimezone(CST).date().isoformat())
-        slot = counts.setdefault(key, [0, 0, 0])
-        slot[0] += 1
-        if replied is not None and replied <= _aware(row.answer_due):
-            slot[1] += 1
-        if row.status == OPEN:
-            slot[2] += 1
-    return counts
-
-
-def _aware(value: datetime | None) -> Any:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # SQLite keeps UTC without its offset
-    return value
+    day = _cst_day(dialect, f.created_at).label("day")
+    in_time = and_(f.replied_at.is_not(None), f.replied_at <= f.answer_due)
+    query = select(
+        f.organisation_id,
+        day,
+        func.count().label("received"),
+        func.sum(case((in_time, 1), else_=0)).label("answered"),
+        func.sum(case((f.status == OPEN, 1), else_=0)).label("open"),
+    ).group_by(f.organisation_id, day)
+    return {
+        (r.organisation_id, str(r.day)): [int(r.received), int(r.answered or 0), int(r.open or 0)]
+        for r in conn.execute(query)
+    }
 
 
 def served_counts(hub: Hub, peer: Peer) -> dict[str, Any]:
@@ -103,7 +119,7 @@ def served_counts(hub: Hub, peer: Peer) -> dict[str, Any]:
     children, summed by organisation and day."""
     authorize_peer(peer.hub_id, peer.relation, PeerAct.PULL_FEED)
     with hub.db.read() as conn:
-        counts = _local(conn)
+        counts = _local(conn, hub.db.dialect)
         stored = select(
             _pc.c.organisation_id,
             _pc.c.day,
@@ -161,24 +177,43 @@ def store_counts(
     hub: Hub, peer_hub: str, document: Any, may_speak_for: Callable[[str], bool]
 ) -> int:
     """Replace what this hub holds from ``peer_hub`` with the counts of ``document`` (one
-    transaction; the same document twice leaves the same rows). The number of rows kept."""
+    transaction; the same document twice leaves the same rows). Only the rows that changed are
+    written, so a pull every few seconds of unchanged counts writes nothing. The number of rows
+    kept."""
     counts = _parse(document, may_speak_for)
-    rows = [
-        {
-            "peer_hub": peer_hub,
-            "organisation_id": org,
-            "day": day,
-            "received": received,
-            "answered": answered,
-            "open": still_open,
-        }
-        for (org, day), (received, answered, still_open) in sorted(counts.items())
-    ]
+    c = _pc.c
     with hub.db.write() as conn:
-        conn.execute(delete(_pc).where(_pc.c.peer_hub == peer_hub))
+        query = select(c.organisation_id, c.day, c.received, c.answered, c.open)
+        held = {
+            (r.organisation_id, r.day): [r.received, r.answered, r.open]
+            for r in conn.execute(query.where(c.peer_hub == peer_hub))
+        }
+        changed = sorted(k for k in held.keys() | counts.keys() if held.get(k) != counts.get(k))
+        if len(changed) > _REWRITE:
+            conn.execute(delete(_pc).where(c.peer_hub == peer_hub))
+            changed = sorted(counts)
+        else:
+            for org, day in changed:
+                conn.execute(
+                    delete(_pc).where(
+                        c.peer_hub == peer_hub, c.organisation_id == org, c.day == day
+                    )
+                )
+        rows = [
+            {
+                "peer_hub": peer_hub,
+                "organisation_id": org,
+                "day": day,
+                "received": counts[(org, day)][0],
+                "answered": counts[(org, day)][1],
+                "open": counts[(org, day)][2],
+            }
+            for org, day in changed
+            if (org, day) in counts
+        ]
         if rows:
             insert_many(conn, _pc, rows)
-    return len(rows)
+    return len(counts)
 
 
 def _peer_totals(conn: Connection, prefix: str | None, start: date, end: date) -> list[int]:

@@ -4,13 +4,15 @@ on each pull, and organisations the child may not speak for left out."""
 
 from __future__ import annotations
 
-from datetime import date
+import secrets
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from tongxin.federation import RelationError
+from tongxin.server._feedback import feedback_table
 from tongxin.server._hub import Hub
 from tongxin.server._peercounts import (
     FORMAT,
@@ -144,3 +146,56 @@ def test_only_a_parent_is_served_the_counts(fresh: Hub) -> None:
         assert peer is not None
         with pytest.raises(RelationError):
             served_counts(hub, peer)
+
+
+def _stored(hub: Hub, created: datetime, replied_after: timedelta | None) -> None:
+    """An item of ``cd-near:o1`` received at ``created`` (UTC), answered ``replied_after``
+    later."""
+    with hub.db.write() as conn:
+        conn.execute(
+            insert(feedback_table).values(
+                id=secrets.token_hex(16),
+                organisation_id="cd-near:o1",
+                receipt_hash=secrets.token_hex(32),
+                body="统计口径",
+                anonymous=True,
+                status="open" if replied_after is None else "answered",
+                reply=None if replied_after is None else "已答复",
+                created_at=created,
+                answer_due=created + timedelta(days=7),
+                replied_at=None if replied_after is None else created + replied_after,
+            )
+        )
+
+
+def test_a_hubs_own_feedback_is_served_by_china_standard_time_day(fresh: Hub) -> None:
+    hub = fresh
+    _peer(hub, "cd-city", "parent")
+    evening = datetime(2020, 3, 1, 17, 0, tzinfo=UTC)  # 2 March, 01:00 in Beijing
+    _stored(hub, evening, timedelta(days=2))
+    _stored(hub, evening, timedelta(days=8))
+    _stored(hub, evening, None)
+    _stored(hub, evening - timedelta(hours=2), None)  # 1 March, 23:00 in Beijing
+    parent = get_peer(hub, "cd-city")
+    assert parent is not None
+    items = [i for i in served_counts(hub, parent)["items"] if i["organisationId"] == "cd-near:o1"]
+    assert items == [
+        _row("cd-near:o1", "2020-03-01", received=1, answeredWithin7Days=0, open=1),
+        _row("cd-near:o1", "2020-03-02", received=3, answeredWithin7Days=1, open=1),
+    ]
+
+
+def test_many_changed_rows_are_rewritten_and_unchanged_ones_kept(fresh: Hub) -> None:
+    hub = fresh
+    _peer(hub, "cd-county")
+    may = speaks_for(hub, "cd-county")
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(300)]
+    first = _document(*(_row(day=d.isoformat()) for d in days))
+    assert store_counts(hub, "cd-county", first, may) == 300
+    assert _totals(hub, days[0], days[-1]) == (900, 300, 600)
+    second = _document(*(_row(day=d.isoformat(), open=0) for d in days[:250]))
+    assert store_counts(hub, "cd-county", second, may) == 250
+    assert _totals(hub, days[0], days[-1]) == (750, 250, 0)
+    third = _document(*(_row(day=d.isoformat(), open=0) for d in days[:249]))
+    assert store_counts(hub, "cd-county", third, may) == 249
+    assert _totals(hub, days[0], days[-1]) == (747, 249, 0)
