@@ -35,6 +35,7 @@ from tongxin.federation import (
 from ._errors import HubError
 from ._exits import subtree_exits
 from ._hub import Hub
+from ._peercounts import CountsError, store_counts
 from ._peers import DbNonceCache, Peer, PeerResolver, get_peer, hub_keys, list_peers
 from ._store import (
     ORPHAN,
@@ -361,41 +362,71 @@ def _problem(response: httpx.Response) -> str:
 
 
 def sync_peer(hub: Hub, peer: Peer, *, max_pages: int = 0) -> int:
-    """Pull ``peer``'s feed until it is exhausted; the number of changes applied."""
+    """Pull ``peer``'s feed until it is exhausted, then its feedback counts (§4.6); the number
+    of changes applied."""
     store = hub_keys(hub)
     auth = SigningAuth(
         store.signer(), verify_with=PeerResolver(hub, only=peer.hub_id), nonces=DbNonceCache(hub)
     )
+    with hub.http(auth=auth, timeout=60) as client:
+        total = _pull_feed(hub, peer, client, max_pages)
+        _pull_counts(hub, peer, client)
+    return total
+
+
+def _pull_counts(hub: Hub, peer: Peer, client: httpx.Client) -> None:
+    """Fetch ``peer``'s feedback counts and replace those held from it. A hub that predates
+    the route (its unsigned 404) keeps the counts held before and does not fail the round, so
+    its records keep flowing; any other failure fails the round like a feed page would."""
+    try:
+        response = client.get(peer.url + "/v1/federation/feedback-counts")
+    except SignatureError as error:
+        if error.code == "signature-missing":
+            log.warning("%s serves no feedback counts (an older release?)", peer.hub_id)
+            return
+        raise SyncError(f"feedback counts: response {error.code}: {error.detail_en}") from None
+    except httpx.HTTPError as error:
+        raise SyncError(f"unreachable: {error}") from None
+    if response.status_code != 200:
+        raise SyncError(f"feedback counts: {_problem(response)}")
+    try:
+        document = orjson.loads(response.content)
+        store_counts(hub, peer.hub_id, document, speaks_for(hub, peer.hub_id))
+    except (orjson.JSONDecodeError, CountsError) as error:
+        raise SyncError(f"feedback counts: {error}") from None
+
+
+def _pull_feed(hub: Hub, peer: Peer, client: httpx.Client, max_pages: int) -> int:
+    """Apply ``peer``'s feed page by page until it is exhausted (or ``max_pages``)."""
     total = pages = 0
     reset = False
-    with hub.http(auth=auth, timeout=60) as client:
-        while True:
-            params: dict[str, Any] = {"limit": _PAGE}
-            if peer.cursor:
-                params["after"] = peer.cursor
-            try:
-                response = client.get(peer.url + "/v1/changes", params=params)
-            except SignatureError as error:
-                raise SyncError(f"response {error.code}: {error.detail_en}") from None
-            except httpx.HTTPError as error:
-                raise SyncError(f"unreachable: {error}") from None
-            if response.status_code == 410 and _code(response) == "epoch-changed" and not reset:
-                reset = True  # once a round: a feed that keeps answering so is an error
-                peer = reset_peer(hub, peer)
-                continue
-            if response.status_code != 200:
-                raise SyncError(_problem(response))
-            page = FeedPage.from_wire(orjson.loads(response.content))
-            try:
-                total += apply_page(hub, peer, page)
-            except CursorMovedError:
-                return total  # the other puller carries on from its cursor
-            pages += 1
-            if not page.more and peer.resyncing:
-                finish_resync(hub, peer)
-            peer = get_peer(hub, peer.hub_id) or peer
-            if not page.more or (max_pages and pages >= max_pages):
-                return total
+    while True:
+        params: dict[str, Any] = {"limit": _PAGE}
+        if peer.cursor:
+            params["after"] = peer.cursor
+        try:
+            response = client.get(peer.url + "/v1/changes", params=params)
+        except SignatureError as error:
+            raise SyncError(f"response {error.code}: {error.detail_en}") from None
+        except httpx.HTTPError as error:
+            raise SyncError(f"unreachable: {error}") from None
+        if response.status_code == 410 and _code(response) == "epoch-changed" and not reset:
+            reset = True  # once a round: a feed that keeps answering so is an error
+            peer = reset_peer(hub, peer)
+            continue
+        if response.status_code != 200:
+            raise SyncError(_problem(response))
+        page = FeedPage.from_wire(orjson.loads(response.content))
+        try:
+            total += apply_page(hub, peer, page)
+        except CursorMovedError:
+            return total  # the other puller carries on from its cursor
+        pages += 1
+        if not page.more and peer.resyncing:
+            finish_resync(hub, peer)
+        peer = get_peer(hub, peer.hub_id) or peer
+        if not page.more or (max_pages and pages >= max_pages):
+            return total
 
 
 def _code(response: httpx.Response) -> str | None:

@@ -9,9 +9,9 @@ replicas of its children's records lie in that tree too and are counted.
 Members "on the rolls" are those whose status is not one of :data:`LEFT` (removed, expelled,
 withdrawn, deceased); every breakdown but ``byStatus`` counts them.
 
-The ``feedback`` counts (:func:`._feedback.feedback_counts`) are of the feedback held at this
-hub only: feedback is not a record and is never replicated, so a parent hub does not count its
-children's.
+The ``feedback`` counts (:func:`._peercounts.feedback_totals`) are of the feedback held at this
+hub plus the counts its children report at each pull: feedback is not a record and is never
+replicated, only its counts travel upward.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from sqlalchemy import (
 from tongxin.schemas import codelist, problems
 
 from ._errors import BadRequest, NotFound
-from ._feedback import feedback_counts
 from ._hub import Hub
+from ._peercounts import feedback_totals
 from ._policy import sees
 from ._security import Principal, org_path
 from ._tables import org_tree, record_facts, records
@@ -616,6 +616,6 @@ def compute_stats(hub: Hub, principal: Principal, query: StatsQuery) -> dict[str
             "meetings": _meetings(conn, prefix, start, end, branches),
             "dues": _dues(conn, prefix, start, end, members["total"], branches, sizes),
             "committees": _committees(conn, prefix, as_of),
-            "feedback": feedback_counts(conn, prefix, start, end),
+            "feedback": feedback_totals(conn, prefix, start, end),
             "transfers": _transfers(conn, dialect, prefix, as_of),
         }

@@ -33,6 +33,7 @@ from tongxin.server._federation import (
     list_peers,
 )
 from tongxin.server._hub import Hub
+from tongxin.server._peercounts import served_counts
 from tongxin.server._policy import Act, PeerAct, authorize, authorize_peer
 from tongxin.server._security import Principal
 from tongxin.server._transfers import (
@@ -205,6 +206,21 @@ def federation_router() -> APIRouter:
             return peer_problem(hub, error, request, caller)
         request.app.state.pull_now.hint(caller.peer.hub_id)
         return signed_response(hub, 202, b'{"pulling":true}', caller.request)
+
+    @router.get(
+        "/v1/federation/feedback-counts",
+        tags=["federation"],
+        operation_id="feedbackCounts",
+        summary="Feedback (意见建议) counts per organisation and day, integers only, for the "
+        "parent's statistics (signed peer request, a parent only)",
+        responses=problem_responses(401, 403),
+    )
+    async def feedback_counts(request: Request, caller: PeerOnly, hub: HubDep) -> Response:
+        try:
+            out = await to_thread.run_sync(served_counts, hub, caller.peer)
+        except FederationError as error:
+            return peer_problem(hub, error, request, caller)
+        return signed_response(hub, 200, orjson.dumps(out), caller.request)
 
     @router.post(
         "/v1/transfers/{id}/withdraw",

@@ -121,7 +121,7 @@ class Call:
 class Route:
     method: str
     template: str
-    #: public | read | validate | write | hub-admin | feed | hint | deliver
+    #: public | read | validate | write | hub-admin | feed | counts | hint | deliver
     act: str
     ok: int
     build: Callable[[World, str], Call]
@@ -229,6 +229,13 @@ def _routes() -> list[Route]:
             outside=404,
         ),
         Route(
+            "GET",
+            "/v1/federation/feedback-counts",
+            "counts",
+            200,
+            lambda w, _: Call("/v1/federation/feedback-counts"),
+        ),
+        Route(
             "POST",
             "/v1/federation/hints",
             "hint",
@@ -331,14 +338,14 @@ def expected(route: Route, caller: str, where: str) -> int:
         return route.ok
     if caller.startswith("peer-"):
         relation = caller.removeprefix("peer-")
-        if route.act == "feed":
-            return 200 if relation == "parent" else 403
+        if route.act in ("feed", "counts"):
+            return route.ok if relation == "parent" else 403
         if route.act == "hint":
             return route.ok if relation == "child" else 403
         if route.act == "deliver":
             return route.ok
         return 401  # a signature is no token
-    if caller in NO_TOKEN or route.act in ("hint", "deliver"):
+    if caller in NO_TOKEN or route.act in ("hint", "deliver", "counts"):
         return 401
     scope = {"read": "records:read", "validate": "records:read", "feed": "records:read",
              "write": "records:write", "hub-admin": "admin"}[route.act]  # fmt: skip
