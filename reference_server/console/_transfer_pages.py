@@ -39,18 +39,13 @@ from tongxin.server._transfers import (
 from ._kit import (
     FormErrors,
     Spec,
-    csrf_ok,
     errors_of,
-    hub_of,
-    lang_of,
     may_write,
     merge_form,
     read_visible,
-    render,
-    signed_in,
-    text,
     word,
 )
+from ._page import checked_form, error_page, field, hub_of, lang_of, render, signed_in
 
 __all__ = ["LETTER_FIELDS", "Letter", "letters", "transfer_pages"]
 
@@ -127,9 +122,6 @@ def issue(hub: Hub, principal: Principal, body: dict[str, Any]) -> str:
 def transfer_pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def refused(request: Request, session: Session, key: str, status: int) -> Response:
-        return render(request, "error.html", status, error=key, session=session)
-
     async def listing(
         request: Request, session: Session, status: int = 200, problem: str | None = None
     ) -> Response:
@@ -183,9 +175,9 @@ def transfer_pages() -> APIRouter:
             read_visible, hub_of(request), session.principal, "members", member_id
         )
         if found is None:
-            return refused(request, session, "record-missing", 404)
+            return error_page(request, session, "record-missing", 404)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         member = found[0]
         values = {
             "memberId": member_id,
@@ -199,15 +191,13 @@ def transfer_pages() -> APIRouter:
     @router.post("/console/members/{member_id}/transfer")
     async def issue_letter(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         hub = hub_of(request)
         found = await to_thread.run_sync(read_visible, hub, session.principal, "members", member_id)
         if found is None:
-            return refused(request, session, "record-missing", 404)
+            return error_page(request, session, "record-missing", 404)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         member = found[0]
         body, entered = merge_form({}, form, LETTER_FIELDS)
         # the member and where it is now come from the record, never from the form
@@ -223,7 +213,7 @@ def transfer_pages() -> APIRouter:
         return RedirectResponse("/console/transfers?done=1", status_code=303)
 
     for verb in ("accept", "reject", "withdraw"):
-        _decision(router, verb, listing, refused)
+        _decision(router, verb, listing)
 
     return router
 
@@ -232,17 +222,14 @@ def _decision(
     router: APIRouter,
     verb: str,
     listing: Callable[..., Awaitable[Response]],
-    refused: Callable[[Request, Session, str, int], Response],
 ) -> None:
     @router.post(f"/console/transfers/{{transfer_id}}/{verb}")
     async def decide(request: Request, transfer_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
-        reason = text(form, "reason") or None
+            return error_page(request, session, "read-only", 403)
+        reason = field(form, "reason").strip() or None
         hub, principal = hub_of(request), session.principal
         try:
             authorize(principal, Act.WRITE)
