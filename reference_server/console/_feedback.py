@@ -53,7 +53,6 @@ _FORM_PATH = "/console/feedback/to/"
 
 #: key -> (zh-CN, en)
 TEXT: dict[str, tuple[str, str]] = {
-    "feedback": ("意见建议", "Feedback"),
     "form-title": ("向{org}提意见建议", "Feedback to {org}"),
     "form-intro": (
         "您的意见建议将直接送达本组织书记。可以匿名；如需回复，可留下电话。",

@@ -48,7 +48,6 @@ _STATUSES = ("present", "absent", "excused")
 
 #: key -> (zh-CN, en): the words of these pages, beside the console's own.
 TEXT: dict[str, tuple[str, str]] = {
-    "meetings": ("会议签到", "Meetings"),
     "new-meeting": ("新建会议", "New meeting"),
     "no-meetings": ("还没有会议记录", "No meeting yet"),
     "no-meeting": ("没有找到该会议", "No such meeting"),
