@@ -45,7 +45,7 @@ from ._kit import (
     read_visible,
     word,
 )
-from ._page import checked_form, error_page, field, hub_of, lang_of, render, signed_in
+from ._page import HEADERS, checked_form, error_page, field, hub_of, lang_of, render, signed_in
 
 __all__ = ["LETTER_FIELDS", "Letter", "letters", "transfer_pages"]
 
@@ -119,6 +119,12 @@ def issue(hub: Hub, principal: Principal, body: dict[str, Any]) -> str:
     return str(outcome.id)
 
 
+def _file_name(transfer_id: str) -> str:
+    """The printed letter's file name (``cd-wuhou_t1.letter.pdf``): letters, digits, ``-_.``."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in transfer_id)
+    return f"{safe[:100]}.letter.pdf"
+
+
 def transfer_pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -141,6 +147,29 @@ def transfer_pages() -> APIRouter:
     @router.get("/console/transfers")
     async def transfers(request: Request) -> Response:
         return await listing(request, await signed_in(request))
+
+    @router.get("/console/transfers/{transfer_id}/letter.pdf")
+    async def letter_print(request: Request, transfer_id: str) -> Response:
+        """The printed letter: the PDF of ``GET /v1/transfers/{id}/letter.pdf``, by the same
+        function under the same scope rule (a letter the user may not see is a 404)."""
+        session = await signed_in(request)
+        # Imported on first use, as by the API: the PDF and font libraries cost no start-up time.
+        from tongxin.server._letterpdf import letter_pdf
+
+        try:
+            body = await to_thread.run_sync(
+                letter_pdf, hub_of(request), transfer_id[:200], session.principal
+            )
+        except HubError as error:
+            if error.status == 404:
+                return error_page(request, session, "record-missing", 404)
+            return error_page(request, session, error.message(lang_of(request)), error.status)
+        headers = {
+            **HEADERS,
+            "Content-Disposition": f'inline; filename="{_file_name(transfer_id)}"',
+        }
+        headers.pop("Content-Security-Policy")
+        return Response(body, media_type="application/pdf", headers=headers)
 
     async def letter_form(
         request: Request,
