@@ -1,4 +1,4 @@
-"""Meetings from a phone (``docs/console.md`` §六): the secretary's pages under
+"""Meetings from a phone (``docs/console.md`` §九): the secretary's pages under
 ``/console/meetings`` and the member's check-in page under ``/console/checkin/``.
 
 The secretary (or an organiser or admin of the subtree) creates a meeting, taps each member
