@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from anyio import to_thread
 from fastapi import Request
 
 from tongxin.schemas import codelist, problems
@@ -18,13 +19,14 @@ from tongxin.server._hub import Hub
 from tongxin.server._reads import get_record
 from tongxin.server._security import Principal
 
+from ._page import Refused, hub_of, lang_of
 from ._page import field as posted
-from ._page import lang_of
 from ._pagetext import page_words
 
 __all__ = [
     "FormErrors",
     "Spec",
+    "editable",
     "errors_of",
     "form_values",
     "form_version",
@@ -87,6 +89,22 @@ def read_visible(
         return None
     record: dict[str, Any] = orjson.loads(found.body)
     return record, found.version
+
+
+async def editable(
+    request: Request, session: Session, collection: str, rid: str
+) -> tuple[dict[str, Any], int]:
+    """A record the signed-in user may see and change, and its version; else :class:`Refused`
+    (404 ``record-missing`` when the user cannot see it, 403 ``read-only`` when the user may
+    only read)."""
+    found = await to_thread.run_sync(
+        read_visible, hub_of(request), session.principal, collection, rid
+    )
+    if found is None:
+        raise Refused(session, "record-missing", 404)
+    if not may_write(session):
+        raise Refused(session, "read-only", 403)
+    return found
 
 
 def form_values(record: dict[str, Any], specs: list[Spec]) -> dict[str, str]:

@@ -28,6 +28,7 @@ from tongxin.server._transfers import read_status
 from ._kit import (
     FormErrors,
     Spec,
+    editable,
     errors_of,
     form_values,
     form_version,
@@ -291,11 +292,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/edit")
     async def edit_member_form(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         record, version = found
         return await form_page(
             request, session, MEMBER_FIELDS, values=form_values(record, MEMBER_FIELDS),
@@ -308,11 +305,7 @@ def member_pages() -> APIRouter:
     async def edit_member(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
         form = await checked_form(request, session)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         stored, _ = found
         mine = form_version(form)
         body, entered = merge_form(stored, form, MEMBER_FIELDS)
@@ -335,11 +328,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/dues/new")
     async def new_dues_form(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         return await form_page(
             request, session, DUES_FIELDS, values={"memberId": member_id}, version=None,
             heading=f"{word(request, 'new-dues')} · {found[0].get('name')}",
@@ -350,11 +339,7 @@ def member_pages() -> APIRouter:
     async def create_dues(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
         form = await checked_form(request, session)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         body, entered = merge_form({}, form, DUES_FIELDS)
         body["memberId"] = entered["memberId"] = member_id
         try:
@@ -373,11 +358,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/dues/{dues_id}/edit")
     async def edit_dues_form(request: Request, dues_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "duesPayments", dues_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "duesPayments", dues_id)
         record, version = found
         return await form_page(
             request, session, DUES_FIELDS, values=form_values(record, DUES_FIELDS),
@@ -389,11 +370,7 @@ def member_pages() -> APIRouter:
     async def edit_dues(request: Request, dues_id: str) -> Response:
         session = await signed_in(request)
         form = await checked_form(request, session)
-        found = await visible(request, session, "duesPayments", dues_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "duesPayments", dues_id)
         stored, _ = found
         member_id = str(stored.get("memberId"))
         mine = form_version(form)

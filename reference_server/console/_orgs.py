@@ -22,12 +22,12 @@ from tongxin.server._tables import json_field, org_tree, records
 
 from ._kit import (
     Spec,
+    editable,
     errors_of,
     form_values,
     form_version,
     may_write,
     merge_form,
-    read_visible,
     word,
 )
 from ._page import checked_form, error_page, hub_of, lang_of, render, signed_in
@@ -225,13 +225,7 @@ def org_pages() -> APIRouter:
     @router.get("/console/orgs/{org_id}/edit")
     async def edit_form(request: Request, org_id: str) -> Response:
         session = await signed_in(request)
-        found = await to_thread.run_sync(
-            read_visible, hub_of(request), session.principal, "organisations", org_id
-        )
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "organisations", org_id)
         record, version = found
         return await form_page(
             request, session, values=form_values(record, ORG_FIELDS), version=version,
@@ -243,14 +237,7 @@ def org_pages() -> APIRouter:
         session = await signed_in(request)
         form = await checked_form(request, session)
         hub = hub_of(request)
-        found = await to_thread.run_sync(
-            read_visible, hub, session.principal, "organisations", org_id
-        )
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
-        stored, _ = found
+        stored, _ = await editable(request, session, "organisations", org_id)
         mine = form_version(form)
         body, entered = merge_form(stored, form, ORG_FIELDS)
         try:

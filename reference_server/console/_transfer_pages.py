@@ -39,10 +39,10 @@ from tongxin.server._transfers import (
 from ._kit import (
     FormErrors,
     Spec,
+    editable,
     errors_of,
     may_write,
     merge_form,
-    read_visible,
     word,
 )
 from ._page import HEADERS, checked_form, error_page, field, hub_of, lang_of, render, signed_in
@@ -200,13 +200,7 @@ def transfer_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/transfer")
     async def new_letter(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await to_thread.run_sync(
-            read_visible, hub_of(request), session.principal, "members", member_id
-        )
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         member = found[0]
         values = {
             "memberId": member_id,
@@ -222,12 +216,7 @@ def transfer_pages() -> APIRouter:
         session = await signed_in(request)
         form = await checked_form(request, session)
         hub = hub_of(request)
-        found = await to_thread.run_sync(read_visible, hub, session.principal, "members", member_id)
-        if found is None:
-            return error_page(request, session, "record-missing", 404)
-        if not may_write(session):
-            return error_page(request, session, "read-only", 403)
-        member = found[0]
+        member, _ = await editable(request, session, "members", member_id)
         body, entered = merge_form({}, form, LETTER_FIELDS)
         # the member and where it is now come from the record, never from the form
         body.update(memberId=member_id, fromOrganisationId=member.get("organisationId"))
