@@ -9,7 +9,8 @@ from tongxin.server._settings import Settings
 
 from ._feedback import feedback_router
 from ._meetings import meetings_router
-from ._web import REDIRECT, SESSION_COOKIE, console_router, redirect_handler
+from ._page import SESSION_COOKIE, Redirect, Refused, redirect_handler, refused_handler
+from ._web import console_router
 
 __all__ = ["SESSION_COOKIE", "install_console"]
 
@@ -19,4 +20,5 @@ def install_console(app: FastAPI, settings: Settings) -> None:
     app.include_router(console_router(settings))
     app.include_router(feedback_router(settings))
     app.include_router(meetings_router(settings))
-    app.add_exception_handler(REDIRECT, redirect_handler)
+    app.add_exception_handler(Redirect, redirect_handler)
+    app.add_exception_handler(Refused, refused_handler)

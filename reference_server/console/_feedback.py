@@ -19,7 +19,6 @@ import secrets
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -27,12 +26,10 @@ import segno
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._feedback import (
-    CST,
     MAX_BODY,
     Refusal,
     close_item,
@@ -45,8 +42,7 @@ from tongxin.server._feedback import (
 )
 from tongxin.server._settings import Settings
 
-from . import _web
-from ._text import words
+from ._page import client_of, csrf_ok, hub_of, render, secure, signed_in
 
 __all__ = ["MAX_REQUEST", "Window", "feedback_router"]
 
@@ -54,17 +50,9 @@ __all__ = ["MAX_REQUEST", "Window", "feedback_router"]
 MAX_REQUEST = 32 * 1024
 _CSRF_COOKIE = "tongxin_feedback_csrf"
 _FORM_PATH = "/console/feedback/to/"
-_here = Path(__file__).resolve().parent / "templates"
-_templates = Environment(
-    loader=ChoiceLoader([FileSystemLoader(_here / "feedback"), FileSystemLoader(_here)]),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-_templates.filters["local"] = lambda day: day.astimezone(CST).strftime("%Y-%m-%d %H:%M")
 
 #: key -> (zh-CN, en)
 TEXT: dict[str, tuple[str, str]] = {
-    "feedback": ("意见建议", "Feedback"),
     "form-title": ("向{org}提意见建议", "Feedback to {org}"),
     "form-intro": (
         "您的意见建议将直接送达本组织书记。可以匿名；如需回复，可留下电话。",
@@ -144,10 +132,6 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def _f(lang: str) -> dict[str, str]:
-    return {key: en if lang == "en" else zh for key, (zh, en) in TEXT.items()}
-
-
 class Window:
     """At most ``limit`` events per ``seconds`` for each key (a client address), sliding."""
 
@@ -203,16 +187,8 @@ async def read_form(request: Request, limit: int = MAX_REQUEST) -> dict[str, str
         raise _Refused("bad-form", 400) from None
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = _web._lang(request)
-    html = _templates.get_template(name).render(
-        t=words(lang), f=_f(lang), lang=lang, path=request.url.path, **context
-    )
-    return HTMLResponse(html, status_code=status, headers=_web._HEADERS)
+    return render(request, name, status, words=TEXT, **context)
 
 
 def _may_read(session: Session) -> bool:
@@ -233,7 +209,7 @@ def feedback_router(settings: Settings) -> APIRouter:
         token = request.cookies.get(_CSRF_COOKIE) or secrets.token_urlsafe(32)
         response = _render(
             request,
-            "form.html",
+            "feedback/form.html",
             status,
             org_id=org_id,
             org_name=org_name,
@@ -247,7 +223,7 @@ def feedback_router(settings: Settings) -> APIRouter:
             token,
             httponly=True,
             samesite="strict",
-            secure=_web._secure(request, settings),
+            secure=secure(request, settings),
             path="/console/feedback/",
         )
         return response
@@ -255,32 +231,32 @@ def feedback_router(settings: Settings) -> APIRouter:
     async def org_name_of(request: Request, org_id: str) -> str | None:
         if not org_id or len(org_id) > 96:
             return None
-        return await to_thread.run_sync(public_organisation, _web._hub(request), org_id)
+        return await to_thread.run_sync(public_organisation, hub_of(request), org_id)
 
     @router.get("/console/feedback/to/{org_id}")
     async def form(request: Request, org_id: str) -> Response:
         name = await org_name_of(request, org_id)
         if name is None:
-            return _render(request, "message.html", 404, message="no-organisation")
+            return _render(request, "feedback/message.html", 404, message="no-organisation")
         return form_page(request, org_id, name)
 
     @router.post("/console/feedback/to/{org_id}")
     async def send(request: Request, org_id: str) -> Response:
         name = await org_name_of(request, org_id)
         if name is None:
-            return _render(request, "message.html", 404, message="no-organisation")
-        if not submissions.allow(_client(request)):
+            return _render(request, "feedback/message.html", 404, message="no-organisation")
+        if not submissions.allow(client_of(request)):
             return form_page(request, org_id, name, 429, error="rate")
         try:
             data = await read_form(request)
         except _Refused as refused:
             return form_page(request, org_id, name, refused.status, error=refused.reason)
-        if not _web._csrf_ok(request.cookies.get(_CSRF_COOKIE), data.get("csrf")):
+        if not csrf_ok(request.cookies.get(_CSRF_COOKIE), data.get("csrf")):
             return form_page(request, org_id, name, 403, error="csrf", data=data)
         try:
             done = await to_thread.run_sync(
                 lambda: submit(
-                    _web._hub(request),
+                    hub_of(request),
                     org_id,
                     data.get("body", ""),
                     anonymous=data.get("anonymous") == "1",
@@ -290,12 +266,12 @@ def feedback_router(settings: Settings) -> APIRouter:
             )
         except Refusal as refusal:
             return form_page(request, org_id, name, 400, error=refusal.reason, data=data)
-        return _render(request, "thanks.html", 201, receipt=done.receipt, org_name=name)
+        return _render(request, "feedback/thanks.html", 201, receipt=done.receipt, org_name=name)
 
     @router.get("/console/feedback/to/{org_id}/qr.svg")
     async def qr_code(request: Request, org_id: str) -> Response:
         if await org_name_of(request, org_id) is None:
-            return _render(request, "message.html", 404, message="no-organisation")
+            return _render(request, "feedback/message.html", 404, message="no-organisation")
         url = base_url(request) + _FORM_PATH + quote(org_id, safe=":")
         out = io.BytesIO()
         segno.make(url, error="m").save(out, kind="svg", scale=6, border=2, title=url)
@@ -311,13 +287,13 @@ def feedback_router(settings: Settings) -> APIRouter:
 
     def _receipt_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         token = request.cookies.get(_CSRF_COOKIE) or secrets.token_urlsafe(32)
-        response = _render(request, "receipt.html", status, csrf=token, **context)
+        response = _render(request, "feedback/receipt.html", status, csrf=token, **context)
         response.set_cookie(
             _CSRF_COOKIE,
             token,
             httponly=True,
             samesite="strict",
-            secure=_web._secure(request, settings),
+            secure=secure(request, settings),
             path="/console/feedback/",
         )
         return response
@@ -325,27 +301,29 @@ def feedback_router(settings: Settings) -> APIRouter:
     @router.post("/console/feedback/receipt")
     async def receipt_lookup(request: Request) -> Response:
         """A POST, so that a code never lands in a URL or a log; limited per address."""
-        if not lookups.allow(_client(request)):
+        if not lookups.allow(client_of(request)):
             return _receipt_page(request, 429, error="rate")
         try:
             data = await read_form(request, 4096)
         except _Refused as refused:
             return _receipt_page(request, refused.status, error=refused.reason)
-        if not _web._csrf_ok(request.cookies.get(_CSRF_COOKIE), data.get("csrf")):
+        if not csrf_ok(request.cookies.get(_CSRF_COOKIE), data.get("csrf")):
             return _receipt_page(request, 403, error="csrf")
         code = data.get("code", "")[:64]
-        item = await to_thread.run_sync(find_by_receipt, _web._hub(request), code)
+        item = await to_thread.run_sync(find_by_receipt, hub_of(request), code)
         if item is None:
             return _receipt_page(request, 404, error="not-found", code=code)
-        hub = _web._hub(request)
+        hub = hub_of(request)
         org_name = await to_thread.run_sync(public_organisation, hub, item.organisation_id)
         return _receipt_page(request, item=item, org_name=org_name or "", code=code)
 
     # -- staff -------------------------------------------------------------------------------
     async def staff(request: Request) -> Session | Response:
-        session = await _web._session(request)
+        session = await signed_in(request)
         if not _may_read(session):
-            return _render(request, "message.html", 403, message="forbidden", session=session)
+            return _render(
+                request, "feedback/message.html", 403, message="forbidden", session=session
+            )
         return session
 
     @router.get("/console/feedback")
@@ -353,7 +331,7 @@ def feedback_router(settings: Settings) -> APIRouter:
         session = await staff(request)
         if isinstance(session, Response):
             return session
-        hub = _web._hub(request)
+        hub = hub_of(request)
         counts, rows = await to_thread.run_sync(list_items, hub, session.principal, status or None)
         orgs = await to_thread.run_sync(organisations, hub, session.principal)
         names = {o.id: o.name for o in orgs}
@@ -361,7 +339,7 @@ def feedback_router(settings: Settings) -> APIRouter:
         link = _FORM_PATH + quote(share, safe=":")
         return _render(
             request,
-            "list.html",
+            "feedback/list.html",
             session=session,
             counts=counts,
             rows=rows,
@@ -383,14 +361,22 @@ def feedback_router(settings: Settings) -> APIRouter:
     async def item_page(
         request: Request, session: Session, item_id: str, status: int = 200, error: str = ""
     ) -> Response:
-        hub = _web._hub(request)
+        hub = hub_of(request)
         found = await to_thread.run_sync(open_item, hub, session.principal, item_id)
         if found is None:
-            return _render(request, "message.html", 404, message="missing", session=session)
+            return _render(
+                request, "feedback/message.html", 404, message="missing", session=session
+            )
         orgs = await to_thread.run_sync(organisations, hub, session.principal)
         names = {o.id: o.name for o in orgs}
         return _render(
-            request, "item.html", status, session=session, item=found, names=names, error=error
+            request,
+            "feedback/item.html",
+            status,
+            session=session,
+            item=found,
+            names=names,
+            error=error,
         )
 
     @router.post("/console/feedback/items/{item_id}/{verb}")
@@ -399,14 +385,16 @@ def feedback_router(settings: Settings) -> APIRouter:
         if isinstance(session, Response):
             return session
         if verb not in ("reply", "close"):
-            return _render(request, "message.html", 404, message="missing", session=session)
+            return _render(
+                request, "feedback/message.html", 404, message="missing", session=session
+            )
         try:
             data = await read_form(request)
         except _Refused as refused:
             return await item_page(request, session, item_id, refused.status, refused.reason)
-        if not _web._csrf_ok(session.csrf, data.get("csrf")):
+        if not csrf_ok(session.csrf, data.get("csrf")):
             return await item_page(request, session, item_id, 403, "csrf")
-        hub = _web._hub(request)
+        hub = hub_of(request)
         try:
             if verb == "reply":
                 text = data.get("reply", "")

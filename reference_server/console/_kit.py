@@ -1,59 +1,40 @@
-"""What the record pages share: the signed-in user (the same session and policy as the other
-console pages), rendering with the console's words, CSRF checks, and the record form — a list
-of fields read from a posted form over the stored record, so that nothing the form does not
-show is ever erased, with the standard's issues placed at the field their JSON Pointer names."""
+"""The record form of the record pages (organisations, members, dues, transfers): a list of
+fields read from a posted form over the stored record, so that nothing the form does not show
+is ever erased, with the standard's issues placed at the field their JSON Pointer names. The
+page plumbing (session, CSRF, rendering) is :mod:`._page`'s."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 from anyio import to_thread
 from fastapi import Request
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from tongxin.schemas import codelist, problems
-from tongxin.server._accounts import Session, open_session
+from tongxin.server._accounts import Session
 from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
-from tongxin.server._policy import Act, authorize
 from tongxin.server._reads import get_record
 from tongxin.server._security import Principal
 
-from ._page import HEADERS, SESSION_COOKIE, hub_of, lang_of
+from ._page import Refused, hub_of, lang_of
+from ._page import field as posted
 from ._pagetext import page_words
-from ._text import words
-from ._web import REDIRECT
 
 __all__ = [
     "FormErrors",
     "Spec",
-    "csrf_ok",
+    "editable",
     "errors_of",
     "form_values",
     "form_version",
-    "hub_of",
-    "lang_of",
     "may_write",
     "merge_form",
     "read_visible",
-    "render",
-    "signed_in",
-    "text",
     "word",
 ]
-
-_MAX_FIELD = 200
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,56 +74,8 @@ class FormErrors:
         return bool(self.fields or self.general or self.stale)
 
 
-def _titler(lang: str) -> Any:
-    def title(list_name: str, code: str | None) -> str:
-        if code is None:
-            return ""
-        try:
-            zh, en = codelist(list_name).title(code)
-        except KeyError:
-            return code
-        return en if lang == "en" else zh
-
-    return title
-
-
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = lang_of(request)
-    html = _templates.get_template(name).render(
-        t={**words(lang), **page_words(lang)},
-        lang=lang,
-        path=request.url.path,
-        title=_titler(lang),
-        **context,
-    )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
-async def signed_in(request: Request) -> Session:
-    """The signed-in user allowed to read, or a redirect to the login page (or to the password
-    page while the one-time password is still in use)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    session = await to_thread.run_sync(open_session, hub_of(request).db, cookie)
-    if session is None:
-        raise REDIRECT(f"/console/login?next={quote(request.url.path)}")
-    if session.must_change:
-        raise REDIRECT("/console/password")
-    authorize(session.principal, Act.READ)
-    return session
-
-
 def may_write(session: Session) -> bool:
     return session.principal.has("records:write")
-
-
-def csrf_ok(session: Session, form: Any) -> bool:
-    given = form.get("csrf")
-    return isinstance(given, str) and hmac.compare_digest(session.csrf, given)
-
-
-def text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value[:_MAX_FIELD].strip() if isinstance(value, str) else ""
 
 
 def read_visible(
@@ -156,6 +89,22 @@ def read_visible(
         return None
     record: dict[str, Any] = orjson.loads(found.body)
     return record, found.version
+
+
+async def editable(
+    request: Request, session: Session, collection: str, rid: str
+) -> tuple[dict[str, Any], int]:
+    """A record the signed-in user may see and change, and its version; else :class:`Refused`
+    (404 ``record-missing`` when the user cannot see it, 403 ``read-only`` when the user may
+    only read)."""
+    found = await to_thread.run_sync(
+        read_visible, hub_of(request), session.principal, collection, rid
+    )
+    if found is None:
+        raise Refused(session, "record-missing", 404)
+    if not may_write(session):
+        raise Refused(session, "read-only", 403)
+    return found
 
 
 def form_values(record: dict[str, Any], specs: list[Spec]) -> dict[str, str]:
@@ -180,7 +129,7 @@ def merge_form(
     body = dict(stored)
     entered: dict[str, str] = {}
     for spec in specs:
-        raw = text(form, spec.name)
+        raw = posted(form, spec.name).strip()
         entered[spec.name] = raw
         if spec.kind == "sensitive":
             if form.get(f"{spec.name}--clear") == "1":

@@ -1,4 +1,4 @@
-"""Meetings from a phone (``docs/console.md`` §六): the secretary's pages under
+"""Meetings from a phone (``docs/console.md`` §九): the secretary's pages under
 ``/console/meetings`` and the member's check-in page under ``/console/checkin/``.
 
 The secretary (or an organiser or admin of the subtree) creates a meeting, taps each member
@@ -11,15 +11,13 @@ are with four digits (:mod:`tongxin.server._checkins`).
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import segno
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 import tongxin.server._checkins as checkins
@@ -29,19 +27,27 @@ from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError, NotFound, PreconditionFailed
 from tongxin.server._settings import Settings
 
-from . import _web
-from ._text import words
+from ._page import (
+    CST,
+    checked_form,
+    client_of,
+    csrf_ok,
+    field,
+    hub_of,
+    lang_of,
+    render,
+    secure,
+    signed_in,
+    titler,
+)
 
 __all__ = ["meetings_router"]
 
-#: Times on these pages are Beijing time (a ``datetime-local`` field carries no zone).
-CST = timezone(timedelta(hours=8))
 _CHECKIN_CSRF = "tongxin_checkin_csrf"
 _STATUSES = ("present", "absent", "excused")
 
 #: key -> (zh-CN, en): the words of these pages, beside the console's own.
 TEXT: dict[str, tuple[str, str]] = {
-    "meetings": ("会议签到", "Meetings"),
     "new-meeting": ("新建会议", "New meeting"),
     "no-meetings": ("还没有会议记录", "No meeting yet"),
     "no-meeting": ("没有找到该会议", "No such meeting"),
@@ -154,28 +160,10 @@ _STATUS = {
     "other-branch": 403,
     "no-proof": 403,
 }
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-
-
-def _words(lang: str) -> dict[str, str]:
-    index = 1 if lang == "en" else 0
-    return {**words(lang), **{key: pair[index] for key, pair in TEXT.items()}}
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = _web._lang(request)
-    html = _templates.get_template(name).render(
-        t=_words(lang),
-        lang=lang,
-        path=request.url.path,
-        title=_web._titler(lang),
-        **context,
-    )
-    return HTMLResponse(html, status_code=status, headers=_web._HEADERS)
+    return render(request, name, status, words=TEXT, **context)
 
 
 def _shown(value: Any) -> str:
@@ -231,13 +219,13 @@ def _outside_rows(messages: dict[str, list[str]] | None) -> dict[str, list[str]]
 
 
 def _type_titles(lang: str) -> list[tuple[str, str]]:
-    titles = _web._titler(lang)
+    titles = titler(lang)
     return [(code, titles("activity-type", code)) for code in checkins.CHECKIN_TYPES]
 
 
 async def _manager(request: Request) -> Session | Response:
     """The signed-in user when it may manage meetings, else the page that says why not."""
-    session = await _web._session(request)
+    session = await signed_in(request)
     if not session.principal.has("records:write"):
         return _render(request, "error.html", 403, error="forbidden", session=session)
     return session
@@ -255,7 +243,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        hub = _web._hub(request)
+        hub = hub_of(request)
         rows = await to_thread.run_sync(checkins.list_meetings, hub, session.principal)
         return _render(request, "meetings.html", session=session, rows=rows, shown=_shown)
 
@@ -267,7 +255,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         errors: dict[str, list[str]] | None = None,
         status: int = 200,
     ) -> Response:
-        lang = _web._lang(request)
+        lang = lang_of(request)
         return _render(
             request,
             "meeting_new.html",
@@ -284,7 +272,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        orgs = await to_thread.run_sync(organisations, _web._hub(request), session.principal)
+        orgs = await to_thread.run_sync(organisations, hub_of(request), session.principal)
         now = datetime.now(CST).replace(second=0, microsecond=0)
         values = {
             "organisationId": session.organisation_id,
@@ -299,12 +287,10 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        form = await request.form()
-        if not _web._csrf_ok(session.csrf, form.get("csrf")):
-            return _render(request, "error.html", 403, error="csrf", session=session)
-        hub = _web._hub(request)
+        form = await checked_form(request, session)
+        hub = hub_of(request)
         values = {
-            key: _web._field(form, key).strip()
+            key: field(form, key).strip()
             for key in ("organisationId", "type", "topic", "startTime", "endTime", "location")
         }
         orgs = await to_thread.run_sync(organisations, hub, session.principal)
@@ -321,7 +307,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         try:
             made = await to_thread.run_sync(checkins.create_meeting, hub, session.principal, record)
         except HubError as error:
-            lang = _web._lang(request)
+            lang = lang_of(request)
             errors: dict[str, list[str]] = {}
             for pointer, messages in _field_errors(error, lang).items():
                 errors.setdefault(pointer if pointer[1:] in values else "", []).extend(messages)
@@ -341,7 +327,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         warnings: dict[str, list[str]] | None = None,
         marks: dict[str, tuple[str, str | None]] | None = None,
     ) -> Response:
-        hub = _web._hub(request)
+        hub = hub_of(request)
         try:
             meeting = await to_thread.run_sync(
                 checkins.load_meeting, hub, session.principal, activity_id
@@ -401,21 +387,19 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        form = await request.form()
-        if not _web._csrf_ok(session.csrf, form.get("csrf")):
-            return _render(request, "error.html", 403, error="csrf", session=session)
+        form = await checked_form(request, session)
         activity_id = activity_id[:96]
-        hub = _web._hub(request)
-        version = _web._field(form, "version")
+        hub = hub_of(request)
+        version = field(form, "version")
         marks: dict[str, tuple[str, str | None]] = {}
         for key in form:
             if key.startswith("status:"):
                 member_id = key.removeprefix("status:")[:96]
-                status = _web._field(form, key)
+                status = field(form, key)
                 if status in _STATUSES:
-                    reason = _web._field(form, f"reason:{member_id}").strip()
+                    reason = field(form, f"reason:{member_id}").strip()
                     marks[member_id] = (status, reason if status != "present" and reason else None)
-        lang = _web._lang(request)
+        lang = lang_of(request)
         try:
             warnings = await to_thread.run_sync(
                 checkins.save_attendance,
@@ -458,15 +442,13 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        form = await request.form()
-        if not _web._csrf_ok(session.csrf, form.get("csrf")):
-            return _render(request, "error.html", 403, error="csrf", session=session)
+        form = await checked_form(request, session)
         activity_id = activity_id[:96]
-        member = _web._field(form, "member")
+        member = field(form, "member")
         try:
             await to_thread.run_sync(
                 checkins.confirm_checkins,
-                _web._hub(request),
+                hub_of(request),
                 session.principal,
                 session.username,
                 activity_id,
@@ -483,7 +465,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         session = await _manager(request)
         if isinstance(session, Response):
             return session
-        hub = _web._hub(request)
+        hub = hub_of(request)
         try:
             meeting = await to_thread.run_sync(
                 checkins.load_meeting, hub, session.principal, activity_id[:96]
@@ -518,7 +500,7 @@ def meetings_router(settings: Settings) -> APIRouter:
         chosen: str = "",
     ) -> Response:
         people = (
-            checkins.branch_members(_web._hub(request), meeting.organisation_id)
+            checkins.branch_members(hub_of(request), meeting.organisation_id)
             if (meeting is not None and not done and error not in ("bad-link", "closed", "gone"))
             else []
         )
@@ -544,7 +526,7 @@ def meetings_router(settings: Settings) -> APIRouter:
             csrf,
             httponly=True,
             samesite="strict",
-            secure=_web._secure(request, settings),
+            secure=secure(request, settings),
             path="/console/checkin/",
         )
         return response
@@ -560,7 +542,7 @@ def meetings_router(settings: Settings) -> APIRouter:
 
     @router.get("/console/checkin/{token}")
     async def checkin_form(request: Request, token: str) -> Response:
-        hub = _web._hub(request)
+        hub = hub_of(request)
         state, meeting = await to_thread.run_sync(open_meeting, token[:400], hub)
         if state != "open":
             return checkin_page(request, "", meeting, status=_STATUS[state], error=state)
@@ -568,16 +550,16 @@ def meetings_router(settings: Settings) -> APIRouter:
 
     @router.post("/console/checkin/{token}")
     async def checkin_submit(request: Request, token: str) -> Response:
-        hub = _web._hub(request)
+        hub = hub_of(request)
         token = token[:400]
         form = await request.form()
         _, meeting = await to_thread.run_sync(open_meeting, token, hub)
-        if not _web._csrf_ok(request.cookies.get(_CHECKIN_CSRF), form.get("csrf")):
+        if not csrf_ok(request.cookies.get(_CHECKIN_CSRF), form.get("csrf")):
             return checkin_page(request, token, meeting, status=403, error="csrf")
-        member_id = _web._field(form, "member")[:96]
-        digits = _web._field(form, "digits")[:8]
+        member_id = field(form, "member")[:96]
+        digits = field(form, "digits")[:8]
         outcome = await to_thread.run_sync(
-            lambda: checkins.check_in(hub, token, member_id, digits, client=_web._client(request))
+            lambda: checkins.check_in(hub, token, member_id, digits, client=client_of(request))
         )
         if outcome.ok:
             return checkin_page(request, "", meeting, done=outcome.name)

@@ -28,19 +28,16 @@ from tongxin.server._transfers import read_status
 from ._kit import (
     FormErrors,
     Spec,
-    csrf_ok,
+    editable,
     errors_of,
     form_values,
     form_version,
-    hub_of,
-    lang_of,
     may_write,
     merge_form,
     read_visible,
-    render,
-    signed_in,
     word,
 )
+from ._page import checked_form, error_page, hub_of, lang_of, render, signed_in
 
 __all__ = ["DUES_FIELDS", "MEMBER_FIELDS", "member_pages"]
 
@@ -187,9 +184,6 @@ def _masked(value: Any) -> str:
 def member_pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def refused(request: Request, session: Session, key: str, status: int) -> Response:
-        return render(request, "error.html", status, error=key, session=session)
-
     async def form_page(
         request: Request,
         session: Session,
@@ -233,7 +227,7 @@ def member_pages() -> APIRouter:
     async def new_member_form(request: Request, organisationId: str = "") -> Response:  # noqa: N803
         session = await signed_in(request)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         values = {
             "organisationId": organisationId[:96] or session.organisation_id,
             "category": "probationary",
@@ -247,11 +241,9 @@ def member_pages() -> APIRouter:
     @router.post("/console/members/new")
     async def create_member(request: Request) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         body, entered = merge_form({}, form, MEMBER_FIELDS)
         try:
             outcome = await to_thread.run_sync(
@@ -271,7 +263,7 @@ def member_pages() -> APIRouter:
         session = await signed_in(request)
         found = await visible(request, session, "members", member_id)
         if found is None:
-            return refused(request, session, "record-missing", 404)
+            return error_page(request, session, "record-missing", 404)
         record, version = found
         hub = hub_of(request)
         history = await to_thread.run_sync(member_history, hub, "members", member_id)
@@ -300,11 +292,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/edit")
     async def edit_member_form(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         record, version = found
         return await form_page(
             request, session, MEMBER_FIELDS, values=form_values(record, MEMBER_FIELDS),
@@ -316,14 +304,8 @@ def member_pages() -> APIRouter:
     @router.post("/console/members/{member_id}/edit")
     async def edit_member(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        form = await checked_form(request, session)
+        found = await editable(request, session, "members", member_id)
         stored, _ = found
         mine = form_version(form)
         body, entered = merge_form(stored, form, MEMBER_FIELDS)
@@ -346,11 +328,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/dues/new")
     async def new_dues_form(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         return await form_page(
             request, session, DUES_FIELDS, values={"memberId": member_id}, version=None,
             heading=f"{word(request, 'new-dues')} · {found[0].get('name')}",
@@ -360,14 +338,8 @@ def member_pages() -> APIRouter:
     @router.post("/console/members/{member_id}/dues/new")
     async def create_dues(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
-        found = await visible(request, session, "members", member_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        form = await checked_form(request, session)
+        found = await editable(request, session, "members", member_id)
         body, entered = merge_form({}, form, DUES_FIELDS)
         body["memberId"] = entered["memberId"] = member_id
         try:
@@ -386,11 +358,7 @@ def member_pages() -> APIRouter:
     @router.get("/console/dues/{dues_id}/edit")
     async def edit_dues_form(request: Request, dues_id: str) -> Response:
         session = await signed_in(request)
-        found = await visible(request, session, "duesPayments", dues_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        found = await editable(request, session, "duesPayments", dues_id)
         record, version = found
         return await form_page(
             request, session, DUES_FIELDS, values=form_values(record, DUES_FIELDS),
@@ -401,14 +369,8 @@ def member_pages() -> APIRouter:
     @router.post("/console/dues/{dues_id}/edit")
     async def edit_dues(request: Request, dues_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
-        found = await visible(request, session, "duesPayments", dues_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        form = await checked_form(request, session)
+        found = await editable(request, session, "duesPayments", dues_id)
         stored, _ = found
         member_id = str(stored.get("memberId"))
         mine = form_version(form)

@@ -22,19 +22,15 @@ from tongxin.server._tables import json_field, org_tree, records
 
 from ._kit import (
     Spec,
-    csrf_ok,
+    editable,
     errors_of,
     form_values,
     form_version,
-    hub_of,
-    lang_of,
     may_write,
     merge_form,
-    read_visible,
-    render,
-    signed_in,
     word,
 )
+from ._page import checked_form, error_page, hub_of, lang_of, render, signed_in
 
 __all__ = ["ORG_FIELDS", "TreeNode", "org_pages", "org_tree_counts"]
 
@@ -188,9 +184,6 @@ def org_pages() -> APIRouter:
             reload=reload,
         )
 
-    def refused(request: Request, session: Session, key: str, status: int) -> Response:
-        return render(request, "error.html", status, error=key, session=session)
-
     @router.get("/console/orgs")
     async def tree(request: Request) -> Response:
         session = await signed_in(request)
@@ -203,7 +196,7 @@ def org_pages() -> APIRouter:
     async def new_form(request: Request, parentId: str = "") -> Response:  # noqa: N803
         session = await signed_in(request)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         values = {"parentId": parentId[:96] or session.organisation_id, "type": "branch"}
         heading = word(request, "new-org")
         return await form_page(
@@ -214,11 +207,9 @@ def org_pages() -> APIRouter:
     @router.post("/console/orgs/new")
     async def create(request: Request) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
+            return error_page(request, session, "read-only", 403)
         body, entered = merge_form({}, form, ORG_FIELDS)
         hub = hub_of(request)
         try:
@@ -234,13 +225,7 @@ def org_pages() -> APIRouter:
     @router.get("/console/orgs/{org_id}/edit")
     async def edit_form(request: Request, org_id: str) -> Response:
         session = await signed_in(request)
-        found = await to_thread.run_sync(
-            read_visible, hub_of(request), session.principal, "organisations", org_id
-        )
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        found = await editable(request, session, "organisations", org_id)
         record, version = found
         return await form_page(
             request, session, values=form_values(record, ORG_FIELDS), version=version,
@@ -250,18 +235,9 @@ def org_pages() -> APIRouter:
     @router.post("/console/orgs/{org_id}/edit")
     async def edit(request: Request, org_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         hub = hub_of(request)
-        found = await to_thread.run_sync(
-            read_visible, hub, session.principal, "organisations", org_id
-        )
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
-        stored, _ = found
+        stored, _ = await editable(request, session, "organisations", org_id)
         mine = form_version(form)
         body, entered = merge_form(stored, form, ORG_FIELDS)
         try:

@@ -31,6 +31,7 @@ PAGE_TEXT: dict[str, tuple[str, str]] = {
     "new-dues": ("登记党费", "Record a dues payment"),
     "edit-dues": ("编辑党费记录", "Edit dues payment"),
     "issue-letter": ("开具介绍信", "Issue a transfer letter"),
+    "print-letter": ("打印介绍信", "Print the letter"),
     "in-flight": ("在途的介绍信", "Letters in flight"),
     "decided": ("近期已办结", "Recently concluded"),
     "outgoing": ("转出", "Outgoing"),

@@ -12,20 +12,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-import orjson
 import xlsxwriter
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from markupsafe import Markup
 
 from tongxin.schemas import codelist
+from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError
 from tongxin.server._settings import Settings
 from tongxin.server._stats import REQUIRED_EVERY, StatsQuery, compute_stats
 
-from ._page import HEADERS, hub_of, lang_of, render, signed_in
+from ._page import HEADERS, hub_of, lang_of, render, script_json, signed_in
 
 __all__ = ["WORDS", "StatTable", "stat_tables", "stats_router", "workbook"]
 
@@ -44,12 +43,12 @@ WORDS: dict[str, tuple[str, str]] = {
         "probation and terms are counted at the end date.",
     ),
     "item": ("项目", "Item"),
-    "count": ("数量", "Count"),
+    "col-count": ("数量", "Count"),
     "rate": ("比率", "Rate"),
     "id": ("编号", "Id"),
-    "name": ("名称", "Name"),
+    "col-name": ("名称", "Name"),
     "organisation": ("所在党组织", "Organisation"),
-    "members": ("党员数", "Members"),
+    "col-members": ("党员数", "Members"),
     "full-members": ("正式党员数", "Full members"),
     "joined": ("入党日期", "Joined"),
     "due-date": ("应转正日期", "Due"),
@@ -60,7 +59,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "paid": ("已交人月数", "Member-months paid"),
-    "due": ("应交人月数", "Member-months due"),
+    "col-due": ("应交人月数", "Member-months due"),
     "month": ("月份", "Month"),
     "paid-members": ("交纳人数", "Members who paid"),
     "elected": ("选举日期", "Elected"),
@@ -119,7 +118,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
 
     def breakdown(key: str, path: str, kind: str) -> None:
         rows = [[i["label"][lang], i["count"]] for i in _items(stats, path)]
-        out.append(StatTable(key, w[f"t-{key}"], [w["item"], w["count"]], rows, (path, kind)))
+        out.append(StatTable(key, w[f"t-{key}"], [w["item"], w["col-count"]], rows, (path, kind)))
 
     for key, name, kind in (
         ("by-category", "byCategory", "pie"),
@@ -136,7 +135,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
         StatTable(
             "under-three",
             w["t-under-three"],
-            [w["id"], w["name"], w["members"], w["full-members"]],
+            [w["id"], w["col-name"], w["col-members"], w["full-members"]],
             [[i["id"], i["name"], i["members"], i["fullMembers"]] for i in under["items"]],
             total=under["count"],
         )
@@ -147,7 +146,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
             StatTable(
                 key,
                 w[f"t-{key}"],
-                [w["id"], w["name"], w["organisation"], w["joined"], w["due-date"]],
+                [w["id"], w["col-name"], w["organisation"], w["joined"], w["due-date"]],
                 [
                     [i["id"], i["name"], i["organisationId"], i["joinedDate"], i["dueDate"]]
                     for i in part["items"]
@@ -179,7 +178,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
         StatTable(
             "meetings-branch",
             w["t-meetings-branch"],
-            [w["id"], w["name"], *titles, w["complete"]],
+            [w["id"], w["col-name"], *titles, w["complete"]],
             [branch_row(i) for i in meetings["items"]],
             total=meetings["branches"],
         )
@@ -189,7 +188,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
         StatTable(
             "dues-month",
             w["t-dues-month"],
-            [w["month"], w["paid-members"], w["members"], w["rate"]],
+            [w["month"], w["paid-members"], w["col-members"], w["rate"]],
             [[i["code"], i["count"], dues["members"], i["rate"]] for i in dues["byMonth"]],
             ("dues.byMonth", "bar"),
         )
@@ -198,7 +197,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
         StatTable(
             "dues-branch",
             w["t-dues-branch"],
-            [w["id"], w["name"], w["paid"], w["due"], w["rate"]],
+            [w["id"], w["col-name"], w["paid"], w["col-due"], w["rate"]],
             [
                 [i["code"], i["label"][lang], i["count"], i["due"], i["rate"]]
                 for i in dues.get("byBranch", [])
@@ -216,7 +215,7 @@ def stat_tables(stats: dict[str, Any], lang: str) -> list[StatTable]:
             StatTable(
                 key,
                 w[f"t-{key}"],
-                [w["id"], w["name"], w["elected"], w["term-years"], w["term-ends"]],
+                [w["id"], w["col-name"], w["elected"], w["term-years"], w["term-ends"]],
                 [
                     [i["id"], i["name"], i["electedDate"], i["termYears"], i["termEnds"]]
                     for i in part["items"]
@@ -276,10 +275,8 @@ def stats_router(settings: Settings) -> APIRouter:
 
     async def compute(
         request: Request, organisation_id: str, start: str, end: str
-    ) -> tuple[Any, dict[str, Any] | None, str | None]:
+    ) -> tuple[Session, dict[str, Any] | None, str | None]:
         session = await signed_in(request)
-        if isinstance(session, Response):
-            return session, None, None
         first, last = _day(start), _day(end)
         if isinstance(first, str) or isinstance(last, str):
             return session, None, "bad-date"
@@ -300,8 +297,6 @@ def stats_router(settings: Settings) -> APIRouter:
         end: Annotated[str, Query(alias="to")] = "",
     ) -> Response:
         session, stats, error = await compute(request, organisationId, start, end)
-        if isinstance(session, Response):
-            return session
         orgs = await to_thread.run_sync(organisations, hub_of(request), session.principal)
         lang = lang_of(request)
         tables = stat_tables(stats, lang) if stats is not None else []
@@ -309,11 +304,11 @@ def stats_router(settings: Settings) -> APIRouter:
         return render(
             request,
             "stats.html",
-            WORDS,
             200 if error is None else 400,
+            words=WORDS,
             session=session,
             stats=stats,
-            stats_json=_script_json(stats or {}),
+            stats_json=script_json(stats or {}),
             tables=tables,
             orgs=orgs,
             query=query,
@@ -328,9 +323,7 @@ def stats_router(settings: Settings) -> APIRouter:
         end: Annotated[str, Query(alias="to")] = "",
         table: str = "",
     ) -> Response:
-        session, stats, error = await compute(request, organisationId, start, end)
-        if isinstance(session, Response):
-            return session
+        _session, stats, error = await compute(request, organisationId, start, end)
         if stats is None:
             return Response(error or "", 400, media_type="text/plain; charset=utf-8")
         lang = lang_of(request)
@@ -355,11 +348,3 @@ def stats_router(settings: Settings) -> APIRouter:
         )
 
     return router
-
-
-def _script_json(value: Any) -> Markup:
-    """JSON for a ``<script type="application/json">`` element (no ``<``, ``>``, ``&``)."""
-    text = orjson.dumps(value).decode()
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, escaped)
-    return Markup(text)  # escaped above for this context

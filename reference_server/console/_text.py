@@ -80,6 +80,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "signed-in-as": ("当前用户", "Signed in as"),
     "orgs": ("组织", "Organisations"),
     "transfers": ("组织关系转接", "Transfers"),
+    "feedback": ("意见建议", "Feedback"),
+    "meetings": ("会议签到", "Meetings"),
+    "nav-stats": ("统计", "Statistics"),
+    "nav-tokens": ("令牌管理", "Tokens"),
 }
 
 

@@ -96,8 +96,8 @@ def tokens_router(settings: Settings) -> APIRouter:
         return render(
             request,
             "tokens.html",
-            WORDS,
             status,
+            words=WORDS,
             session=session,
             tokens=listed,
             orgs=orgs,
@@ -108,10 +108,8 @@ def tokens_router(settings: Settings) -> APIRouter:
 
     async def admin(request: Request) -> Session | Response:
         found = await signed_in(request)
-        if isinstance(found, Response):
-            return found
         if found.role != Role.ADMIN:
-            return render(request, "tokens.html", WORDS, 403, session=found, denied=True)
+            return render(request, "tokens.html", 403, words=WORDS, session=found, denied=True)
         return found
 
     @router.get("/console/tokens")
@@ -127,7 +125,7 @@ def tokens_router(settings: Settings) -> APIRouter:
         if isinstance(session, Response):
             return session
         form = await request.form()
-        if not csrf_ok(session, form.get("csrf")):
+        if not csrf_ok(session.csrf, form.get("csrf")):
             return await page(request, session, 403, error="csrf")
         scopes = [s for s in form.getlist("scope") if isinstance(s, str) and s in SCOPES]
         if not scopes:
@@ -159,7 +157,7 @@ def tokens_router(settings: Settings) -> APIRouter:
         if isinstance(session, Response):
             return session
         form = await request.form()
-        if not csrf_ok(session, form.get("csrf")):
+        if not csrf_ok(session.csrf, form.get("csrf")):
             return await page(request, session, 403, error="csrf")
         hub = hub_of(request)
         try:

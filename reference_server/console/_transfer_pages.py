@@ -39,18 +39,13 @@ from tongxin.server._transfers import (
 from ._kit import (
     FormErrors,
     Spec,
-    csrf_ok,
+    editable,
     errors_of,
-    hub_of,
-    lang_of,
     may_write,
     merge_form,
-    read_visible,
-    render,
-    signed_in,
-    text,
     word,
 )
+from ._page import HEADERS, checked_form, error_page, field, hub_of, lang_of, render, signed_in
 
 __all__ = ["LETTER_FIELDS", "Letter", "letters", "transfer_pages"]
 
@@ -124,11 +119,14 @@ def issue(hub: Hub, principal: Principal, body: dict[str, Any]) -> str:
     return str(outcome.id)
 
 
+def _file_name(transfer_id: str) -> str:
+    """The printed letter's file name (``cd-wuhou_t1.letter.pdf``): letters, digits, ``-_.``."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in transfer_id)
+    return f"{safe[:100]}.letter.pdf"
+
+
 def transfer_pages() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-
-    def refused(request: Request, session: Session, key: str, status: int) -> Response:
-        return render(request, "error.html", status, error=key, session=session)
 
     async def listing(
         request: Request, session: Session, status: int = 200, problem: str | None = None
@@ -149,6 +147,29 @@ def transfer_pages() -> APIRouter:
     @router.get("/console/transfers")
     async def transfers(request: Request) -> Response:
         return await listing(request, await signed_in(request))
+
+    @router.get("/console/transfers/{transfer_id}/letter.pdf")
+    async def letter_print(request: Request, transfer_id: str) -> Response:
+        """The printed letter: the PDF of ``GET /v1/transfers/{id}/letter.pdf``, by the same
+        function under the same scope rule (a letter the user may not see is a 404)."""
+        session = await signed_in(request)
+        # Imported on first use, as by the API: the PDF and font libraries cost no start-up time.
+        from tongxin.server._letterpdf import letter_pdf
+
+        try:
+            body = await to_thread.run_sync(
+                letter_pdf, hub_of(request), transfer_id[:200], session.principal
+            )
+        except HubError as error:
+            if error.status == 404:
+                return error_page(request, session, "record-missing", 404)
+            return error_page(request, session, error.message(lang_of(request)), error.status)
+        headers = {
+            **HEADERS,
+            "Content-Disposition": f'inline; filename="{_file_name(transfer_id)}"',
+        }
+        headers.pop("Content-Security-Policy")
+        return Response(body, media_type="application/pdf", headers=headers)
 
     async def letter_form(
         request: Request,
@@ -179,13 +200,7 @@ def transfer_pages() -> APIRouter:
     @router.get("/console/members/{member_id}/transfer")
     async def new_letter(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        found = await to_thread.run_sync(
-            read_visible, hub_of(request), session.principal, "members", member_id
-        )
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
+        found = await editable(request, session, "members", member_id)
         member = found[0]
         values = {
             "memberId": member_id,
@@ -199,16 +214,9 @@ def transfer_pages() -> APIRouter:
     @router.post("/console/members/{member_id}/transfer")
     async def issue_letter(request: Request, member_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         hub = hub_of(request)
-        found = await to_thread.run_sync(read_visible, hub, session.principal, "members", member_id)
-        if found is None:
-            return refused(request, session, "record-missing", 404)
-        if not may_write(session):
-            return refused(request, session, "read-only", 403)
-        member = found[0]
+        member, _ = await editable(request, session, "members", member_id)
         body, entered = merge_form({}, form, LETTER_FIELDS)
         # the member and where it is now come from the record, never from the form
         body.update(memberId=member_id, fromOrganisationId=member.get("organisationId"))
@@ -223,7 +231,7 @@ def transfer_pages() -> APIRouter:
         return RedirectResponse("/console/transfers?done=1", status_code=303)
 
     for verb in ("accept", "reject", "withdraw"):
-        _decision(router, verb, listing, refused)
+        _decision(router, verb, listing)
 
     return router
 
@@ -232,17 +240,14 @@ def _decision(
     router: APIRouter,
     verb: str,
     listing: Callable[..., Awaitable[Response]],
-    refused: Callable[[Request, Session, str, int], Response],
 ) -> None:
     @router.post(f"/console/transfers/{{transfer_id}}/{verb}")
     async def decide(request: Request, transfer_id: str) -> Response:
         session = await signed_in(request)
-        form = await request.form()
-        if not csrf_ok(session, form):
-            return refused(request, session, "csrf", 403)
+        form = await checked_form(request, session)
         if not may_write(session):
-            return refused(request, session, "read-only", 403)
-        reason = text(form, "reason") or None
+            return error_page(request, session, "read-only", 403)
+        reason = field(form, "reason").strip() or None
         hub, principal = hub_of(request), session.principal
         try:
             authorize(principal, Act.WRITE)

@@ -87,6 +87,7 @@ def world(server: Server, backend: Backend) -> World:
             "sec-a": create_user(hub.db, "sec-a", ids["a"], "secretary"),
             "county": create_user(hub.db, "county", ids["root"], "organiser"),
             "locked": create_user(hub.db, "locked", ids["root"], "viewer"),
+            "boss": create_user(hub.db, "boss", ids["root"], "admin"),
         }
     finally:
         hub.close()
@@ -136,6 +137,41 @@ def test_forms_without_the_csrf_token_are_refused(server: Server, world: World) 
         search = client.post("/console/members", data={"name": "x"})
         assert search.status_code == 403
         assert client.get("/console/").status_code == 200  # still signed in
+
+
+def _nav(html: str) -> dict[str, str]:
+    """The navigation's links: href -> label."""
+    nav = html[html.index("<nav>") : html.index("</nav>")]
+    return dict(re.findall(r'<a href="([^"]+)"[^>]*>([^<]*)</a>', nav))
+
+
+def test_the_navigation_is_in_both_languages_and_tokens_are_for_admins(
+    server: Server, world: World, secretary: httpx.Client
+) -> None:
+    from tongxin.server.console._text import TEXT
+
+    keys = {
+        "/console/": "dashboard",
+        "/console/members": "members",
+        "/console/orgs": "orgs",
+        "/console/transfers": "transfers",
+        "/console/stats": "nav-stats",
+        "/console/feedback": "feedback",
+        "/console/meetings": "meetings",
+        "/console/password": "change-password",
+    }
+    assert TEXT["nav-stats"][0] == "统计"
+    assert TEXT["nav-tokens"][0] == "令牌管理"
+    for path in ("/console/", "/console/stats", "/console/meetings", "/console/feedback"):
+        nav = _nav(secretary.get(path).text)
+        assert nav == {href: TEXT[key][0] for href, key in keys.items()}, path
+    with closing(signed_in(server, world, "boss")) as admin:
+        zh = _nav(admin.get("/console/orgs").text)
+        assert zh["/console/tokens"] == "令牌管理"
+        admin.get("/console/lang", params={"to": "en", "next": "/console/orgs"})
+        en = _nav(admin.get("/console/orgs").text)
+        wanted = {**keys, "/console/tokens": "nav-tokens"}
+        assert en == {href: TEXT[key][1] for href, key in wanted.items()}
 
 
 def _audit(server: Server) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -188,3 +189,36 @@ def test_a_letter_withdrawn_in_the_console_ends_withdrawn_at_both_hubs(
     assert 'data-state="withdrawn"' in _row(withdrawn.text, member_id)
     with hubs["b"].api() as api_b:
         assert api_b.get(f"/v1/transfers/{transfer_id}/history").json()["state"] == "withdrawn"
+
+
+def test_the_printed_letter_is_served_to_those_who_may_see_it(hubs: dict[str, Any]) -> None:
+    record = new_member(hubs["a"].hub_id, hubs["org_a"], 7300)
+    member_id = record["id"]
+    with hubs["a"].api() as api_a:
+        assert api_a.post("/v1/members", json=record).status_code == 201
+    sent = _issue(hubs, member_id, "武组转〔2026〕0104")
+    transfer_id = _transfer_id(sent.text, member_id)
+    pdf_path = f"/console/transfers/{quote(transfer_id)}/letter.pdf"
+    # the button is on the transfers page and on the member's page
+    assert f'href="{pdf_path}"' in _row(sent.text, member_id)
+    assert "打印介绍信" in _row(sent.text, member_id)
+    member_page = hubs["sender"].get(f"/console/members/{member_id}").text
+    assert f'href="{pdf_path}"' in member_page[member_page.index('id="transfers"') :]
+    # the sending branch and the receiving branch print it; the same PDF as the API's
+    for name in ("sender", "taker"):
+        printed = hubs[name].get(pdf_path)
+        assert printed.status_code == 200, printed.text[:300]
+        assert printed.headers["content-type"] == "application/pdf"
+        assert printed.content.startswith(b"%PDF")
+        assert "inline" in printed.headers["content-disposition"]
+    with hubs["a"].api() as api_a:
+        by_api = api_a.get(f"/v1/transfers/{transfer_id}/letter.pdf")
+        assert by_api.status_code == 200
+        assert by_api.content.startswith(b"%PDF")
+    # another branch's secretary of the receiving hub gets a 404, as for an unknown letter
+    assert hubs["other"].get(pdf_path).status_code == 404
+    assert hubs["sender"].get("/console/transfers/cd-wuhou:nope/letter.pdf").status_code == 404
+    # without a session: the login page
+    anonymous = httpx.get(hubs["a"].url + pdf_path)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/console/login")
