@@ -31,6 +31,7 @@ from tongxin.federation import (
     decide,
     from_problem,
 )
+from tongxin.schemas import problems
 
 from ._errors import HubError
 from ._exits import subtree_exits
@@ -381,7 +382,7 @@ def _pull_counts(hub: Hub, peer: Peer, client: httpx.Client) -> None:
     try:
         response = client.get(peer.url + "/v1/federation/feedback-counts")
     except SignatureError as error:
-        if error.code == "signature-missing":
+        if error.code == problems.SIGNATURE_MISSING:
             log.warning("%s serves no feedback counts (an older release?)", peer.hub_id)
             return
         raise SyncError(f"feedback counts: response {error.code}: {error.detail_en}") from None
