@@ -23,10 +23,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,13 +42,13 @@ from ._security import Principal, org_path
 from ._service import create_record, replace_record
 from ._store import open_sealed
 from ._tables import audit, json_field, org_tree, records
+from ._throttle import SlidingWindow
 
 __all__ = [
     "CHECKIN_TYPES",
     "EARLY",
     "LATE",
     "MAX_FAILURES",
-    "AddressLimiter",
     "CheckinEntry",
     "CheckinOutcome",
     "Link",
@@ -224,35 +221,6 @@ def open_link(hub: Hub, token: str) -> Link | None:
     if not (isinstance(activity_id, str) and isinstance(opens, int) and isinstance(closes, int)):
         return None
     return Link(activity_id, opens, closes)
-
-
-# -- rate limit per address ------------------------------------------------------------------
-@dataclass
-class AddressLimiter:
-    """At most ``limit`` check-in attempts per address in ``period`` seconds (per process: a
-    meeting room behind one address gets enough for every member, a flood does not)."""
-
-    limit: int = 30
-    period: float = 300.0
-    _seen: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def allow(self, address: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._seen) > 10_000:  # forget the quiet addresses
-                for key in [k for k, q in self._seen.items() if not q or q[-1] < now - self.period]:
-                    del self._seen[key]
-            seen = self._seen.setdefault(address, deque())
-            while seen and seen[0] <= now - self.period:
-                seen.popleft()
-            if len(seen) >= self.limit:
-                return False
-            seen.append(now)
-            return True
-
-
-LIMITER = AddressLimiter()
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -492,7 +460,7 @@ def check_in(
     *,
     client: str,
     now: datetime | None = None,
-    limiter: AddressLimiter = LIMITER,
+    limiter: SlidingWindow,
 ) -> CheckinOutcome:
     """A member checks in through a meeting's link with the last four digits of their phone
     or citizen ID. Every attempt is audited; the digits never leave this function."""

@@ -7,18 +7,15 @@ with a session: the list at ``/console/feedback``, an item with its answer form,
 
 A public POST is refused before its body is read when it declares more than
 :data:`MAX_REQUEST` bytes, and stops being read when it sends more; submissions and receipt
-look-ups are limited per client address (:class:`Window`); the form carries a CSRF token
-(a cookie and a field that must match). Every refusal is a page with a zh-CN message, never a
-5xx; every text is escaped by the templates (autoescape).
+look-ups are limited per client address (a sliding window, :mod:`tongxin.server._throttle`);
+the form carries a CSRF token (a cookie and a field that must match). Every refusal is a page
+with a zh-CN message, never a 5xx; every text is escaped by the templates (autoescape).
 """
 
 from __future__ import annotations
 
 import io
 import secrets
-import threading
-import time
-from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -41,10 +38,11 @@ from tongxin.server._feedback import (
     submit,
 )
 from tongxin.server._settings import Settings
+from tongxin.server._throttle import SlidingWindow
 
 from ._page import client_of, csrf_ok, hub_of, render, secure, signed_in
 
-__all__ = ["MAX_REQUEST", "Window", "feedback_router"]
+__all__ = ["MAX_REQUEST", "feedback_router"]
 
 #: The largest form body taken (an opinion of 2,000 characters is under 20 KB encoded).
 MAX_REQUEST = 32 * 1024
@@ -132,35 +130,6 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-class Window:
-    """At most ``limit`` events per ``seconds`` for each key (a client address), sliding."""
-
-    def __init__(self, limit: int, seconds: float, max_keys: int = 50_000) -> None:
-        self.limit, self.seconds, self.max_keys = limit, seconds, max_keys
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._events) >= self.max_keys:
-                self._forget(now)
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - self.seconds:
-                events.popleft()
-            if len(events) >= self.limit:
-                return False
-            events.append(now)
-            return True
-
-    def _forget(self, now: float) -> None:
-        stale = [k for k, v in self._events.items() if not v or v[-1] <= now - self.seconds]
-        for key in stale:
-            del self._events[key]
-        if len(self._events) >= self.max_keys:  # a flood of addresses: start again
-            self._events.clear()
-
-
 class _Refused(Exception):  # noqa: N818 (an outcome shown as a page)
     def __init__(self, reason: str, status: int) -> None:
         self.reason, self.status = reason, status
@@ -197,8 +166,8 @@ def _may_read(session: Session) -> bool:
 
 def feedback_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    submissions = Window(20, 600)
-    lookups = Window(30, 600)
+    submissions = SlidingWindow(20, 600)
+    lookups = SlidingWindow(30, 600)
 
     def base_url(request: Request) -> str:
         return (settings.public_url or str(request.base_url)).rstrip("/")

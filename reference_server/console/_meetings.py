@@ -26,6 +26,7 @@ from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError, NotFound, PreconditionFailed
 from tongxin.server._settings import Settings
+from tongxin.server._throttle import SlidingWindow
 
 from ._page import (
     CST,
@@ -237,6 +238,9 @@ def _base_url(request: Request, settings: Settings) -> str:
 
 def meetings_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    #: Check-in attempts per client address: a meeting room behind one address gets enough
+    #: for every member, a flood does not.
+    attempts = SlidingWindow(30, 300)
 
     @router.get("/console/meetings")
     async def meeting_list(request: Request) -> Response:
@@ -559,7 +563,9 @@ def meetings_router(settings: Settings) -> APIRouter:
         member_id = field(form, "member")[:96]
         digits = field(form, "digits")[:8]
         outcome = await to_thread.run_sync(
-            lambda: checkins.check_in(hub, token, member_id, digits, client=client_of(request))
+            lambda: checkins.check_in(
+                hub, token, member_id, digits, client=client_of(request), limiter=attempts
+            )
         )
         if outcome.ok:
             return checkin_page(request, "", meeting, done=outcome.name)
