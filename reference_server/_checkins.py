@@ -65,6 +65,7 @@ __all__ = [
     "meeting_for_link",
     "open_link",
     "save_attendance",
+    "shift",
     "sign_link",
     "visible_org",
     "window",
@@ -151,7 +152,7 @@ class Meeting:
     @property
     def end(self) -> datetime:
         end = _instant(self.record.get("endTime"))
-        return end if end is not None and end >= self.start else self.start + DEFAULT_LENGTH
+        return end if end is not None and end >= self.start else shift(self.start, DEFAULT_LENGTH)
 
     @property
     def attendance(self) -> dict[str, dict[str, Any]]:
@@ -170,9 +171,18 @@ def _instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def shift(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the first or last instant a date can take (a record may
+    carry any date the standard allows, up to year 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
+
+
 def window(meeting: Meeting) -> tuple[datetime, datetime]:
     """When the meeting's check-in link is valid."""
-    return meeting.start - EARLY, meeting.end + LATE
+    return shift(meeting.start, -EARLY), shift(meeting.end, LATE)
 
 
 # -- the signed link --------------------------------------------------------------------------
@@ -463,8 +473,11 @@ def check_in(
     limiter: SlidingWindow,
 ) -> CheckinOutcome:
     """A member checks in through a meeting's link with the last four digits of their phone
-    or citizen ID. Every attempt is audited; the digits never leave this function."""
+    or citizen ID. Every attempt within the address's budget is audited (one beyond it is
+    refused before the database is touched); the digits never leave this function."""
     now = now or datetime.now(UTC)
+    if not limiter.allow(client):  # before anything is read or written: a flood costs nothing
+        return CheckinOutcome("limited")
     link = open_link(hub, token)
     reason = link_state(link, now)
     meeting = _meeting_anyone(hub, link.activity_id) if link is not None else None
@@ -472,8 +485,6 @@ def check_in(
         reason = "gone"
     if reason == "open" and meeting is not None:
         reason = window_state(meeting, now)
-    if reason == "open" and not limiter.allow(client):
-        reason = "limited"
     if reason != "open" or meeting is None:
         with hub.db.write() as conn:
             subject = link.activity_id if link else "-"

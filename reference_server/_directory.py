@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 
 from tongxin.schemas import problems
 
-from ._errors import NotFound
+from ._errors import Forbidden, NotFound
 from ._hub import Hub
 from ._policy import sees
 from ._security import Principal, org_path
@@ -100,7 +100,16 @@ def _where(hub: Hub, principal: Principal, query: MemberQuery) -> ColumnElement[
 def search_members(
     hub: Hub, principal: Principal, query: MemberQuery
 ) -> tuple[int, list[MemberRow]]:
-    """The total number of members found, and the page asked for (by name, then id)."""
+    """The total number of members found, and the page asked for (by name, then id). Finding
+    by citizen ID or phone needs ``records:read-sensitive``: an answer of one or none would
+    otherwise confirm a number the caller may not read."""
+    if (query.citizen_id or query.phone) and not principal.has("records:read-sensitive"):
+        raise Forbidden(
+            problems.SCOPE_MISSING,
+            "searching by citizenId or phone needs the scope records:read-sensitive",
+            "按身份证号或电话查找需要读取敏感信息的权限",
+            scope="records:read-sensitive",
+        )
     where = _where(hub, principal, query)
     orgs = record_facts.alias("o")
     listing = (

@@ -150,7 +150,11 @@ class Context:
                     f"{method} {path}: no response ({error})", f"{method} {path} 无响应（{error}）"
                 ) from None
             wait = response.headers.get("retry-after", "")
-            if response.status_code != 429 or attempt == _RETRIES or not wait.isdigit():
+            if (
+                response.status_code != 429
+                or attempt == _RETRIES
+                or not (wait.isascii() and wait.isdigit())
+            ):
                 break
             time.sleep(min(int(wait), 10))  # the target's rate limit: wait as it asks
         self.remember(response)

@@ -70,7 +70,13 @@ def require_type(request: Request, *accepted: str) -> None:
 async def limited_stream(request: Request, limit: int | None) -> AsyncIterator[bytes]:
     """The request body in chunks; 413 once it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+    if (
+        limit is not None
+        and declared
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > limit
+    ):
         raise _too_large(limit)
     seen = 0
     async for chunk in request.stream():

@@ -139,7 +139,7 @@ async def read_form(request: Request, limit: int = MAX_REQUEST) -> dict[str, str
     """A URL-encoded form body of at most ``limit`` bytes: refused from its declared length
     before reading, or as soon as more arrives."""
     declared = request.headers.get("content-length", "")
-    if declared and (not declared.isdigit() or int(declared) > limit):
+    if declared and (not (declared.isascii() and declared.isdigit()) or int(declared) > limit):
         raise _Refused("too-large", 413)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":

@@ -177,7 +177,16 @@ def _shown(value: Any) -> str:
         return value
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CST)
-    return parsed.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    return _beijing(parsed)
+
+
+def _beijing(moment: datetime) -> str:
+    """``moment`` as Beijing time for the page; a date at the very edge of what a date may
+    be (year 1 or 9999) is shown in UTC rather than moved past it."""
+    try:
+        return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _local_input(value: str) -> str | None:
@@ -411,7 +420,7 @@ def meetings_router(settings: Settings) -> APIRouter:
                 session.principal,
                 session.username,
                 activity_id,
-                int(version) if version.isdigit() else 0,
+                int(version) if version.isascii() and version.isdigit() else 0,
                 marks,
             )
         except (NotFound, PreconditionFailed) as error:
@@ -487,8 +496,8 @@ def meetings_router(settings: Settings) -> APIRouter:
             record=meeting.record,
             link=link,
             svg=Markup(svg),  # segno's own SVG: no text of ours inside it but the link
-            opens=opens.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
-            closes=closes.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+            opens=_beijing(opens),
+            closes=_beijing(closes),
             shown=_shown,
         )
 

@@ -204,7 +204,11 @@ async def signed_in(request: Request, *, allow_must_change: bool = False) -> Ses
 
 def csrf_ok(expected: str | None, given: Any) -> bool:
     """Whether a posted token (``given``) is the one expected (a session's or a cookie's)."""
-    return bool(expected) and isinstance(given, str) and hmac.compare_digest(expected or "", given)
+    return (
+        bool(expected)
+        and isinstance(given, str)
+        and hmac.compare_digest((expected or "").encode(), given.encode())
+    )
 
 
 async def checked_form(request: Request, session: Session) -> FormData:

@@ -77,6 +77,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "next": ("下一页", "Next"),
     "none": ("没有符合条件的党员", "No member matches"),
     "not-found": ("没有找到该党组织", "No such organisation"),
+    "sensitive-search": (
+        "按身份证号或电话查找党员需要查看敏感信息的权限，您的角色只能按姓名查找",
+        "Finding members by citizen ID or phone needs the right to read sensitive fields;"
+        " your role can find them by name",
+    ),
     "signed-in-as": ("当前用户", "Signed in as"),
     "orgs": ("组织", "Organisations"),
     "transfers": ("组织关系转接", "Transfers"),

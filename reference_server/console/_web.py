@@ -182,6 +182,9 @@ def console_router(settings: Settings) -> APIRouter:
             page=max(1, min(page, 1_000_000)),
             per_page=_PER_PAGE,
         )
+        sensitive = session.principal.has("records:read-sensitive")
+        if (query.citizen_id or query.phone) and not sensitive:
+            return error_page(request, session, "sensitive-search", 403)
         try:
             total, rows = await to_thread.run_sync(search_members, hub, session.principal, query)
         except HubError:
@@ -196,6 +199,7 @@ def console_router(settings: Settings) -> APIRouter:
             rows=rows,
             orgs=orgs,
             query=params,
+            sensitive=sensitive,
             page=query.page,
             pages=max(1, math.ceil(total / _PER_PAGE)),
         )
@@ -215,7 +219,9 @@ def console_router(settings: Settings) -> APIRouter:
             for key in ("name", "citizenId", "phone", "organisationId")
         }
         page = field(form, "page")
-        return await members_page(request, session, params, int(page) if page.isdigit() else 1)
+        return await members_page(
+            request, session, params, int(page) if page.isascii() and page.isdigit() else 1
+        )
 
     router.include_router(_orgs.org_pages())
     router.include_router(_member_pages.member_pages())

@@ -258,6 +258,32 @@ def test_search_does_not_put_a_citizen_id_in_a_url(
     assert _total(found.text) == 1
 
 
+def test_a_viewer_finds_by_name_only_and_is_refused_a_citizen_id_or_phone_search(
+    server: Server, backend: Backend, world: World
+) -> None:
+    """A viewer cannot read citizen IDs or phones, so it may not use them as search keys: an
+    answer of one or none would confirm a guessed number."""
+    hub = open_hub(backend.settings())
+    try:
+        world.passwords["viewer-a"] = create_user(hub.db, "viewer-a", world.ids["a"], "viewer")
+    finally:
+        hub.close()
+    mine = world.members["a"][0]
+    with closing(signed_in(server, world, "viewer-a")) as viewer:
+        page = viewer.get("/console/members")
+        assert 'id="q-name"' in page.text
+        assert 'id="q-citizen"' not in page.text and 'id="q-phone"' not in page.text
+        csrf = _csrf(page.text)
+        by_name = viewer.post("/console/members", data={"csrf": csrf, "name": mine["name"]})
+        assert mine["id"] in by_name.text
+        for field in ("citizenId", "phone"):
+            for value in (mine[field], mine[field][:-1] + "0"):
+                refused = viewer.post("/console/members", data={"csrf": csrf, field: value})
+                assert refused.status_code == 403, field
+                assert "敏感信息" in refused.text
+                assert mine["id"] not in refused.text
+
+
 def test_the_county_sees_every_branch_and_english_is_a_click_away(
     server: Server, world: World
 ) -> None:

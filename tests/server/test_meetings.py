@@ -454,7 +454,7 @@ def test_odd_input_never_breaks_a_page(server: Server, world: World, sec_a: http
         assert "<script>" not in response.text
     meeting_id = new_meeting(sec_a, world.ids["a"], topic="<b>粗体</b>")
     assert "&lt;b&gt;粗体" in sec_a.get(f"/console/meetings/{meeting_id}").text
-    for version in ("", "x", "-1", "99999999999999999999"):
+    for version in ("", "x", "-1", "99999999999999999999", "²"):
         answer = sec_a.post(
             f"/console/meetings/{meeting_id}",
             data={"csrf": csrf, "version": version, "status:nobody": "present"},
@@ -468,3 +468,57 @@ def test_odd_input_never_breaks_a_page(server: Server, world: World, sec_a: http
             f"{server.url}/console/checkin/{token}", data={"member": "\x00", "digits": "x" * 99}
         )
         assert posted.status_code in (400, 403, 404)
+    odd_csrf = {"csrf": "é", "topic": "x", "username": "x", "password": "x"}
+    assert sec_a.post("/console/meetings/new", data=odd_csrf).status_code == 403
+    with httpx.Client(base_url=server.url, timeout=60) as stranger:
+        stranger.get("/console/login")
+        assert stranger.post("/console/login", data=odd_csrf).status_code == 403
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z"])
+def test_a_meeting_at_the_edge_of_time_never_breaks_a_page(
+    server: Server, world: World, sec_a: httpx.Client, start: str
+) -> None:
+    """The standard allows any date a record may carry; the pages show it, never a 500."""
+    meeting_id = new_meeting(sec_a, world.ids["a"])
+    link = _link(sec_a, meeting_id)
+    record = _activity(server, meeting_id)
+    moved = {k: v for k, v in record.items() if k not in ("version", "updatedAt", "endTime")}
+    with server.client() as admin:
+        put = admin.put(
+            f"/v1/activities/{meeting_id}",
+            json={**moved, "startTime": start},
+            headers={"If-Match": f'"{record["version"]}"'},
+        )
+        assert put.status_code == 200, put.text[:300]
+    for path in ("/console/meetings", f"/console/meetings/{meeting_id}"):
+        assert sec_a.get(path).status_code == 200, path
+    assert sec_a.get(f"/console/meetings/{meeting_id}/qr").status_code == 200
+    assert httpx.get(link).status_code < 500
+    assert _check_in(server, link, world.members["a"][0]["id"], "1234").status_code < 500
+
+
+def test_an_attempt_beyond_the_address_budget_touches_no_table(
+    server: Server, backend: Backend
+) -> None:
+    hub = open_hub(backend.settings())
+    try:
+
+        def refusals() -> int:
+            with hub.db.read() as conn:
+                rows = conn.execute(
+                    select(audit.c.action).where(audit.c.action == "checkin-refused")
+                )
+                return len(rows.all())
+
+        budget = SlidingWindow(1, 300)
+        before = refusals()
+        assert check_in(hub, "a.b", "m", "1234", client="flood", limiter=budget).reason != "limited"
+        assert refusals() == before + 1
+        for _ in range(3):
+            assert check_in(hub, "a.b", "m", "1234", client="flood", limiter=budget).reason == (
+                "limited"
+            )
+        assert refusals() == before + 1
+    finally:
+        hub.close()

@@ -168,7 +168,7 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
     """``90d`` / ``12h`` / ``30m`` from now, or an ISO 8601 date (00:00 UTC+8) or time."""
     now = now or datetime.now(UTC)
     value = text.strip()
-    if value[:-1].isdigit() and value[-1:] in _UNITS:
+    if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in _UNITS:
         return now + timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
     try:
         if len(value) == 10:
