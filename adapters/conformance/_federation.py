@@ -208,5 +208,8 @@ def replica_read_only(ctx: Context) -> None:
     path = f"/v1/{replica['type']}/{replica['id']}"
     response = ctx.call("PUT", path, json=record, headers={"If-Match": f'"{version}"'})
     expect_problem(ctx, response, 409, problems.REPLICA_READ_ONLY)
-    response = ctx.call("DELETE", path, headers={"If-Match": f'"{version}"'})
+    # A version the record does not have: a hub that wrongly allows replica deletes still
+    # deletes nothing of the target's real records (it answers 412 instead of 409).
+    never = f'"{int(version) + 1_000_000}"'
+    response = ctx.call("DELETE", path, headers={"If-Match": never})
     expect_problem(ctx, response, 409, problems.REPLICA_READ_ONLY)
