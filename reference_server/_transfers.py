@@ -57,7 +57,7 @@ from ._peers import Peer, PeerResolver, get_peer, hub_keys
 from ._policy import sees
 from ._security import Principal, org_path
 from ._store import Put, content_digest, open_sealed, replica_values, stored_entry, write_records
-from ._tables import audit, records, transfer_letters
+from ._tables import audit, org_tree, records, transfer_letters
 
 __all__ = [
     "Actor",
@@ -69,6 +69,7 @@ __all__ = [
     "receive_letter",
     "receive_receipt",
     "receive_withdrawal",
+    "recent_transfer_ids",
     "send_letter",
     "send_receipt",
     "send_withdrawal",
@@ -183,6 +184,31 @@ def _side_org(hub: Hub, row: Any) -> str:
     """The transfer's organisation on this hub: the sending one here on the sending hub."""
     letter = _envelope(hub, row)["letter"]
     return str(letter["from" if row.role == "sender" else "to"]["organisationId"])
+
+
+def recent_transfer_ids(hub: Hub, principal: Principal, limit: int) -> list[str]:
+    """The ``limit`` most recently changed transfers of this hub that ``principal`` may see.
+    A caller limited to a subtree gets its own even when the hub's newest letters are all
+    elsewhere: the letters are read newest first, a page at a time, until enough are found."""
+    query = select(T.transfer_id, T.role, T.letter).order_by(T.updated_at.desc(), T.transfer_id)
+    found: list[str] = []
+    with hub.db.read() as conn:
+        if not principal.restricted:
+            limited = query.with_only_columns(T.transfer_id).limit(limit)
+            return [str(i) for i in conn.execute(limited).scalars()]
+        inside = set(
+            conn.execute(
+                select(org_tree.c.id).where(
+                    org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+                )
+            ).scalars()
+        )
+        for row in conn.execute(query.execution_options(yield_per=500)):
+            if _side_org(hub, row) in inside:
+                found.append(str(row.transfer_id))
+                if len(found) >= limit:
+                    break
+    return found
 
 
 def _required(

@@ -15,7 +15,6 @@ import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from tongxin.federation import china_today
 from tongxin.server._accounts import Session
@@ -25,7 +24,6 @@ from tongxin.server._hub import Hub
 from tongxin.server._policy import Act, authorize
 from tongxin.server._security import Principal
 from tongxin.server._service import create_record
-from tongxin.server._tables import transfer_letters
 from tongxin.server._transfers import (
     Actor,
     decide_transfer,
@@ -33,6 +31,7 @@ from tongxin.server._transfers import (
     plan_transfer,
     read_letter,
     read_status,
+    recent_transfer_ids,
     withdraw_transfer,
 )
 
@@ -85,10 +84,7 @@ class Letter:
 def letters(hub: Hub, principal: Principal) -> list[Letter]:
     """The letters of this hub the caller may see, most recently changed first (each through
     :func:`read_status`, which also records an issued letter past its validity as expired)."""
-    t = transfer_letters.c
-    query = select(t.transfer_id).order_by(t.updated_at.desc()).limit(_LISTED)
-    with hub.db.read() as conn:
-        ids = list(conn.execute(query).scalars())
+    ids = recent_transfer_ids(hub, principal, _LISTED)
     out = []
     for transfer_id in ids:
         try:

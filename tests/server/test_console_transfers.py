@@ -17,6 +17,11 @@ import pytest
 
 from tests.federation._network import Node, new_member, new_org, seed
 from tongxin.federation import china_today
+from tongxin.server import open_hub
+from tongxin.server._policy import Role, role_principal
+from tongxin.server._security import Principal, org_path
+from tongxin.server._settings import Settings
+from tongxin.server._transfers import recent_transfer_ids
 
 from .test_console_pages import csrf, field_errors, form_fields
 
@@ -66,7 +71,15 @@ def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         }
         clients = {name: _console(node, name, pw) for name, (node, pw) in users.items()}
         try:
-            yield {"a": a, "b": b, "org_a": org_a, "org_b": org_b, "members": members, **clients}
+            yield {
+                "a": a,
+                "b": b,
+                "org_a": org_a,
+                "org_b": org_b,
+                "org_c": org_c["id"],
+                "members": members,
+                **clients,
+            }
         finally:
             for client in clients.values():
                 client.close()
@@ -222,3 +235,36 @@ def test_the_printed_letter_is_served_to_those_who_may_see_it(hubs: dict[str, An
     anonymous = httpx.get(hubs["a"].url + pdf_path)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/console/login")
+
+
+def test_a_branch_finds_its_letters_behind_newer_ones_of_other_branches(
+    hubs: dict[str, Any],
+) -> None:
+    """The list is of the caller's letters, newest first: newer letters to another branch of
+    the hub do not push a branch's own out of it."""
+    record = new_member(hubs["a"].hub_id, hubs["org_a"], 7400)
+    with hubs["a"].api() as api_a:
+        assert api_a.post("/v1/members", json=record).status_code == 201
+    path = f"/console/members/{record['id']}/transfer"
+    form = form_fields(hubs["sender"].get(path).text)
+    sent = hubs["sender"].post(
+        path,
+        data={**form, "toOrganisationId": hubs["org_c"], "letterNumber": "武组转〔2026〕0105"},
+    )
+    newest = _transfer_id(sent.text, record["id"])
+    hub = open_hub(Settings(database_url=hubs["b"].db))
+    try:
+        with hub.db.read() as conn:
+            paths = {org: org_path(conn, hubs[org]) for org in ("org_b", "org_c")}
+        as_b = role_principal("taker", Role.SECRETARY, hubs["org_b"], paths["org_b"])
+        as_c = role_principal("other", Role.SECRETARY, hubs["org_c"], paths["org_c"])
+        assert recent_transfer_ids(hub, as_c, 5) == [newest]
+        mine = recent_transfer_ids(hub, as_b, 1)
+        assert len(mine) == 1
+        assert mine[0] != newest
+        everyone = Principal("t", frozenset({"admin"}), None, None, None)
+        every = recent_transfer_ids(hub, everyone, 100)
+        assert every[0] == newest
+        assert recent_transfer_ids(hub, as_b, 100) == every[1:]
+    finally:
+        hub.close()
