@@ -34,14 +34,13 @@ from sqlmodel import Field
 
 from ._accounts import ConsoleTable
 from ._audit import operator_id
-from ._directory import organisations
 from ._hub import Hub
 from ._policy import Act, authorize, sees
 from ._reads import get_record
 from ._security import Principal, org_path
 from ._service import create_record, replace_record
 from ._store import open_sealed
-from ._tables import audit, json_field, org_tree, records
+from ._tables import audit, json_field, org_tree, record_facts, records
 from ._throttle import SlidingWindow
 
 __all__ = [
@@ -301,17 +300,24 @@ def list_meetings(hub: Hub, principal: Principal, limit: int = 50) -> list[dict[
         .order_by(start.desc(), c.id)
         .limit(limit)
     )
-    names = {o.id: o.name for o in organisations(hub, principal)}
     if principal.restricted:
         prefix = principal.subtree or "\x00"
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         query = query.where(c.scope_org.in_(inside))
     with hub.db.read() as conn:
         rows = conn.execute(query).all()
+        f = record_facts.c
+        names = dict(
+            conn.execute(
+                select(f.id, f.name).where(
+                    f.collection == "organisations", f.id.in_({r.scope_org for r in rows})
+                )
+            ).all()
+        )
     out = []
     for row in rows:
         doc = orjson.loads(row.doc)
-        doc["organisationName"] = names.get(row.scope_org, row.scope_org)
+        doc["organisationName"] = names.get(row.scope_org) or row.scope_org
         out.append(doc)
     return out
 

@@ -19,7 +19,14 @@ from ._policy import sees
 from ._security import Principal, org_path
 from ._tables import org_tree, record_facts, records
 
-__all__ = ["MemberQuery", "MemberRow", "Organisation", "organisations", "search_members"]
+__all__ = [
+    "SELECTABLE",
+    "MemberQuery",
+    "MemberRow",
+    "Organisation",
+    "organisations",
+    "search_members",
+]
 
 _ORPHAN = 2
 F = record_facts.c
@@ -144,8 +151,13 @@ def _row(r: Any) -> MemberRow:
     )  # fmt: skip
 
 
-def organisations(hub: Hub, principal: Principal, limit: int = 500) -> list[Organisation]:
-    """The organisations of the caller's subtree in tree order (for the subtree filter)."""
+#: The organisations a page's selector lists (a county's tree fits; a province's first part).
+SELECTABLE = 5_000
+
+
+def organisations(hub: Hub, principal: Principal, limit: int = SELECTABLE) -> list[Organisation]:
+    """The organisations of the caller's subtree in tree order, at most ``limit``: what the
+    pages' organisation selectors offer. A check of one organisation never reads this list."""
     query = (
         select(org_tree.c.id, org_tree.c.path, F.name.label("name"))
         .select_from(

@@ -306,8 +306,10 @@ def meetings_router(settings: Settings) -> APIRouter:
             key: field(form, key).strip()
             for key in ("organisationId", "type", "topic", "startTime", "endTime", "location")
         }
-        orgs = await to_thread.run_sync(organisations, hub, session.principal)
-        if not any(o.id == values["organisationId"] for o in orgs):
+        allowed = await to_thread.run_sync(
+            checkins.visible_org, hub, session.principal, values["organisationId"]
+        )
+        if not allowed:
             return _render(request, "error.html", 404, error="not-found", session=session)
         record: dict[str, Any] = {
             "organisationId": values["organisationId"],
@@ -326,6 +328,7 @@ def meetings_router(settings: Settings) -> APIRouter:
                 errors.setdefault(pointer if pointer[1:] in values else "", []).extend(messages)
             if not errors:
                 errors[""] = [error.detail_en if lang == "en" else error.detail_zh]
+            orgs = await to_thread.run_sync(organisations, hub, session.principal)
             return new_form(request, session, orgs, values, errors, 422)
         return RedirectResponse(f"/console/meetings/{made}", status_code=303)
 
