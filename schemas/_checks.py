@@ -411,7 +411,7 @@ _DIGITS = "0123456789"
 
 @dataclass(slots=True)
 class MemberColumns:
-    """The digests of a run of 1.0 members reduced to columns, so the bookkeeping of a batch
+    """The digests of a run of members reduced to columns, so the bookkeeping of a batch
     is a few set operations in C (:meth:`PackageState.add_members`): every member has an id
     made of ``prefix`` and up to 18 digits (stored as :meth:`IdSet.key` would store it)."""
 
@@ -423,33 +423,36 @@ class MemberColumns:
     citizen_ids: list[int | None]
     #: the organisation of each full member in normal standing, None for the others
     full: list[str | None]
+    #: join dates (kept by the 1.1 rules)
+    joined: list[str | None]
 
     def digests(self) -> list[Digest]:
-        """The digests the columns were made of (the join date, unused by 1.0, left out)."""
+        """The digests the columns were made of."""
         refs = [ref for ref, count in self.refs for _ in range(count)]
         prefix = self.prefix
         return [
-            (prefix + str(key >> 5).zfill(key & 31), (ref,), (cid, full, None))
-            for key, ref, cid, full in zip(
-                self.keys, refs, self.citizen_ids, self.full, strict=True
+            (prefix + str(key >> 5).zfill(key & 31), (ref,), (cid, full, joined))
+            for key, ref, cid, full, joined in zip(
+                self.keys, refs, self.citizen_ids, self.full, self.joined, strict=True
             )
         ]
 
 
 def member_columns(digests: list[Digest | None]) -> MemberColumns | None:
-    """The digests of 1.0 members as :class:`MemberColumns`, or None when one of them does not
+    """The digests of members as :class:`MemberColumns`, or None when one of them does not
     fit (no id, or an id of another shape)."""
     prefix: str | None = None
     keys: list[int] = []
     refs: list[tuple[str | None, int]] = []
     cids: list[int | None] = []
     full: list[str | None] = []
+    joined: list[str | None] = []
     last: str | None = None
     run = 0
     for d in digests:
         if d is None:
             return None
-        rid, (ref,), (cid, org, _) = d
+        rid, (ref,), (cid, org, day) = d
         if rid is None:
             return None
         p = rid.rstrip(_DIGITS)
@@ -468,11 +471,12 @@ def member_columns(digests: list[Digest | None]) -> MemberColumns | None:
         run += 1
         cids.append(cid)
         full.append(org)
+        joined.append(day)
     if prefix is None:
         return None
     if run:
         refs.append((last, run))
-    return MemberColumns(prefix, keys, refs, cids, full)
+    return MemberColumns(prefix, keys, refs, cids, full, joined)
 
 
 class IdSet:
@@ -584,12 +588,12 @@ class PackageState:
         return issues
 
     def add_members(self, start: int, columns: MemberColumns) -> bool:
-        """:meth:`add_digest` for a batch of 1.0 members starting at index ``start``, as set
+        """:meth:`add_digest` for a batch of members starting at index ``start``, as set
         operations over its columns. Returns False, having changed nothing, when the batch
         holds a duplicate id or citizen ID (or ids of another shape): then add the members one
         by one (``columns.digests()``) to find them."""
         seen = self.ids["members"]
-        if self.more is not None or seen.prefix not in (None, columns.prefix):
+        if seen.prefix not in (None, columns.prefix):
             return False
         keys, cids = columns.keys, columns.citizen_ids
         if None in cids:
@@ -624,6 +628,8 @@ class PackageState:
                 k for k, org in zip(keys, full, strict=True) if org is not None
             )
             self.full_per_org.update(org for org in full if org is not None)
+        if self.more is not None:
+            self.more.add_members(keys, full, columns.joined)
         return True
 
     def _extra(

@@ -3,7 +3,7 @@
 The reader (in the calling process) cuts the input into records exactly; batches of their raw
 bytes go to worker processes, which decode them again, run the schema and the single-record
 rules, and send back the issues of each record and what the cross-record bookkeeping needs of
-it: a small digest per record, or for a batch of 1.0 members the digests in columns
+it: a small digest per record, or for a batch of members the digests in columns
 (:class:`MemberColumns`), which the calling process adds with a few set operations. The
 calling process feeds the bookkeeping in input order and yields every issue where one process
 would, so results are the same as in one process, in the same order. At most ``2 × jobs + 1``
@@ -50,7 +50,7 @@ def _batch(collection: str, start: int, data: bytes, ctx: RecordContext) -> Batc
         if found:
             issues.append((offset, found))
         digests.append(d)
-    if collection == "members" and ctx.more is None:
+    if collection == "members":
         columns = member_columns(digests)
         if columns is not None:
             return issues, columns
