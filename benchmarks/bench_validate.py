@@ -8,7 +8,8 @@ the same schema, and ``tongxin validate`` with every rule on (streamed), on a 1.
 the same members in a 1.1 package (branches with leaders, one admitted applicant per branch,
 the 1.1 rules on); then the ratios. With
 ``--memory-members`` it also validates a package of that many members in a fresh process and
-prints the peak resident memory; with ``--profile`` the CPU time of each stage per member.
+prints the peak resident memory; with ``--profile`` the CPU time of each stage per member, and
+per round the CPU time per member of the calling process and of the workers (with the load).
 """
 
 from __future__ import annotations
