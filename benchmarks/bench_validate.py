@@ -8,13 +8,15 @@ the same schema, and ``tongxin validate`` with every rule on (streamed), on a 1.
 the same members in a 1.1 package (branches with leaders, one admitted applicant per branch,
 the 1.1 rules on); then the ratios. With
 ``--memory-members`` it also validates a package of that many members in a fresh process and
-prints the peak resident memory; with ``--profile`` the CPU time of each stage per member.
+prints the peak resident memory; with ``--profile`` the CPU time of each stage per member, and
+per round the CPU time per member of the calling process and of the workers (with the load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -73,11 +75,25 @@ def pure_python(path: Path, sample: int) -> float:
     return len(members) / (time.perf_counter() - start)
 
 
+#: CPU seconds of the calling process and of its worker processes in the last tongxin_full
+SPLIT: dict[int, tuple[float, float]] = {}
+
+
 def tongxin_full(path: Path, members: int, jobs: int) -> tuple[float, int]:
-    """(records/s of ``iter_issues`` with every rule on, number of issues)."""
+    """(records/s of ``iter_issues`` with every rule on, number of issues); the CPU time of
+    the calling process and of the workers goes to ``SPLIT[jobs]``."""
+    cpu, children = time.process_time(), _children_cpu()
     start = time.perf_counter()
     found = sum(1 for _ in iter_issues(path, jobs=jobs))
-    return members / (time.perf_counter() - start), found
+    elapsed = time.perf_counter() - start
+    SPLIT[jobs] = (time.process_time() - cpu, _children_cpu() - children)
+    return members / elapsed, found
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the pool's workers, once joined)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def where_time_goes(path: Path, sample: int) -> list[tuple[str, float]]:
@@ -183,7 +199,15 @@ def main() -> None:
             "python": pure_python(path, args.python_sample),
         }
         rounds["ours"], found = tongxin_full(path, args.members, cores)
+        split = SPLIT[cores]
         rounds["single"], _ = tongxin_full(path, args.members, 1)
+        if args.profile:
+            main, workers = (1e6 * t / args.members for t in split)
+            single = 1e6 * SPLIT[1][0] / args.members
+            print(
+                f"  CPU µs per member: {cores} processes: calling process {main:.1f}, workers "
+                f"{workers:.1f} together; 1 process {single:.1f}; load {os.getloadavg()[0]:.1f}"
+            )
         rounds["ours11"], found11 = tongxin_full(path11, args.members, cores)
         rounds["single11"], _ = tongxin_full(path11, args.members, 1)
         assert found11 == 0, f"{found11} issues in the generated 1.1 package"

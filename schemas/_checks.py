@@ -34,10 +34,12 @@ from ._zh import CHECK_ZH, class_zh, collection_zh
 __all__ = [
     "Digest",
     "DuesPolicy",
+    "MemberColumns",
     "PackageState",
     "RecordContext",
     "check_record",
     "digest",
+    "member_columns",
     "record_issues",
     "well_formed",
 ]
@@ -404,6 +406,79 @@ def digest(collection: str, r: dict[str, Any]) -> Digest:
     return r.get("id"), refs, extra
 
 
+_DIGITS = "0123456789"
+
+
+@dataclass(slots=True)
+class MemberColumns:
+    """The digests of a run of members reduced to columns, so the bookkeeping of a batch
+    is a few set operations in C (:meth:`PackageState.add_members`): every member has an id
+    made of ``prefix`` and up to 18 digits (stored as :meth:`IdSet.key` would store it)."""
+
+    prefix: str
+    keys: list[int]
+    #: runs of equal organisationId values: (value, number of members)
+    refs: list[tuple[str | None, int]]
+    #: citizen-ID keys, None where the member has none
+    citizen_ids: list[int | None]
+    #: the organisation of each full member in normal standing, None for the others
+    full: list[str | None]
+    #: join dates (kept by the 1.1 rules)
+    joined: list[str | None]
+
+    def digests(self) -> list[Digest]:
+        """The digests the columns were made of."""
+        refs = [ref for ref, count in self.refs for _ in range(count)]
+        prefix = self.prefix
+        return [
+            (prefix + str(key >> 5).zfill(key & 31), (ref,), (cid, full, joined))
+            for key, ref, cid, full, joined in zip(
+                self.keys, refs, self.citizen_ids, self.full, self.joined, strict=True
+            )
+        ]
+
+
+def member_columns(digests: list[Digest | None]) -> MemberColumns | None:
+    """The digests of members as :class:`MemberColumns`, or None when one of them does not
+    fit (no id, or an id of another shape)."""
+    prefix: str | None = None
+    keys: list[int] = []
+    refs: list[tuple[str | None, int]] = []
+    cids: list[int | None] = []
+    full: list[str | None] = []
+    joined: list[str | None] = []
+    last: str | None = None
+    run = 0
+    for d in digests:
+        if d is None:
+            return None
+        rid, (ref,), (cid, org, day) = d
+        if rid is None:
+            return None
+        p = rid.rstrip(_DIGITS)
+        if p != prefix:
+            if prefix is not None:
+                return None
+            prefix = p
+        rest = rid[len(p) :]
+        if not rest or len(rest) > 18:
+            return None
+        keys.append(int(rest) * 32 + len(rest))
+        if ref != last or not run:
+            if run:
+                refs.append((last, run))
+            last, run = ref, 0
+        run += 1
+        cids.append(cid)
+        full.append(org)
+        joined.append(day)
+    if prefix is None:
+        return None
+    if run:
+        refs.append((last, run))
+    return MemberColumns(prefix, keys, refs, cids, full, joined)
+
+
 class IdSet:
     """A set of record ids kept compact for packages of millions: an id made of the set's
     prefix (learned from the first id seen) and up to 18 ASCII digits is stored as a small
@@ -511,6 +586,51 @@ class PackageState:
         else:
             self._extra(collection, index, rid, key, extra, issues)
         return issues
+
+    def add_members(self, start: int, columns: MemberColumns) -> bool:
+        """:meth:`add_digest` for a batch of members starting at index ``start``, as set
+        operations over its columns. Returns False, having changed nothing, when the batch
+        holds a duplicate id or citizen ID (or ids of another shape): then add the members one
+        by one (``columns.digests()``) to find them."""
+        seen = self.ids["members"]
+        if seen.prefix not in (None, columns.prefix):
+            return False
+        keys, cids = columns.keys, columns.citizen_ids
+        if None in cids:
+            cids = [c for c in cids if c is not None]
+        items, citizen_ids = seen.items, self.citizen_ids
+        if (
+            len(set(keys)) != len(keys)
+            or not items.isdisjoint(keys)
+            or len(set(cids)) != len(cids)
+            or not citizen_ids.isdisjoint(cids)
+        ):
+            return False
+        seen.prefix = columns.prefix
+        items.update(keys)
+        citizen_ids.update(cids)  # type: ignore[arg-type]
+        found = self.found["members"]
+        targets = self.ids["organisations"]
+        index = start
+        for ref, count in columns.refs:
+            if ref is not None and ref != found[0]:
+                if targets.key(ref) in targets.items:
+                    found[0] = ref
+                else:
+                    self.pending += (
+                        (f"/members/{i}/organisationId", "organisations", ref, "organisationId")
+                        for i in range(index, index + count)
+                    )
+            index += count
+        full = columns.full
+        if full.count(None) != len(full):
+            self.full_members.update(
+                k for k, org in zip(keys, full, strict=True) if org is not None
+            )
+            self.full_per_org.update(org for org in full if org is not None)
+        if self.more is not None:
+            self.more.add_members(keys, full, columns.joined)
+        return True
 
     def _extra(
         self,

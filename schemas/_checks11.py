@@ -195,6 +195,14 @@ class State11:
             if stage == "admitted" and member is not None and vote is not None:
                 self.admitted.append((f"{at}/branchVoteDate", member, vote))
 
+    def add_members(
+        self, keys: list[int], full: list[str | None], joined: list[str | None]
+    ) -> None:
+        """:meth:`add` for a batch of members (``PackageState.add_members``)."""
+        facts = self.facts
+        facts.update(hash(("o", k, o)) for k, o in zip(keys, full, strict=True) if o is not None)
+        facts.update(hash(("j", k, j)) for k, j in zip(keys, joined, strict=True) if j is not None)
+
     def finish(self, state: PackageState) -> Iterator[Issue]:
         """The 1.1 issues that need the whole package."""
         yield from self._hierarchy(state)

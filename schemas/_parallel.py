@@ -2,9 +2,13 @@
 
 The reader (in the calling process) cuts the input into records exactly; batches of their raw
 bytes go to worker processes, which decode them again, run the schema and the single-record
-rules, and send back the issues and a small digest of each record. The calling process feeds
-the digests to the cross-record state in input order, so results are the same as in one
-process. At most ``2 × jobs`` batches are in flight, which keeps memory bounded.
+rules, and send back the issues of each record and what the cross-record bookkeeping needs of
+it: a small digest per record, or for a batch of members the digests in columns
+(:class:`MemberColumns`), which the calling process adds with a few set operations. The
+calling process feeds the bookkeeping in input order and yields every issue where one process
+would, so results are the same as in one process, in the same order. At most ``2 × jobs + 1``
+batches are in flight, which keeps memory bounded; the first batches are small, so the
+workers start while the reader is still near the start of the input.
 """
 
 from __future__ import annotations
@@ -18,24 +22,38 @@ from typing import Any
 
 import orjson
 
-from ._checks import Digest, PackageState, RecordContext, record_issues
+from ._checks import (
+    Digest,
+    MemberColumns,
+    PackageState,
+    RecordContext,
+    member_columns,
+    record_issues,
+)
 from ._issues import Issue
 from ._stream import RecordItem
 
-__all__ = ["BATCH", "validate_parallel"]
+__all__ = ["BATCH", "FIRST_BATCH", "validate_parallel"]
 
 BATCH = 2000
+FIRST_BATCH = 250
 
-Batch = tuple[list[Issue], list[Digest | None]]
+#: (offset in the batch, issues of that record) for the records with issues; the bookkeeping
+Batch = tuple[list[tuple[int, list[Issue]]], list[Digest | None] | MemberColumns]
 
 
 def _batch(collection: str, start: int, data: bytes, ctx: RecordContext) -> Batch:
-    issues: list[Issue] = []
+    issues: list[tuple[int, list[Issue]]] = []
     digests: list[Digest | None] = []
     for offset, record in enumerate(orjson.loads(data)):
         found, d = record_issues(collection, start + offset, record, ctx)
-        issues += found
+        if found:
+            issues.append((offset, found))
         digests.append(d)
+    if collection == "members":
+        columns = member_columns(digests)
+        if columns is not None:
+            return issues, columns
     return issues, digests
 
 
@@ -61,18 +79,20 @@ def validate_parallel(
     window: deque[tuple[str, int, Future[Batch]]] = deque()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
         pending: list[bytes] = []
-        collection, start = "", 0
+        collection, start, size = "", 0, FIRST_BATCH
 
         def submit() -> None:
+            nonlocal size
             data = b"[" + b",".join(pending) + b"]"
             window.append((collection, start, pool.submit(_batch, collection, start, data, ctx)))
             pending.clear()
+            size = min(size * 2, BATCH)
 
         for item in items:
             if not isinstance(item, RecordItem):
                 header[item[0]] = item[1]
                 continue
-            if pending and (item.collection != collection or len(pending) >= BATCH):
+            if pending and (item.collection != collection or len(pending) >= size):
                 submit()
             if not pending:
                 collection, start = item.collection, item.index
@@ -88,8 +108,18 @@ def validate_parallel(
 def _drain(entry: tuple[str, int, Future[Batch]], state: PackageState) -> Iterator[Issue]:
     collection, start, future = entry
     issues, digests = future.result()
-    yield from issues
+    if isinstance(digests, MemberColumns):
+        if state.add_members(start, digests):  # no duplicate: only the records' own issues
+            for _, found in issues:
+                yield from found
+            return
+        digests = list(digests.digests())
+    records = iter(issues)
+    at, found = next(records, (-1, []))
     add = state.add_digest
     for offset, d in enumerate(digests):
-        if d is not None and (found := add(collection, start + offset, d)):
+        if offset == at:
             yield from found
+            at, found = next(records, (-1, []))
+        if d is not None and (duplicates := add(collection, start + offset, d)):
+            yield from duplicates

@@ -144,3 +144,35 @@ def test_one_process_and_several_agree(
     planted: tuple[Path, Path], faulty_report: list[Issue]
 ) -> None:
     assert validate(planted[1], jobs=1).issues == faulty_report
+
+
+def test_several_processes_keep_the_order_of_one(tmp_path: Path) -> None:
+    """Cross-record findings (duplicates) come right after the own issues of their record, in
+    the middle of a batch too, and members whose ids do not fit the compact bookkeeping mix
+    with those that do."""
+    hub = SyntheticHub(members=3_000)
+    kept: dict[int, dict[str, Any]] = {}
+
+    def plant(collection: str, index: int, record: dict[str, Any]) -> dict[str, Any]:
+        if collection != "members":
+            return record
+        if index in (10, 11):
+            kept[index] = record
+        if index == 300:  # another member's id, and a wrong check character
+            return _bad_check({**record, "id": kept[10]["id"]})
+        if index == 301:  # a wrong check character alone
+            return _bad_check(record)
+        if index == 302:  # another member's citizen ID, and a free-text phone number
+            twin = {k: kept[11][k] for k in ("citizenId", "birthDate", "gender")}
+            return {**record, **twin, "workUnit": "电话 13812345678"}
+        if index == 1_000:  # an id of another shape
+            return {**record, "id": "member-one-thousand"}
+        if index == 1_500:  # an organisation not in the package
+            return {**record, "organisationId": "cd-wuhou:o77777777"}
+        return record
+
+    path = tmp_path / "order.json"
+    write_package(path, hub, plant=plant, extra={"members": [SAME_ID, SAME_ID]})
+    one = validate(path, jobs=1).issues
+    assert {"PKG-001", "PKG-002", "PKG-003", "MBR-001", "PII-001"} <= {i.rule for i in one}
+    assert validate(path, jobs=2).issues == one
