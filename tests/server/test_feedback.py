@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from tests import _logcheck
 from tongxin.server import open_hub, rotate_data_key
@@ -21,7 +21,7 @@ from tongxin.server._feedback import feedback_table
 from tongxin.server._tables import audit
 
 from ._console_world import csrf, signed_in, two_branches
-from .conftest import Backend, Server
+from .conftest import Backend, Server, feedback_item
 
 FORM = "/console/feedback/to/{}"
 
@@ -286,21 +286,7 @@ def _stored(world: World, created: datetime, replied_after: timedelta | None) ->
     """An item of branch a received at ``created`` (UTC), answered ``replied_after`` later."""
     hub = open_hub(world.backend.settings())
     try:
-        with hub.db.write() as conn:
-            conn.execute(
-                insert(feedback_table).values(
-                    id=secrets.token_hex(16),
-                    organisation_id=world.ids["a"],
-                    receipt_hash=secrets.token_hex(32),
-                    body="统计口径",
-                    anonymous=True,
-                    status="open" if replied_after is None else "answered",
-                    reply=None if replied_after is None else "已答复",
-                    created_at=created,
-                    answer_due=created + timedelta(days=7),
-                    replied_at=None if replied_after is None else created + replied_after,
-                )
-            )
+        feedback_item(hub, world.ids["a"], created, replied_after)
     finally:
         hub.close()
 
