@@ -20,25 +20,54 @@ __all__ = [
     "SCHEMA_VERSION",
     "Activity",
     "Attendance",
+    "BirthDate",
     "DuesPayment",
+    "Gender",
     "Member",
     "Organisation",
     "Package",
+    "PersonCitizenId",
+    "PersonName",
+    "PersonPhone",
     "Record",
     "Transfer",
+    "WireModel",
 ]
 
 SCHEMA_VERSION = "1.0"
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
+# The fields that say who a person is, declared once: a member carries them, and so does an
+# applicant of 1.1. A field's default, and ``gender``'s codelist (of its version), stay where
+# the field is used.
+PersonName = Annotated[Name, f("姓名", "Name")]
+Gender = Annotated[str, f("性别", "Gender", zh_desc="GB/T 2261.1", en_desc="GB/T 2261.1")]
+BirthDate = Annotated[date, f("出生日期", "Birth date")]
+PersonCitizenId = Annotated[
+    CitizenId | None,
+    f(
+        "公民身份号码",
+        "Citizen ID",
+        zh_desc="GB 11643-1999，敏感个人信息",
+        en_desc="GB 11643-1999; sensitive personal data",
+    ),
+]
+PersonPhone = Annotated[
+    Phone | None, f("联系电话", "Phone", zh_desc="敏感个人信息", en_desc="Sensitive personal data")
+]
 
-class Record(BaseModel):
+
+class WireModel(BaseModel):
+    """camelCase names on the wire, snake_case in Python, and no field the model does not name."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Record(WireModel):
     """Fields every record carries."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", use_enum_values=True
-    )
+    model_config = ConfigDict(use_enum_values=True)
     #: The key of this record type in a package and in the API paths (``members``).
     collection: ClassVar[str]
     #: The schema file name stem (``member``).
@@ -94,19 +123,11 @@ class Member(Record):
     schema_name = "member"
     titles = ("党员", "Member")
 
-    name: Name = f("姓名", "Name")
-    gender: Annotated[str, CodeOf("gender")] = f(
-        "性别", "Gender", zh_desc="GB/T 2261.1", en_desc="GB/T 2261.1"
-    )
+    name: PersonName
+    gender: Annotated[Gender, CodeOf("gender")]
     ethnicity: Annotated[str, CodeOf("ethnicity")] | None = f("民族", "Ethnicity", default=None)
-    birth_date: date = f("出生日期", "Birth date")
-    citizen_id: CitizenId | None = f(
-        "公民身份号码",
-        "Citizen ID",
-        default=None,
-        zh_desc="GB 11643-1999，敏感个人信息",
-        en_desc="GB 11643-1999; sensitive personal data",
-    )
+    birth_date: BirthDate
+    citizen_id: PersonCitizenId = None
     education: Annotated[str, CodeOf("education")] | None = f("学历", "Education", default=None)
     native_place: Name | None = f("籍贯", "Native place", default=None)
     organisation_id: RecordId = f("所在党组织", "Organisation")
@@ -128,17 +149,13 @@ class Member(Record):
         zh_desc="已弃用，改用 lostContactSince",
         en_desc="Deprecated: use lostContactSince",
     )
-    phone: Phone | None = f(
-        "联系电话", "Phone", default=None, zh_desc="敏感个人信息", en_desc="Sensitive personal data"
-    )
+    phone: PersonPhone = None
     work_unit: Name | None = f("工作单位", "Work unit", default=None)
 
 
-class Attendance(BaseModel):
+class Attendance(WireModel):
     """出席记录。
     One person's attendance at an activity."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     member_id: RecordId = f("党员", "Member")
     status: Annotated[str, CodeOf("attendance-status")] = f("出席情况", "Status")
@@ -207,11 +224,9 @@ class Transfer(Record):
 RECORD_TYPES: tuple[type[Record], ...] = (Organisation, Member, Activity, DuesPayment, Transfer)
 
 
-class Package(BaseModel):
+class Package(WireModel):
     """数据交换包。
     The exchange document: records of every type from one publisher."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     schema_version: Literal["1.0"] = f("标准版本", "Schema version")
     publisher: Name = f(

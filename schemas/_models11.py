@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from . import _models as v10
-from ._fields import CitizenId, CodeOf, Phone, RecordId
+from ._fields import CodeOf, RecordId
 from ._fields import field as f
 
 __all__ = [
@@ -35,11 +34,9 @@ SCHEMA_VERSIONS = ("1.0", "1.1")
 Name = v10.Name
 
 
-class Leader(BaseModel):
+class Leader(v10.WireModel):
     """领导成员。
     One member of an organisation's leading body: its secretary, deputies and committee."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     member_id: RecordId | None = f(
         "党员",
@@ -48,7 +45,7 @@ class Leader(BaseModel):
         zh_desc="本人的党员记录",
         en_desc="The person's member record",
     )
-    name: Name = f("姓名", "Name")
+    name: v10.PersonName
     post: Annotated[str, CodeOf("party-post", "1.1")] = f("职务", "Post")
     since: date | None = f("任职日期", "Since", default=None)
     until: date | None = f(
@@ -80,21 +77,11 @@ class Applicant(v10.Record):
     schema_name = "applicant"
     titles = ("入党申请人", "Applicant")
 
-    name: Name = f("姓名", "Name")
-    gender: Annotated[str, CodeOf("gender", "1.1")] = f(
-        "性别", "Gender", zh_desc="GB/T 2261.1", en_desc="GB/T 2261.1"
-    )
-    birth_date: date = f("出生日期", "Birth date")
-    citizen_id: CitizenId | None = f(
-        "公民身份号码",
-        "Citizen ID",
-        default=None,
-        zh_desc="GB 11643-1999，敏感个人信息",
-        en_desc="GB 11643-1999; sensitive personal data",
-    )
-    phone: Phone | None = f(
-        "联系电话", "Phone", default=None, zh_desc="敏感个人信息", en_desc="Sensitive personal data"
-    )
+    name: v10.PersonName
+    gender: Annotated[v10.Gender, CodeOf("gender", "1.1")]
+    birth_date: v10.BirthDate
+    citizen_id: v10.PersonCitizenId = None
+    phone: v10.PersonPhone = None
     organisation_id: RecordId = f(
         "所在党组织",
         "Organisation",

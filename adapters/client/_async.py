@@ -101,7 +101,8 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call with retries; an error answer raises its :class:`TongxinError`."""
-        return (await self._call(core.Call(method, path, params, content, headers))).response
+        answer = await self._call(core.Call(method, path, params, content, headers))
+        return answer.response
 
     async def _call(self, call: core.Call) -> core.Answer:
         """Carry one call, retrying as :class:`~tongxin.client.RetryPolicy` says."""
@@ -142,7 +143,8 @@ class AsyncClient:
     async def hub_id(self) -> str:
         """The hub's id, from its discovery document (fetched once)."""
         if self._hub_id is None:
-            self._hub_id = str((await self.discovery())["hub"]["id"])
+            found = await self.discovery()
+            self._hub_id = str(found["hub"]["id"])
         return self._hub_id
 
     async def discovery(self) -> dict[str, Any]:

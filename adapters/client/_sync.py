@@ -1,4 +1,5 @@
-"""The synchronous client."""
+"""The synchronous client, written from ``_async.py`` by
+``python -m tongxin.client._unasync``: edit that file, not this one."""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One call with retries; an error answer raises its :class:`TongxinError`."""
-        return self._call(core.Call(method, path, params, content, headers)).response
+        answer = self._call(core.Call(method, path, params, content, headers))
+        return answer.response
 
     def _call(self, call: core.Call) -> core.Answer:
         """Carry one call, retrying as :class:`~tongxin.client.RetryPolicy` says."""
@@ -141,7 +143,8 @@ class Client:
     def hub_id(self) -> str:
         """The hub's id, from its discovery document (fetched once)."""
         if self._hub_id is None:
-            self._hub_id = str(self.discovery()["hub"]["id"])
+            found = self.discovery()
+            self._hub_id = str(found["hub"]["id"])
         return self._hub_id
 
     def discovery(self) -> dict[str, Any]:
@@ -188,7 +191,8 @@ class Client:
 
 
 class ChangeFeed:
-    """Iterates over change-feed items; ``cursor`` is the position after the last page read."""
+    """Iterates (``for``) over change-feed items; ``cursor`` is the position after the
+    last page read."""
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,21 @@ class Node:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
         )
+
+
+def city_and_county(city: Node, county: Node) -> Iterator[tuple[Node, Node]]:
+    """Start ``city`` and ``county`` as each other's parent and child, for a fixture to
+    ``yield from``; both stop afterwards."""
+    try:
+        for node in (city, county):
+            node.init()
+            node.start()
+        city.peer(county, "child")
+        county.peer(city, "parent")
+        yield city, county
+    finally:
+        for node in (city, county):
+            node.stop()
 
 
 def wait_for(what: str, check: Any, timeout: float = 30) -> Any:

@@ -18,16 +18,10 @@ import pytest
 
 from tests import _logcheck
 from tests.federation._network import Node, seed
+from tests.server._console_world import csrf, sign_in
 from tongxin.federation import CHINA, KeyStore, SigningAuth
 
 COUNTS = "/v1/federation/feedback-counts"
-NEW_PASSWORD = "correct horse battery"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 @dataclass
@@ -45,19 +39,7 @@ def _secretary(county: Node, org: str) -> httpx.Client:
     password = county.cli(
         "user", "create", "sec-county", "--organisation", org, "--role", "secretary"
     ).stdout.strip()
-    client = httpx.Client(base_url=county.url, timeout=60, follow_redirects=True)
-    form = client.get("/console/login")
-    first = client.post(
-        "/console/login",
-        data={"csrf": _csrf(form.text), "username": "sec-county", "password": password},
-    )
-    assert first.url.path == "/console/password", first.text[:300]
-    changed = client.post(
-        "/console/password",
-        data={"csrf": _csrf(first.text), "old": password, "new": NEW_PASSWORD},
-    )
-    assert changed.url.path == "/console/", changed.text[:300]
-    return client
+    return sign_in(county.url, "sec-county", password)[0]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +71,7 @@ def _send(world: World, body: str, **fields: str) -> str:
     with httpx.Client(base_url=world.county.url, timeout=60) as resident:
         page = resident.get(form)
         assert page.status_code == 200, page.text[:300]
-        sent = resident.post(form, data={"csrf": _csrf(page.text), "body": body, **fields})
+        sent = resident.post(form, data={"csrf": csrf(page.text), "body": body, **fields})
     assert sent.status_code == 201, sent.text[:500]
     found = re.search(r'id="receipt">([A-Z0-9-]+)<', sent.text)
     assert found, sent.text[:800]
@@ -101,7 +83,7 @@ def _reply(world: World, body: str, reply: str) -> None:
     path = f"/console/feedback/items/{item}"
     page = world.secretary.get(path)
     assert page.status_code == 200, page.text[:300]
-    done = world.secretary.post(path + "/reply", data={"csrf": _csrf(page.text), "reply": reply})
+    done = world.secretary.post(path + "/reply", data={"csrf": csrf(page.text), "reply": reply})
     assert 'data-status="answered"' in done.text
 
 
@@ -112,7 +94,7 @@ def _record_attendance(world: World) -> str:
     made = world.secretary.post(
         "/console/meetings/new",
         data={
-            "csrf": _csrf(form.text),
+            "csrf": csrf(form.text),
             "organisationId": world.org,
             "type": "general-meeting",
             "topic": "学习贯彻党章",
@@ -130,7 +112,7 @@ def _record_attendance(world: World) -> str:
     saved = world.secretary.post(
         f"/console/meetings/{meeting}",
         data={
-            "csrf": _csrf(page.text),
+            "csrf": csrf(page.text),
             "version": "1",
             f"status:{m0}": "present",
             f"status:{m1}": "excused",

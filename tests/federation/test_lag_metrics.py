@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.federation._network import Node, seed, wait_for
+from tests.federation._network import Node, city_and_county, seed, wait_for
 
 INTERVAL = 0.5
 LABELS = {"peer": "cd-wuhou", "relation": "child"}
@@ -21,16 +21,7 @@ LABELS = {"peer": "cd-wuhou", "relation": "child"}
 def pair(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
     city = Node("cd-city", tmp_path / "city", sync_interval=INTERVAL)
     county = Node("cd-wuhou", tmp_path / "county")
-    try:
-        for node in (city, county):
-            node.init()
-            node.start()
-        city.peer(county, "child")
-        county.peer(city, "parent")
-        yield city, county
-    finally:
-        for node in (city, county):
-            node.stop()
+    yield from city_and_county(city, county)
 
 
 def _gauges(city: Node) -> dict[str, float]:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests import _logcheck
-from tests.federation._network import TONGXIN, Node, new_member, seed
+from tests.federation._network import TONGXIN, Node, city_and_county, new_member, seed
 from tests.server.conftest import BACKENDS, make_backend
 from tongxin.federation import KeyStore, SigningAuth
 
@@ -37,16 +37,7 @@ def _two_hubs(root: Path, city_db: str, county_db: str) -> Iterator[tuple[Node, 
                 ("cd-wuhou", "county", county_backend),
             )
         )
-        try:
-            for node in (city, county):
-                node.init()
-                node.start()
-            city.peer(county, "child")
-            county.peer(city, "parent")
-            yield city, county
-        finally:
-            for node in (city, county):
-                node.stop()
+        yield from city_and_county(city, county)
     finally:
         for database in databases:
             database.close()

@@ -30,6 +30,7 @@ from tests import _logcheck
 from tongxin.schemas import citizen_id_check
 from tongxin.schemas._synthetic import SyntheticHub, member
 from tongxin.server import Hub, Settings, create_token, open_hub
+from tongxin.server._feedback import feedback_table
 from tongxin.server._tables import peers
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -283,6 +284,28 @@ def known_peer(hub: Hub, hub_id: str, relation: str = "child") -> None:
                 key_set="{}",
                 policy=orjson.dumps({"types": None}).decode(),
                 created_at=datetime.now(UTC),
+            )
+        )
+
+
+def feedback_item(
+    hub: Hub, organisation_id: str, created: datetime, replied_after: timedelta | None
+) -> None:
+    """Store an anonymous feedback item of ``organisation_id`` received at ``created`` (UTC)
+    and answered ``replied_after`` later (open when None), as the counts see it."""
+    with hub.db.write() as conn:
+        conn.execute(
+            insert(feedback_table).values(
+                id=secrets.token_hex(16),
+                organisation_id=organisation_id,
+                receipt_hash=secrets.token_hex(32),
+                body="统计口径",
+                anonymous=True,
+                status="open" if replied_after is None else "answered",
+                reply=None if replied_after is None else "已答复",
+                created_at=created,
+                answer_due=created + timedelta(days=7),
+                replied_at=None if replied_after is None else created + replied_after,
             )
         )
 

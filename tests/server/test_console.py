@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -16,15 +15,8 @@ import pytest
 from tongxin.server import open_hub
 from tongxin.server._accounts import create_user
 
-from .conftest import Backend, Server, organisation, person
-
-NEW_PASSWORD = "correct horse battery"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
+from ._console_world import World, csrf, login, signed_in, two_branches
+from .conftest import Backend, Server
 
 
 def _total(html: str) -> int:
@@ -33,65 +25,18 @@ def _total(html: str) -> int:
     return int(found.group(1))
 
 
-def login(client: httpx.Client, username: str, password: str) -> httpx.Response:
-    form = client.get("/console/login")
-    return client.post(
-        "/console/login",
-        data={"csrf": _csrf(form.text), "username": username, "password": password},
-    )
-
-
-def signed_in(server: Server, world: World, username: str) -> httpx.Client:
-    """A browser-like client logged in as ``username``, its one-time password replaced."""
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    password = world.passwords[username]
-    first = login(client, username, password)
-    if first.url.path == "/console/password":
-        changed = client.post(
-            "/console/password",
-            data={"csrf": _csrf(first.text), "old": password, "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-        world.passwords[username] = NEW_PASSWORD
-    else:
-        assert first.url.path == "/console/", first.text[:300]
-    return client
-
-
-@dataclass
-class World:
-    ids: dict[str, str]
-    members: dict[str, list[dict[str, Any]]]
-    passwords: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> World:
-    ids: dict[str, str] = {}
-    members: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
-    with server.client() as admin:
-        root = organisation()
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for name in ("a", "b"):
-            branch = organisation(root["id"], name=f"第{name}支部")
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[name] = branch["id"]
-            for _ in range(3 if name == "a" else 4):
-                record = person(branch["id"])
-                assert admin.post("/v1/members", json=record).status_code == 201
-                members[name].append(record)
-    hub = open_hub(backend.settings())
-    try:
-        passwords = {
-            "sec-a": create_user(hub.db, "sec-a", ids["a"], "secretary"),
-            "county": create_user(hub.db, "county", ids["root"], "organiser"),
-            "locked": create_user(hub.db, "locked", ids["root"], "viewer"),
-            "boss": create_user(hub.db, "boss", ids["root"], "admin"),
-        }
-    finally:
-        hub.close()
-    return World(ids, members, passwords)
+    return two_branches(
+        server,
+        backend,
+        {
+            "sec-a": ("a", "secretary"),
+            "county": ("root", "organiser"),
+            "locked": ("root", "viewer"),
+            "boss": ("root", "admin"),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +156,7 @@ def test_login_and_logout_are_audited_and_logout_ends_the_session(
 ) -> None:
     with closing(signed_in(server, world, "county")) as client:
         page = client.get("/console/")
-        assert client.post("/console/logout", data={"csrf": _csrf(page.text)}).status_code == 200
+        assert client.post("/console/logout", data={"csrf": csrf(page.text)}).status_code == 200
         after = client.get("/console/", follow_redirects=False)
         assert after.status_code == 303
     actions = [(r["action"], r["tokenId"]) for r in _audit(server) if r["id"] == "county"]
@@ -230,8 +175,8 @@ def test_a_branch_secretary_never_sees_another_branch(
         assert secretary.get("/console/members", params={"organisationId": other}).status_code == (
             404
         )
-    csrf = _csrf(dashboard.text)
-    listed = secretary.post("/console/members", data={"csrf": csrf})
+    token = csrf(dashboard.text)
+    listed = secretary.post("/console/members", data={"csrf": token})
     assert _total(listed.text) == len(world.members["a"])
     stranger = world.members["b"][0]
     for field, value in (
@@ -239,11 +184,11 @@ def test_a_branch_secretary_never_sees_another_branch(
         ("citizenId", stranger["citizenId"]),
         ("phone", stranger["phone"]),
     ):
-        found = secretary.post("/console/members", data={"csrf": csrf, field: value})
+        found = secretary.post("/console/members", data={"csrf": token, field: value})
         assert stranger["id"] not in found.text, field
     mine = world.members["a"][1]
     for field, value in (("citizenId", mine["citizenId"]), ("phone", mine["phone"])):
-        found = secretary.post("/console/members", data={"csrf": csrf, field: value})
+        found = secretary.post("/console/members", data={"csrf": token, field: value})
         assert _total(found.text) == 1, field
         assert mine["id"] in found.text, field
 
@@ -251,9 +196,9 @@ def test_a_branch_secretary_never_sees_another_branch(
 def test_search_does_not_put_a_citizen_id_in_a_url(
     server: Server, world: World, secretary: httpx.Client
 ) -> None:
-    csrf = _csrf(secretary.get("/console/members").text)
+    token = csrf(secretary.get("/console/members").text)
     mine = world.members["a"][0]
-    found = secretary.post("/console/members", data={"csrf": csrf, "citizenId": mine["citizenId"]})
+    found = secretary.post("/console/members", data={"csrf": token, "citizenId": mine["citizenId"]})
     assert mine["citizenId"] not in str(found.url)
     assert _total(found.text) == 1
 
@@ -312,7 +257,7 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(backend: Backend, wor
                 form = await client.get("/console/login")
                 return await client.post(
                     "/console/login",
-                    data={"csrf": _csrf(form.text), "username": "tls-user", "password": password},
+                    data={"csrf": csrf(form.text), "username": "tls-user", "password": password},
                 )
 
         response = anyio.run(attempt)

@@ -9,24 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 
-from tongxin.server import open_hub
-from tongxin.server._accounts import create_user
-
+from ._console_world import World, csrf, signed_in, two_branches
 from .conftest import Backend, Server, organisation, person
-
-NEW_PASSWORD = "correct horse battery"
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 def form_fields(html: str) -> dict[str, str]:
@@ -52,83 +40,46 @@ def field_errors(html: str, name: str) -> str:
     return found.group(1) if found else ""
 
 
-@dataclass
-class World:
-    ids: dict[str, str]
-    members: dict[str, list[dict[str, Any]]]
-    passwords: dict[str, str]
+def _party_group(admin: httpx.Client, world: World) -> None:
+    """A party group under branch a, with one member who counts in branch a's subtree."""
+    group = organisation(world.ids["a"], name="第一党小组", type="party-group")
+    assert admin.post("/v1/organisations", json=group).status_code == 201
+    world.ids["group"] = group["id"]
+    record = person(group["id"])
+    assert admin.post("/v1/members", json=record).status_code == 201
+    world.members["a"].append(record)
 
 
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> World:
-    ids: dict[str, str] = {}
-    members: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
-    with server.client() as admin:
-        root = organisation(name="示范县委")
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for name, count in (("a", 3), ("b", 4)):
-            branch = organisation(root["id"], name=f"第{name}支部")
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[name] = branch["id"]
-            for _ in range(count):
-                record = person(branch["id"])
-                assert admin.post("/v1/members", json=record).status_code == 201
-                members[name].append(record)
-        group = organisation(ids["a"], name="第一党小组", type="party-group")
-        assert admin.post("/v1/organisations", json=group).status_code == 201
-        ids["group"] = group["id"]
-        record = person(group["id"])
-        assert admin.post("/v1/members", json=record).status_code == 201
-        members["a"].append(record)
-    hub = open_hub(backend.settings())
-    try:
-        passwords = {
-            "sec-a": create_user(hub.db, "sec-a", ids["a"], "secretary"),
-            "county": create_user(hub.db, "county", ids["root"], "organiser"),
-            "look": create_user(hub.db, "look", ids["root"], "viewer"),
-        }
-    finally:
-        hub.close()
-    return World(ids, members, passwords)
-
-
-def _signed_in(server: Server, world: World, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    page = client.get("/console/login")
-    first = client.post(
-        "/console/login",
-        data={
-            "csrf": csrf(page.text),
-            "username": username,
-            "password": world.passwords[username],
+    return two_branches(
+        server,
+        backend,
+        {
+            "sec-a": ("a", "secretary"),
+            "county": ("root", "organiser"),
+            "look": ("root", "viewer"),
         },
+        root_name="示范县委",
+        more=_party_group,
     )
-    if first.url.path == "/console/password":
-        changed = client.post(
-            "/console/password",
-            data={"csrf": csrf(first.text), "old": world.passwords[username], "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-        world.passwords[username] = NEW_PASSWORD
-    return client
 
 
 @pytest.fixture(scope="module")
 def county(server: Server, world: World) -> Iterator[httpx.Client]:
-    with closing(_signed_in(server, world, "county")) as client:
+    with closing(signed_in(server, world, "county")) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def secretary(server: Server, world: World) -> Iterator[httpx.Client]:
-    with closing(_signed_in(server, world, "sec-a")) as client:
+    with closing(signed_in(server, world, "sec-a")) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def viewer(server: Server, world: World) -> Iterator[httpx.Client]:
-    with closing(_signed_in(server, world, "look")) as client:
+    with closing(signed_in(server, world, "look")) as client:
         yield client
 
 

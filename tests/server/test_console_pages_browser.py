@@ -20,10 +20,10 @@ from tongxin.server._accounts import create_user
 
 from .conftest import Backend, Server, make_backend, organisation, person, start_server
 from .test_console_browser import (
-    CHROMIUM,
     NEW_PASSWORD,
     WIDTHS,
     Visit,
+    launch_chromium,
     pytestmark,  # noqa: F401 (the same markers: browser, skipped without Debian's chromium)
 )
 
@@ -65,14 +65,7 @@ def world(backend: Backend) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launch_chromium()
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))

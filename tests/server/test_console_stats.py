@@ -8,68 +8,30 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tongxin.server import open_hub
-from tongxin.server._accounts import create_user
-
-from .conftest import Backend, Server, organisation, person
-from .test_console import NEW_PASSWORD, login
-
-
-@dataclass
-class World:
-    ids: dict[str, str]
-    passwords: dict[str, str]
+from ._console_world import World, signed_in, two_branches
+from .conftest import Backend, Server
 
 
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> World:
-    ids: dict[str, str] = {}
-    with server.client() as admin:
-        root = organisation(name="统计县委")
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for key, name, count in (("a", "甲支部", 3), ("b", "=1+1", 2)):
-            branch = organisation(root["id"], name=name)
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[key] = branch["id"]
-            for _ in range(count):
-                assert admin.post("/v1/members", json=person(branch["id"])).status_code == 201
-    hub = open_hub(backend.settings())
-    try:
-        passwords = {
-            "stat-county": create_user(hub.db, "stat-county", ids["root"], "organiser"),
-            "stat-sec-a": create_user(hub.db, "stat-sec-a", ids["a"], "secretary"),
-        }
-    finally:
-        hub.close()
-    return World(ids, passwords)
-
-
-def _signed_in(server: Server, world: World, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    first = login(client, username, world.passwords[username])
-    if first.url.path == "/console/password":
-        csrf = re.search(r'name="csrf" value="([^"]+)"', first.text)
-        assert csrf
-        changed = client.post(
-            "/console/password",
-            data={"csrf": csrf.group(1), "old": world.passwords[username], "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-        world.passwords[username] = NEW_PASSWORD
-    return client
+    return two_branches(
+        server,
+        backend,
+        {"stat-county": ("root", "organiser"), "stat-sec-a": ("a", "secretary")},
+        root_name="统计县委",
+        branches=(("a", "甲支部", 3), ("b", "=1+1", 2)),
+    )
 
 
 @pytest.fixture(scope="module")
 def county(server: Server, world: World) -> Iterator[httpx.Client]:
-    with closing(_signed_in(server, world, "stat-county")) as client:
+    with closing(signed_in(server, world, "stat-county")) as client:
         yield client
 
 
@@ -112,7 +74,7 @@ def test_page_and_workbook_match_the_api(
 
 
 def test_a_secretary_downloads_only_its_branch(server: Server, world: World) -> None:
-    with closing(_signed_in(server, world, "stat-sec-a")) as secretary:
+    with closing(signed_in(server, world, "stat-sec-a")) as secretary:
         sheets = _sheets(secretary.get("/console/stats.xlsx").content)
         assert [row[0] for row in sheets["党费交纳率（按支部）"][4:]] == [world.ids["a"]]
         assert sum(row[1] for row in sheets["党员类别"][4:]) == 3

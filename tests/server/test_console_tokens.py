@@ -8,78 +8,40 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 
 import httpx
 import orjson
 import pytest
 
-from tongxin.server import open_hub
-from tongxin.server._accounts import create_user
-
-from .conftest import Backend, Server, organisation, person
-from .test_console import NEW_PASSWORD, login
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-@dataclass
-class World:
-    ids: dict[str, str]
-    passwords: dict[str, str]
+from ._console_world import World, csrf, signed_in, two_branches
+from .conftest import Backend, Server
 
 
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> World:
-    ids: dict[str, str] = {}
-    with server.client() as admin:
-        root = organisation(name="县委")
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for name in ("a", "b"):
-            branch = organisation(root["id"], name=f"{name}支部")
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[name] = branch["id"]
-            assert admin.post("/v1/members", json=person(branch["id"])).status_code == 201
-    hub = open_hub(backend.settings())
-    try:
-        passwords = {
-            "chief": create_user(hub.db, "chief", ids["root"], "admin"),
-            "admin-a": create_user(hub.db, "admin-a", ids["a"], "admin"),
-            "sec-b": create_user(hub.db, "sec-b", ids["b"], "secretary"),
-        }
-    finally:
-        hub.close()
-    return World(ids, passwords)
-
-
-def _signed_in(server: Server, world: World, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    first = login(client, username, world.passwords[username])
-    if first.url.path == "/console/password":
-        changed = client.post(
-            "/console/password",
-            data={"csrf": _csrf(first.text), "old": world.passwords[username], "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-        world.passwords[username] = NEW_PASSWORD
-    return client
+    return two_branches(
+        server,
+        backend,
+        {
+            "chief": ("root", "admin"),
+            "admin-a": ("a", "admin"),
+            "sec-b": ("b", "secretary"),
+        },
+        root_name="县委",
+        branches=(("a", "a支部", 1), ("b", "b支部", 1)),
+    )
 
 
 @pytest.fixture(scope="module")
 def chief(server: Server, world: World) -> Iterator[httpx.Client]:
-    with closing(_signed_in(server, world, "chief")) as client:
+    with closing(signed_in(server, world, "chief")) as client:
         yield client
 
 
 def _create(client: httpx.Client, org: str, name: str, *scopes: str) -> httpx.Response:
     page = client.get("/console/tokens")
     assert page.status_code == 200, page.text[:300]
-    data = {"csrf": _csrf(page.text), "organisationId": org, "name": name, "scope": list(scopes)}
+    data = {"csrf": csrf(page.text), "organisationId": org, "name": name, "scope": list(scopes)}
     return client.post("/console/tokens", data=data)
 
 
@@ -111,7 +73,7 @@ def test_create_list_and_revoke(server: Server, world: World, chief: httpx.Clien
     assert secret not in page.text
     assert secret[3:20] not in page.text
     token_id = re.findall(r'<tr data-id="(tk_[0-9a-f]+)">', page.text)[-1]
-    revoked = chief.post(f"/console/tokens/{token_id}/revoke", data={"csrf": _csrf(page.text)})
+    revoked = chief.post(f"/console/tokens/{token_id}/revoke", data={"csrf": csrf(page.text)})
     assert revoked.status_code == 200
     assert revoked.url.path == "/console/tokens"
     row = re.search(rf'<tr data-id="{token_id}">.*?</tr>', revoked.text, re.S)
@@ -135,11 +97,11 @@ def test_an_admin_manages_only_its_subtree(
     assert made.status_code == 201
     secret = _secret(made.text)
     token_b = re.findall(r'<tr data-id="(tk_[0-9a-f]+)">', made.text)[-1]
-    with closing(_signed_in(server, world, "admin-a")) as admin_a:
+    with closing(signed_in(server, world, "admin-a")) as admin_a:
         page = admin_a.get("/console/tokens")
         assert page.status_code == 200
         assert token_b not in page.text
-        refused = admin_a.post(f"/console/tokens/{token_b}/revoke", data={"csrf": _csrf(page.text)})
+        refused = admin_a.post(f"/console/tokens/{token_b}/revoke", data={"csrf": csrf(page.text)})
         assert refused.status_code == 404
         outside = _create(admin_a, world.ids["b"], "越权", "admin")
         assert outside.status_code == 404
@@ -158,13 +120,13 @@ def test_forms_need_csrf_and_a_scope(world: World, chief: httpx.Client) -> None:
     assert "tx_" not in forged.text
     page = chief.get("/console/tokens")
     none = chief.post(
-        "/console/tokens", data={"csrf": _csrf(page.text), "organisationId": world.ids["a"]}
+        "/console/tokens", data={"csrf": csrf(page.text), "organisationId": world.ids["a"]}
     )
     assert none.status_code == 400
     past = chief.post(
         "/console/tokens",
         data={
-            "csrf": _csrf(page.text),
+            "csrf": csrf(page.text),
             "organisationId": world.ids["a"],
             "scope": "records:read",
             "expires": "2001-01-01",
@@ -182,7 +144,7 @@ def test_other_roles_and_strangers_are_refused(server: Server, world: World) -> 
     stranger = httpx.get(server.url + "/console/tokens")
     assert stranger.status_code == 303
     assert stranger.headers["location"].startswith("/console/login")
-    with closing(_signed_in(server, world, "sec-b")) as secretary:
+    with closing(signed_in(server, world, "sec-b")) as secretary:
         page = secretary.get("/console/tokens")
         assert page.status_code == 403
         refused = secretary.post(

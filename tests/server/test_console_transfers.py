@@ -23,9 +23,8 @@ from tongxin.server._security import Principal, org_path
 from tongxin.server._settings import Settings
 from tongxin.server._transfers import recent_transfer_ids
 
-from .test_console_pages import csrf, field_errors, form_fields
-
-NEW_PASSWORD = "correct horse battery"
+from ._console_world import csrf, sign_in
+from .test_console_pages import field_errors, form_fields
 
 
 def _user(node: Node, name: str, org: str) -> str:
@@ -34,19 +33,7 @@ def _user(node: Node, name: str, org: str) -> str:
 
 
 def _console(node: Node, name: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=node.url, timeout=60, follow_redirects=True)
-    page = client.get("/console/login")
-    first = client.post(
-        "/console/login",
-        data={"csrf": csrf(page.text), "username": name, "password": password},
-    )
-    assert first.url.path == "/console/password", first.text[:300]
-    changed = client.post(
-        "/console/password",
-        data={"csrf": csrf(first.text), "old": password, "new": NEW_PASSWORD},
-    )
-    assert changed.url.path == "/console/"
-    return client
+    return sign_in(node.url, name, password)[0]
 
 
 @pytest.fixture(scope="module")

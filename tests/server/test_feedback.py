@@ -13,24 +13,17 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from tests import _logcheck
 from tongxin.server import open_hub, rotate_data_key
-from tongxin.server._accounts import create_user
 from tongxin.server._feedback import feedback_table
 from tongxin.server._tables import audit
 
-from .conftest import Backend, Server, organisation
-from .test_console import NEW_PASSWORD, login
+from ._console_world import csrf, signed_in, two_branches
+from .conftest import Backend, Server, feedback_item
 
 FORM = "/console/feedback/to/{}"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 def _receipt(html: str) -> str:
@@ -47,46 +40,23 @@ class World:
     staff: dict[str, httpx.Client]
 
 
-def _signed_in(server: Server, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    first = login(client, username, password)
-    if first.url.path == "/console/password":
-        changed = client.post(
-            "/console/password",
-            data={"csrf": _csrf(first.text), "old": password, "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-    return client
-
-
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> Iterator[World]:
-    ids: dict[str, str] = {}
-    with server.client() as admin:
-        root = organisation(name="示范县委")
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for name in ("a", "b"):
-            branch = organisation(root["id"], name=f"第{name}支部")
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[name] = branch["id"]
-    hub = open_hub(backend.settings())
+    console = two_branches(
+        server,
+        backend,
+        {
+            "sec-a": ("a", "secretary"),
+            "sec-b": ("b", "secretary"),
+            "county": ("root", "organiser"),
+            "viewer": ("root", "viewer"),
+        },
+        root_name="示范县委",
+        branches=(("a", "第a支部", 0), ("b", "第b支部", 0)),
+    )
+    staff = {user: signed_in(server, console, user) for user in console.passwords}
     try:
-        roles = {"sec-a": "a", "sec-b": "b", "county": "root", "viewer": "root"}
-        passwords = {
-            user: create_user(
-                hub.db,
-                user,
-                ids[org],
-                "organiser" if user == "county" else "viewer" if user == "viewer" else "secretary",
-            )
-            for user, org in roles.items()
-        }
-    finally:
-        hub.close()
-    staff = {user: _signed_in(server, user, pw) for user, pw in passwords.items()}
-    try:
-        yield World(server, backend, ids, staff)
+        yield World(server, backend, console.ids, staff)
     finally:
         for client in staff.values():
             client.close()
@@ -100,12 +70,12 @@ def _public(world: World) -> httpx.Client:
 def _send(client: httpx.Client, org: str, **fields: str) -> httpx.Response:
     page = client.get(FORM.format(org))
     assert page.status_code == 200, page.text[:300]
-    return client.post(FORM.format(org), data={"csrf": _csrf(page.text), **fields})
+    return client.post(FORM.format(org), data={"csrf": csrf(page.text), **fields})
 
 
 def _look_up(client: httpx.Client, code: str) -> httpx.Response:
     page = client.get("/console/feedback/receipt")
-    return client.post("/console/feedback/receipt", data={"csrf": _csrf(page.text), "code": code})
+    return client.post("/console/feedback/receipt", data={"csrf": csrf(page.text), "code": code})
 
 
 def _item_id(world: World, marker: str) -> str:
@@ -125,7 +95,7 @@ def _act(client: httpx.Client, item: str, verb: str, **fields: str) -> httpx.Res
     page = client.get(f"/console/feedback/items/{item}")
     assert page.status_code == 200, page.text[:300]
     return client.post(
-        f"/console/feedback/items/{item}/{verb}", data={"csrf": _csrf(page.text), **fields}
+        f"/console/feedback/items/{item}/{verb}", data={"csrf": csrf(page.text), **fields}
     )
 
 
@@ -212,7 +182,7 @@ def test_bad_input_is_refused_with_a_message(
 def test_a_huge_body_is_refused_before_it_is_read(world: World) -> None:
     with _public(world) as resident:
         page = resident.get(FORM.format(world.ids["a"]))
-        body = b"csrf=" + _csrf(page.text).encode() + b"&body=" + b"x" * (10 * 1024 * 1024)
+        body = b"csrf=" + csrf(page.text).encode() + b"&body=" + b"x" * (10 * 1024 * 1024)
         got = resident.post(
             FORM.format(world.ids["a"]),
             content=body,
@@ -266,7 +236,7 @@ def test_a_branch_secretary_never_sees_another_branchs_feedback(world: World) ->
     assert "该意见建议不存在" in refused.text
     page = other.get("/console/feedback")
     tried = other.post(
-        f"/console/feedback/items/{item}/reply", data={"csrf": _csrf(page.text), "reply": "越权"}
+        f"/console/feedback/items/{item}/reply", data={"csrf": csrf(page.text), "reply": "越权"}
     )
     assert tried.status_code == 404
     assert _stats(world, world.ids["b"])["received"] == 0
@@ -316,21 +286,7 @@ def _stored(world: World, created: datetime, replied_after: timedelta | None) ->
     """An item of branch a received at ``created`` (UTC), answered ``replied_after`` later."""
     hub = open_hub(world.backend.settings())
     try:
-        with hub.db.write() as conn:
-            conn.execute(
-                insert(feedback_table).values(
-                    id=secrets.token_hex(16),
-                    organisation_id=world.ids["a"],
-                    receipt_hash=secrets.token_hex(32),
-                    body="统计口径",
-                    anonymous=True,
-                    status="open" if replied_after is None else "answered",
-                    reply=None if replied_after is None else "已答复",
-                    created_at=created,
-                    answer_due=created + timedelta(days=7),
-                    replied_at=None if replied_after is None else created + replied_after,
-                )
-            )
+        feedback_item(hub, world.ids["a"], created, replied_after)
     finally:
         hub.close()
 
@@ -362,7 +318,7 @@ def test_the_counts_follow_china_standard_time_days_and_the_7_day_answer(world: 
 def test_a_form_with_too_many_fields_is_refused(world: World) -> None:
     with _public(world) as resident:
         page = resident.get(FORM.format(world.ids["a"]))
-        fields = {"csrf": _csrf(page.text), "body": "意见", **{f"x{n}": "1" for n in range(30)}}
+        fields = {"csrf": csrf(page.text), "body": "意见", **{f"x{n}": "1" for n in range(30)}}
         got = resident.post(FORM.format(world.ids["a"]), data=fields)
     assert got.status_code == 400
     assert "表单格式不正确" in got.text

@@ -7,7 +7,6 @@ the dashboard counts it like ``GET /v1/stats``. Screenshots as in ``test_console
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,12 @@ from tongxin.server import create_token, open_hub
 from tongxin.server._accounts import create_user
 
 from .conftest import Backend, make_backend, organisation, start_server
-from .test_console_browser import CHROMIUM, WIDTHS, Visit
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="Debian's chromium is not installed (apt-get install chromium fonts-noto-cjk)",
-    ),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+from .test_console_browser import (
+    WIDTHS,
+    Visit,
+    launch_chromium,
+    pytestmark,  # noqa: F401 (the same markers: browser, skipped without Debian's chromium)
+)
 
 OPINION = "小区东门路灯坏了一周，晚上出行不便。<script>alert('x')</script>"
 ANSWER = "已联系物业报修，本周五前修好。"
@@ -60,14 +55,7 @@ def world(backend: Backend) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launch_chromium()
 
 
 def test_feedback_sent_answered_closed_and_counted_on_a_phone(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +17,6 @@ import pytest
 from sqlalchemy import select
 
 from tongxin.server import open_hub
-from tongxin.server._accounts import create_user
 from tongxin.server._checkins import (
     Meeting,
     check_in,
@@ -31,8 +29,8 @@ from tongxin.server._crypto import FieldCipher
 from tongxin.server._tables import audit
 from tongxin.server._throttle import SlidingWindow
 
-from .conftest import Backend, Server, organisation, person, uid
-from .test_console import NEW_PASSWORD, _csrf, login
+from ._console_world import World, csrf, signed_in, two_branches
+from .conftest import Backend, Server, person, uid
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -100,52 +98,15 @@ def test_the_sliding_window_refuses_a_flood_and_forgets_it() -> None:
 
 
 # -- a hub with two branches -----------------------------------------------------------------
-@dataclass
-class World:
-    ids: dict[str, str]
-    members: dict[str, list[dict[str, Any]]]
-    passwords: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def world(server: Server, backend: Backend) -> World:
-    ids: dict[str, str] = {}
-    members: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
-    with server.client() as admin:
-        root = organisation()
-        assert admin.post("/v1/organisations", json=root).status_code == 201
-        ids["root"] = root["id"]
-        for name in ("a", "b"):
-            branch = organisation(root["id"], name=f"第{name}支部")
-            assert admin.post("/v1/organisations", json=branch).status_code == 201
-            ids[name] = branch["id"]
-            for _ in range(3):
-                record = person(branch["id"], status="normal")
-                assert admin.post("/v1/members", json=record).status_code == 201
-                members[name].append(record)
-    hub = open_hub(backend.settings())
-    try:
-        passwords = {
-            "sec-a": create_user(hub.db, "sec-a", ids["a"], "secretary"),
-            "sec-b": create_user(hub.db, "sec-b", ids["b"], "secretary"),
-            "look": create_user(hub.db, "look", ids["root"], "viewer"),
-        }
-    finally:
-        hub.close()
-    return World(ids, members, passwords)
-
-
-def signed_in(server: Server, world: World, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60, follow_redirects=True)
-    first = login(client, username, world.passwords[username])
-    if first.url.path == "/console/password":
-        changed = client.post(
-            "/console/password",
-            data={"csrf": _csrf(first.text), "old": world.passwords[username], "new": NEW_PASSWORD},
-        )
-        assert changed.url.path == "/console/", changed.text[:300]
-        world.passwords[username] = NEW_PASSWORD
-    return client
+    return two_branches(
+        server,
+        backend,
+        {"sec-a": ("a", "secretary"), "sec-b": ("b", "secretary"), "look": ("root", "viewer")},
+        branches=(("a", "第a支部", 3), ("b", "第b支部", 3)),
+        member=lambda org: person(org, status="normal"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +130,7 @@ def new_meeting(client: httpx.Client, org: str, topic: str = "学习贯彻党章
     form = client.get("/console/meetings/new")
     assert form.status_code == 200, form.text[:300]
     data = {
-        "csrf": _csrf(form.text),
+        "csrf": csrf(form.text),
         "organisationId": org,
         "type": "general-meeting",
         "topic": topic,
@@ -204,8 +165,10 @@ def _activity(server: Server, meeting_id: str) -> dict[str, Any]:
 def _check_in(server: Server, link: str, member: str, digits: str) -> httpx.Response:
     with httpx.Client(timeout=60) as member_phone:
         page = member_phone.get(link)
-        csrf = _csrf(page.text) if 'name="csrf"' in page.text else ""
-        return member_phone.post(link, data={"csrf": csrf, "member": member, "digits": digits})
+        csrf_token = csrf(page.text) if 'name="csrf"' in page.text else ""
+        return member_phone.post(
+            link, data={"csrf": csrf_token, "member": member, "digits": digits}
+        )
 
 
 def test_a_secretary_records_attendance_through_the_write_path(
@@ -217,7 +180,7 @@ def test_a_secretary_records_attendance_through_the_write_path(
     saved = sec_a.post(
         f"/console/meetings/{meeting_id}",
         data={
-            "csrf": _csrf(page.text),
+            "csrf": csrf(page.text),
             "version": "1",
             f"status:{a0}": "present",
             f"status:{a1}": "excused",
@@ -241,7 +204,7 @@ def test_a_secretary_records_attendance_through_the_write_path(
     # A stale form (version 1 again) is refused, not merged.
     stale = sec_a.post(
         f"/console/meetings/{meeting_id}",
-        data={"csrf": _csrf(page.text), "version": "1", f"status:{a0}": "absent"},
+        data={"csrf": csrf(page.text), "version": "1", f"status:{a0}": "absent"},
     )
     assert stale.status_code == 409
     assert "已被他人修改" in stale.text
@@ -252,7 +215,7 @@ def test_rule_messages_are_shown_at_the_field(world: World, sec_a: httpx.Client)
     refused = sec_a.post(
         "/console/meetings/new",
         data={
-            "csrf": _csrf(form.text),
+            "csrf": csrf(form.text),
             "organisationId": world.ids["a"],
             "type": "general-meeting",
             "topic": "",
@@ -271,7 +234,7 @@ def test_rule_messages_are_shown_at_the_field(world: World, sec_a: httpx.Client)
     bad = sec_a.post(
         f"/console/meetings/{meeting_id}",
         data={
-            "csrf": _csrf(page.text),
+            "csrf": csrf(page.text),
             "version": "1",
             f"status:{a0}": "excused",
             f"reason:{a0}": "电话 13912345678 联系",
@@ -311,14 +274,14 @@ def test_a_member_checks_in_and_the_secretary_confirms(
     assert _activity(server, meeting_id).get("attendance") == []  # nothing written yet
     confirmed = sec_a.post(
         f"/console/meetings/{meeting_id}/confirm",
-        data={"csrf": _csrf(page.text), "member": member["id"]},
+        data={"csrf": csrf(page.text), "member": member["id"]},
     )
     assert confirmed.status_code == 200
     assert confirmed.text.count('data-state="pending"') == 1
     assert confirmed.text.count('data-state="confirmed"') == 1
     stored = _activity(server, meeting_id)
     assert stored["attendance"] == [{"memberId": member["id"], "status": "present"}]
-    sec_a.post(f"/console/meetings/{meeting_id}/confirm", data={"csrf": _csrf(page.text)})
+    sec_a.post(f"/console/meetings/{meeting_id}/confirm", data={"csrf": csrf(page.text)})
     assert len(_activity(server, meeting_id)["attendance"]) == 2
     hub = open_hub(backend.settings())
     try:
@@ -408,18 +371,18 @@ def test_a_secretary_of_branch_a_never_sees_branch_b(
     page = sec_a.get(f"/console/meetings/{theirs}")
     assert page.status_code == 404
     assert world.members["b"][0]["name"] not in page.text
-    csrf = _csrf(sec_a.get("/console/meetings/new").text)
+    csrf_token = csrf(sec_a.get("/console/meetings/new").text)
     b0 = world.members["b"][0]["id"]
     for path, data in (
         (f"/console/meetings/{theirs}", {"version": "1", f"status:{b0}": "absent"}),
         (f"/console/meetings/{theirs}/confirm", {}),
     ):
-        assert sec_a.post(path, data={"csrf": csrf, **data}).status_code == 404, path
+        assert sec_a.post(path, data={"csrf": csrf_token, **data}).status_code == 404, path
     assert sec_a.get(f"/console/meetings/{theirs}/qr").status_code == 404
     create = sec_a.post(
         "/console/meetings/new",
         data={
-            "csrf": csrf,
+            "csrf": csrf_token,
             "organisationId": world.ids["b"],
             "type": "general-meeting",
             "topic": "越权",
@@ -442,8 +405,8 @@ def test_a_viewer_and_nobody_cannot_manage_meetings(server: Server, world: World
 
 
 def test_odd_input_never_breaks_a_page(server: Server, world: World, sec_a: httpx.Client) -> None:
-    csrf = _csrf(sec_a.get("/console/meetings/new").text)
-    base = {"csrf": csrf, "organisationId": world.ids["a"], "type": "general-meeting"}
+    csrf_token = csrf(sec_a.get("/console/meetings/new").text)
+    base = {"csrf": csrf_token, "organisationId": world.ids["a"], "type": "general-meeting"}
     for odd in (
         {"type": "<script>alert(1)</script>", "topic": "x", "startTime": _local()},
         {"topic": "<script>x</script>", "startTime": "not a time"},
@@ -457,7 +420,7 @@ def test_odd_input_never_breaks_a_page(server: Server, world: World, sec_a: http
     for version in ("", "x", "-1", "99999999999999999999", "²"):
         answer = sec_a.post(
             f"/console/meetings/{meeting_id}",
-            data={"csrf": csrf, "version": version, "status:nobody": "present"},
+            data={"csrf": csrf_token, "version": version, "status:nobody": "present"},
         )
         assert answer.status_code < 500, version
     for path in ("/console/meetings/%00", "/console/meetings/" + "x" * 300):

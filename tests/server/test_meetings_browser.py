@@ -21,7 +21,7 @@ from tongxin.server._accounts import create_user
 from tongxin.server._checkins import Meeting, sign_link
 
 from .conftest import Backend, Server, make_backend, organisation, person, start_server
-from .test_console_browser import CHROMIUM, WIDTHS, Visit, pytestmark, sync_api
+from .test_console_browser import WIDTHS, Visit, launch_chromium, pytestmark
 
 __all__ = ["pytestmark"]
 
@@ -58,14 +58,7 @@ def world(backend: Backend) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launch_chromium()
 
 
 def _attendance(world: dict[str, Any], meeting_id: str) -> dict[str, str]:

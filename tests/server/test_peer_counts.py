@@ -4,15 +4,13 @@ on each pull, and organisations the child may not speak for left out."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 
 from tongxin.federation import RelationError
-from tongxin.server._feedback import feedback_table
 from tongxin.server._hub import Hub
 from tongxin.server._peercounts import (
     FORMAT,
@@ -25,7 +23,7 @@ from tongxin.server._peercounts import (
 from tongxin.server._peers import get_peer
 from tongxin.server._pull import speaks_for
 
-from .conftest import known_peer
+from .conftest import feedback_item, known_peer
 
 DAY = date(2026, 11, 30)
 
@@ -151,21 +149,7 @@ def test_only_a_parent_is_served_the_counts(fresh: Hub) -> None:
 def _stored(hub: Hub, created: datetime, replied_after: timedelta | None) -> None:
     """An item of ``cd-near:o1`` received at ``created`` (UTC), answered ``replied_after``
     later."""
-    with hub.db.write() as conn:
-        conn.execute(
-            insert(feedback_table).values(
-                id=secrets.token_hex(16),
-                organisation_id="cd-near:o1",
-                receipt_hash=secrets.token_hex(32),
-                body="统计口径",
-                anonymous=True,
-                status="open" if replied_after is None else "answered",
-                reply=None if replied_after is None else "已答复",
-                created_at=created,
-                answer_due=created + timedelta(days=7),
-                replied_at=None if replied_after is None else created + replied_after,
-            )
-        )
+    feedback_item(hub, "cd-near:o1", created, replied_after)
 
 
 def test_a_hubs_own_feedback_is_served_by_china_standard_time_day(fresh: Hub) -> None:
