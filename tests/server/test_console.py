@@ -219,12 +219,12 @@ def test_a_viewer_finds_by_name_only_and_is_refused_a_citizen_id_or_phone_search
         assert 'id="q-name"' in page.text
         assert 'id="q-citizen"' not in page.text
         assert 'id="q-phone"' not in page.text
-        csrf = _csrf(page.text)
-        by_name = viewer.post("/console/members", data={"csrf": csrf, "name": mine["name"]})
+        token = csrf(page.text)
+        by_name = viewer.post("/console/members", data={"csrf": token, "name": mine["name"]})
         assert mine["id"] in by_name.text
         for field in ("citizenId", "phone"):
             for value in (mine[field], mine[field][:-1] + "0"):
-                refused = viewer.post("/console/members", data={"csrf": csrf, field: value})
+                refused = viewer.post("/console/members", data={"csrf": token, field: value})
                 assert refused.status_code == 403, field
                 assert "敏感信息" in refused.text
                 assert mine["id"] not in refused.text
