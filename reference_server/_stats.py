@@ -436,22 +436,24 @@ def _dues_by_branch(
     if not listed:
         return []
     # The payer's organisation is read from ``records`` (its scope index), so a payment of a
-    # member since deleted still counts for the member's last organisation.
+    # member since deleted still counts for the member's last organisation. Each member of the
+    # listed branches looks up its own months paid (an index lookup per member), rather than
+    # every payment of the period being joined to the few members listed.
     d, m = record_facts.alias("d"), records.alias("m")
-    payer, period = d.c.member_id, d.c.period
+    months_paid = (
+        select(func.count(func.distinct(d.c.period)))
+        .where(
+            d.c.collection == _named("duesPayments"),
+            d.c.member_id == m.c.id,
+            d.c.orphan != _ORPHAN,
+            d.c.period.in_(months),
+        )
+        .scalar_subquery()
+    )
     paid: dict[str, int] = dict(
         conn.execute(
-            select(
-                m.c.scope_org,
-                func.count(func.distinct(payer.op("||")(literal("|")).op("||")(period))),
-            )
-            .select_from(d.join(m, and_(m.c.collection == "members", m.c.id == payer)))
-            .where(
-                d.c.collection == _named("duesPayments"),
-                d.c.orphan != _ORPHAN,
-                period.in_(months),
-                m.c.scope_org.in_([b.id for b in listed]),
-            )
+            select(m.c.scope_org, func.sum(months_paid))
+            .where(m.c.collection == "members", m.c.scope_org.in_([b.id for b in listed]))
             .group_by(m.c.scope_org)
         ).all()
     )
