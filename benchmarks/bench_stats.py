@@ -2,6 +2,13 @@
 side in one run; and the console's list pages at p95.
 
     python benchmarks/bench_stats.py [--members 480000] [--children 4] [--repeat 5]
+                                     [--keep-database NAME] [--no-lists]
+
+``--keep-database NAME`` keeps the loaded PostgreSQL database ``NAME`` after the run and, when
+it already holds the records of a run with the same ``--members`` and ``--children``, reuses it
+instead of loading again (loading 480,000 members takes minutes). The hub migrates it to the
+current schema at start, so a kept database also tries a new migration on a large table. Drop
+it with ``DROP DATABASE NAME``. ``--no-lists`` measures the statistics only.
 
 A fresh PostgreSQL database and a live ``tongxin serve``. The organisations (one primary
 committee, a branch per 50 members, committee terms) go through ``POST /v1/bulk``; then the
@@ -33,6 +40,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,7 +48,7 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
-from _hubbench import HUB, WORK, database, post_bulk, server, settings
+from _hubbench import HUB, PG, WORK, database, post_bulk, server, settings
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -168,13 +176,14 @@ def load_records(url: str, shape: SyntheticHub, children: int) -> tuple[int, flo
         conn.execute("UPDATE hub_state SET last_seq = %s", (seq + n,))
         conn.commit()
         conn.autocommit = True
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM (ANALYZE)")
     return n, time.perf_counter() - start
 
 
 def captured_statements(url: str) -> list[tuple[str, Any]]:
     """The SQL statements (and parameters) :func:`compute_stats` sends for an unrestricted
-    caller, captured from SQLAlchemy's cursor events."""
+    caller, captured from SQLAlchemy's cursor events: its queries and settings (``SET LOCAL``,
+    which the replay's one transaction keeps)."""
     seen: list[tuple[str, Any]] = []
 
     def listen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):  # type: ignore[no-untyped-def]
@@ -187,14 +196,21 @@ def captured_statements(url: str) -> list[tuple[str, Any]]:
     finally:
         event.remove(Engine, "before_cursor_execute", listen)
         hub.close()
-    return [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
+    return [(s, p) for s, p in seen if s.lstrip().upper().startswith(("SELECT", "SET"))]
+
+
+def run(conn: psycopg.Connection[Any], sql: str, params: Any) -> None:
+    """One statement, its rows fetched (a setting has none)."""
+    cursor = conn.execute(sql, params)
+    if cursor.description is not None:
+        cursor.fetchall()
 
 
 def raw_seconds(url: str, statements: list[tuple[str, Any]]) -> float:
     with psycopg.connect(_pg(url)) as conn:
         start = time.perf_counter()
         for sql, params in statements:
-            conn.execute(sql, params).fetchall()
+            run(conn, sql, params)
         return time.perf_counter() - start
 
 
@@ -204,7 +220,7 @@ def slowest(url: str, statements: list[tuple[str, Any]], n: int = 5) -> list[tup
     with psycopg.connect(_pg(url)) as conn:
         for sql, params in statements:
             start = time.perf_counter()
-            conn.execute(sql, params).fetchall()
+            run(conn, sql, params)
             timed.append((time.perf_counter() - start, sql))
     return sorted(timed, reverse=True)[:n]
 
@@ -279,35 +295,77 @@ def list_pages(base: str, url: str, token: str, root: str, n: int = 40) -> list[
     return out
 
 
+@contextmanager
+def kept_database(name: str) -> Iterator[str]:
+    """The PostgreSQL database ``name``, created if missing and never dropped."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"--keep-database: {name!r} is not a plain lower-case name")
+    WORK.mkdir(exist_ok=True)
+    with psycopg.connect(PG, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(f"CREATE DATABASE {name}")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def loaded(url: str, members: int, children: int) -> bool:
+    """Whether the database at ``url`` already holds this run's records."""
+    with psycopg.connect(_pg(url)) as conn:
+        exists = conn.execute("SELECT to_regclass('record_facts')").fetchone()
+        if exists is None or exists[0] is None:
+            return False
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT owner) FROM records WHERE collection = 'members'"
+        ).fetchone()
+    return row is not None and (int(row[0]), int(row[1])) == (members, children)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=480_000)
     parser.add_argument("--children", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-lists", action="store_true", help="skip the console lists")
+    parser.add_argument("--keep-database", metavar="NAME", help="keep (and reuse) this database")
     args = parser.parse_args()
     shape = SyntheticHub(hub_id=HUB.hub_id, members=args.members, per_branch=50)
-    with database("postgresql") as url, server(url) as (base, token):
-        t0 = time.perf_counter()
-        orgs = load_organisations(base, token, shape)
-        log(f"{orgs:,} organisations through POST /v1/bulk in {time.perf_counter() - t0:.1f} s")
-        rows, seconds = load_records(url, shape, args.children)
-        log(f"{rows:,} rows ({args.members:,} members as replicas of {args.children} children, "
-            f"dues, meetings, transfers) by COPY in {seconds:.1f} s")  # fmt: skip
-        statements = captured_statements(url)
-        api_seconds(base, token)
-        raw_seconds(url, statements)
-        api, raw = [], []
-        for _ in range(args.repeat):  # side by side, alternating
-            api.append(api_seconds(base, token))
-            raw.append(raw_seconds(url, statements))
-        a, r = statistics.median(api), statistics.median(raw)
-        log(f"GET /v1/stats: median {a * 1000:.0f} ms over {args.repeat} (goal < 1000 ms)")
-        log(f"raw SQL, the same {len(statements)} statements by psycopg: median {r * 1000:.0f} ms")
-        log(f"ratio API / raw SQL: {a / r:.2f}x (goal <= 3x)")
-        for seconds, sql in slowest(url, statements):
-            log(f"  {seconds * 1000:7.0f} ms  {' '.join(sql.split())[:150]}")
-        for line in list_pages(base, url, token, shape.rid("o", 0)):
-            log(line)
+    kept = args.keep_database
+    with kept_database(kept) if kept else database("postgresql") as url:
+        reuse = bool(kept) and loaded(url, args.members, args.children)
+        with server(url) as (base, token):
+            if reuse:
+                log(f"reusing the records loaded in {kept}")
+            else:
+                load(base, token, url, shape, args.children)
+            measure(base, token, url, args.repeat)
+            if not args.no_lists:
+                for line in list_pages(base, url, token, shape.rid("o", 0)):
+                    log(line)
+
+
+def load(base: str, token: str, url: str, shape: SyntheticHub, children: int) -> None:
+    t0 = time.perf_counter()
+    orgs = load_organisations(base, token, shape)
+    log(f"{orgs:,} organisations through POST /v1/bulk in {time.perf_counter() - t0:.1f} s")
+    rows, seconds = load_records(url, shape, children)
+    log(f"{rows:,} rows ({shape.members:,} members as replicas of {children} children, "
+        f"dues, meetings, transfers) by COPY in {seconds:.1f} s")  # fmt: skip
+
+
+def measure(base: str, token: str, url: str, repeat: int) -> None:
+    statements = captured_statements(url)
+    api_seconds(base, token)
+    raw_seconds(url, statements)
+    api, raw = [], []
+    for _ in range(repeat):  # side by side, alternating
+        api.append(api_seconds(base, token))
+        raw.append(raw_seconds(url, statements))
+    a, r = statistics.median(api), statistics.median(raw)
+    log(f"GET /v1/stats: median {a * 1000:.0f} ms over {repeat} (goal < 1000 ms)")
+    log(f"raw SQL, the same {len(statements)} statements by psycopg: median {r * 1000:.0f} ms")
+    log(f"ratio API / raw SQL: {a / r:.2f}x (goal <= 3x)")
+    for seconds, sql in slowest(url, statements):
+        log(f"  {seconds * 1000:7.0f} ms  {' '.join(sql.split())[:150]}")
 
 
 if __name__ == "__main__":

@@ -162,6 +162,18 @@ class RecordRow(HubTable, table=True):
     orphan: int = _col(SmallInteger, server_default="0")
 
 
+def _partial(name: str, where: str, keys: tuple[str, ...], include: tuple[str, ...]) -> Index:
+    """An index of the rows ``where`` holds (SQLite and PostgreSQL); on PostgreSQL it carries
+    the ``include`` columns beside its ``keys``."""
+    return Index(
+        name,
+        *keys,
+        postgresql_where=text(where),
+        postgresql_include=list(include),
+        sqlite_where=text(where),
+    )
+
+
 class RecordFactRow(HubTable, table=True):
     """The fields statistics and lists group, filter and sort by, one typed row per live
     record (``records`` row not deleted, with a document): a narrow projection of the stored
@@ -176,6 +188,29 @@ class RecordFactRow(HubTable, table=True):
         Index("ix_record_facts_scope", "collection", "scope_org", "orphan"),
         Index("ix_record_facts_name", "collection", "name", "id"),
         Index("ix_record_facts_member_id", "collection", "member_id"),
+        # Partial indexes of one collection each, for the statistics (``_stats.py``): on
+        # PostgreSQL they also carry (INCLUDE) every column the statistics read, so a count
+        # over the members reads only the members' index entries (an index-only scan), not
+        # the table where they lie among the dues payments. Queries name the collection as a
+        # literal, so that the database matches the index's condition.
+        _partial(
+            "ix_record_facts_members",
+            "collection = 'members'",
+            ("scope_org",),
+            ("orphan", "status", "category", "gender", "birth_date", "education", "ethnicity"),
+        ),
+        _partial(
+            "ix_record_facts_probation",
+            "collection = 'members' AND category = 'probationary'",
+            ("joined_date", "id"),
+            ("scope_org", "orphan", "status", "name"),
+        ),
+        _partial(
+            "ix_record_facts_dues",
+            "collection = 'duesPayments'",
+            ("period", "member_id"),
+            ("orphan",),
+        ),
     )
 
     collection: str = _col(String(32), primary_key=True)
