@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, select, text
 from tongxin.server import Principal, create_record, create_token, open_hub
 from tongxin.server._db import migrate
 from tongxin.server._tables import (
+    TRIGRAM_INDEX,
     HubIdentityRow,
     HubStateRow,
     RecordRow,
@@ -56,7 +57,9 @@ def test_upgrade_keeps_data_and_matches_the_models(backend: Backend) -> None:
             )
         migrate(engine, "head")
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            # The trigram index exists only where pg_trgm does, outside the models.
+            outside = {"include_object": lambda o, name, *_: name != TRIGRAM_INDEX}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=outside), metadata)
             assert diff == []
             assert conn.execute(text("SELECT version FROM records")).scalar_one() == 3
             assert conn.execute(text("SELECT count(*) FROM audit")).scalar_one() == 1
