@@ -217,19 +217,22 @@ def main() -> None:
             measure(raw_base)
             for _ in range(args.rounds):
                 rounds.append((measure(base), measure(raw_base)))
-    print(
-        f"postgresql: GET /v1/members/{{id}} with {tool}, {args.workers} uvicorn workers, "
-        f"{len(ids):,} members ({HUB.hub_id}), goal >= 5,000 req/s and p99 < 50 ms; raw limit: "
-        f"uvicorn + one psycopg SELECT per request, no token, no policy"
-    )
-    for number, (hub_run, raw_run) in enumerate(rounds, 1):
-        for name, run in (("hub", hub_run), ("raw limit", raw_run)):
-            print(
-                f"postgresql: round {number} {name}: {run.rate:,.0f} req/s, p50 {run.p50}, "
-                f"p99 {run.p99} (wrk's corrected p99 {run.wrk_p99}), connections per "
-                f"worker {run.split}"
-            )
-        print(f"postgresql: round {number} ratio hub / raw limit {hub_run.rate / raw_run.rate:.1%}")
+        # Printed before the database is dropped: a DROP DATABASE can wait on other work.
+        print(
+            f"postgresql: GET /v1/members/{{id}} with {tool}, {args.workers} uvicorn workers, "
+            f"{len(ids):,} members ({HUB.hub_id}), goal >= 5,000 req/s and p99 < 50 ms; raw limit: "
+            f"uvicorn + one psycopg SELECT per request, no token, no policy"
+        )
+        for number, (hub_run, raw_run) in enumerate(rounds, 1):
+            for name, run in (("hub", hub_run), ("raw limit", raw_run)):
+                print(
+                    f"postgresql: round {number} {name}: {run.rate:,.0f} req/s, p50 {run.p50}, "
+                    f"p99 {run.p99} (wrk's corrected p99 {run.wrk_p99}), connections per "
+                    f"worker {run.split}"
+                )
+            ratio = hub_run.rate / raw_run.rate
+            print(f"postgresql: round {number} ratio hub / raw limit {ratio:.1%}")
+        sys.stdout.flush()
 
 
 @contextmanager
