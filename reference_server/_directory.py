@@ -155,8 +155,8 @@ def _row(r: Any) -> MemberRow:
     )  # fmt: skip
 
 
-#: The organisations a page's selector lists (a county's tree fits; a province's first part).
-SELECTABLE = 5_000
+#: The organisations a page's selector lists; any other is reached from the organisation tree page.
+SELECTABLE = 1_000
 
 
 def organisations(hub: Hub, principal: Principal, limit: int = SELECTABLE) -> list[Organisation]:
