@@ -32,6 +32,7 @@ _WINDOW = 1 << 16
 _WS = re.compile(rb"[ \t\n\r]*")
 _CUT = re.compile(rb"\}[ \t\n\r]*[,\]]")
 _BOM = b"\xef\xbb\xbf"
+_BLANK = b" \t\n\r"
 _raw_decode = json.JSONDecoder().raw_decode
 
 
@@ -137,9 +138,13 @@ class _Buffer:
         self.pos += 1
         return ch
 
-    def element(self) -> tuple[Any, bytes, int]:
+    def element(self, decode: bool = True) -> tuple[Any, bytes, int]:
         """Decode the array element at the cursor (see the module docstring); return it, its
         bytes, and the separator after it (``,`` or ``]``) when that was consumed too, else -1.
+
+        Without ``decode``, an object whose first cut holds no other ``{`` or ``}`` is returned
+        undecoded (value ``None``): its bytes are the first cut, which the caller must decode
+        to confirm (a cut that decodes is the one this method would have taken).
         """
         if self.peek() == 0x7B:  # "{"
             start, tries = self.pos, 0
@@ -152,6 +157,15 @@ class _Buffer:
                     start = self.pos
                     continue
                 raw = self.data[self.pos : cut.start() + 1]
+                # no other brace: not nested (where the first cut is too short)
+                if (
+                    not decode
+                    and not tries
+                    and raw.find(b"}") == len(raw) - 1
+                    and raw.find(b"{", 1) < 0
+                ):
+                    self.pos = cut.end()
+                    return None, raw, self.data[self.pos - 1]
                 try:
                     value = orjson.loads(raw)
                 except orjson.JSONDecodeError:
@@ -189,10 +203,15 @@ class _Buffer:
 
 
 def iter_package(
-    stream: IO[bytes], collections: AbstractSet[str]
+    stream: IO[bytes], collections: AbstractSet[str], *, decode: bool = True
 ) -> Iterator[tuple[str, Any] | RecordItem]:
     """Yield ``(key, value)`` for each top-level field and a :class:`RecordItem` for each
-    element of a top-level array named in ``collections``; raise :class:`PackageSyntaxError`."""
+    element of a top-level array named in ``collections``; raise :class:`PackageSyntaxError`.
+
+    Without ``decode``, most objects in the arrays come undecoded (value ``None``, see
+    :meth:`_Buffer.element`): whoever decodes them confirms the cut, and must read the input
+    again with ``decode`` from the first element that does not decode, since everything the
+    reader yielded after it may be wrong."""
     buf = _Buffer(stream)
     buf.skip_bom()
     buf.expect(b"{")
@@ -206,7 +225,7 @@ def iter_package(
             buf.expect(b":")
             if key in collections and buf.peek() == 0x5B:
                 buf.pos += 1
-                yield from _array(buf, key)
+                yield from _array(buf, key, decode)
             else:
                 yield key, buf.value()
             if buf.expect(b",}") == 0x7D:
@@ -215,13 +234,30 @@ def iter_package(
         raise buf.error("unexpected data after the package object")
 
 
-def _array(buf: _Buffer, collection: str) -> Iterator[RecordItem]:
+def _array(buf: _Buffer, collection: str, decode: bool) -> Iterator[RecordItem]:
     if buf.peek() == 0x5D:
         buf.pos += 1
         return
     index = 0
     while True:
-        value, raw, separator = buf.element()
+        if not decode:  # what element(decode=False) returns, found faster (memchr, no regex)
+            data, pos = buf.data, buf.pos
+            size = len(data)
+            while pos < size and data[pos] in _BLANK:
+                pos += 1
+            end = data.find(b"}", pos) if pos < size and data[pos] == 0x7B else -1
+            if end > 0 and data.find(b"{", pos + 1, end) < 0:
+                after = end + 1
+                while after < size and data[after] in _BLANK:
+                    after += 1
+                if after < size and data[after] in b",]":
+                    buf.pos = after + 1
+                    yield RecordItem(collection, index, None, data[pos : end + 1])
+                    index += 1
+                    if data[after] == 0x5D:
+                        return
+                    continue
+        value, raw, separator = buf.element(decode)
         yield RecordItem(collection, index, value, raw)
         index += 1
         if separator < 0:

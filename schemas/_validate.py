@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -113,10 +113,11 @@ def validate_record(
 
 
 def _items(
-    source: Source, collections: set[str] | frozenset[str] = _COLLECTIONS
+    source: Source, collections: set[str] | frozenset[str] = _COLLECTIONS, decode: bool = True
 ) -> Iterator[tuple[str, Any] | RecordItem]:
     """Top-level fields and record items of ``source``; the record arrays are those named in
-    ``collections`` when the reader reaches them (the set grows once the version is known)."""
+    ``collections`` when the reader reaches them (the set grows once the version is known).
+    Without ``decode`` most records come undecoded (``iter_package(decode=False)``)."""
     if isinstance(source, dict):
         for key, value in source.items():
             if key in collections and isinstance(value, list):
@@ -128,10 +129,10 @@ def _items(
     try:
         if isinstance(source, str | Path):
             with Path(source).open("rb") as file:
-                yield from iter_package(file, collections)
+                yield from iter_package(file, collections, decode=decode)
         else:
             stream = io.BytesIO(source) if isinstance(source, bytes) else source
-            yield from iter_package(stream, collections)
+            yield from iter_package(stream, collections, decode=decode)
     except OSError as exc:
         raise PackageReadError(name, exc.strerror or str(exc), "无法读取该文件") from None
     except UnicodeDecodeError as exc:
@@ -160,23 +161,29 @@ def iter_issues(
     state = PackageState()
     header: dict[str, Any] = {}
     collections = set(COLLECTIONS_BY_VERSION["1.0"])
-    items = _items(source, collections)
+    reread = _rereadable(source) if jobs > 1 else None
+    items = _items(source, collections, decode=reread is None)
     if isinstance(source, dict):
         declared_version(ctx, state, source.get("schemaVersion"))
         collections.update(COLLECTIONS_BY_VERSION[ctx.version])
+    fields = 0  # top-level fields before the first record, and the record arrays after each
+    grown: dict[int, frozenset[str]] = {}
     for item in items:  # top-level fields before the first record may set the date and version
         if isinstance(item, RecordItem):
             items = itertools.chain([item], items)
             break
+        fields += 1
         header[item[0]] = item[1]
         if item[0] == "publishedAt" and as_of is None:
             ctx.set_as_of(_published(item[1]) or ctx.as_of)
         if item[0] == "schemaVersion":
             declared_version(ctx, state, item[1])
             collections.update(COLLECTIONS_BY_VERSION[ctx.version])
+            grown[fields] = frozenset(collections)
     early = dict(header)
     if jobs > 1 and not isinstance(source, dict):
-        yield from validate_parallel(items, ctx, state, jobs, header)
+        again = None if reread is None else _again(reread, fields, grown)
+        yield from validate_parallel(items, ctx, state, jobs, header, again)
     else:
         for item in items:
             if not isinstance(item, RecordItem):
@@ -190,6 +197,52 @@ def iter_issues(
     yield from header_errors(header)
     yield from late_version(early, header, ctx.version)
     yield from state.finish()
+
+
+def _rereadable(source: Source) -> Callable[[], Source] | None:
+    """A way to read ``source`` again from where its reading starts (none for a stream that
+    cannot seek, or an already parsed package)."""
+    if isinstance(source, bytes):
+        return lambda: source
+    if isinstance(source, str | Path):  # a regular file, not a pipe such as /dev/stdin
+        try:
+            return (lambda: source) if Path(source).is_file() else None
+        except OSError:
+            return None
+    if isinstance(source, dict):
+        return None
+    try:
+        start = source.tell() if source.seekable() else -1
+    except (OSError, ValueError):
+        return None
+    if start < 0:
+        return None
+
+    def again() -> Source:
+        source.seek(start)
+        return source
+
+    return again
+
+
+def _again(
+    reread: Callable[[], Source], fields: int, grown: dict[int, frozenset[str]]
+) -> Callable[[int], Iterator[tuple[str, Any] | RecordItem]]:
+    """``n`` → the items again (every record decoded) from the ``n``-th after the ``fields``
+    top-level fields read before the first record."""
+    return lambda n: _skip(reread(), fields + n, grown)
+
+
+def _skip(
+    source: Source, n: int, grown: dict[int, frozenset[str]]
+) -> Iterator[tuple[str, Any] | RecordItem]:
+    """The items of ``source`` (every record decoded) after the first ``n``, the record arrays
+    growing after the same fields as in the first reading."""
+    collections = set(COLLECTIONS_BY_VERSION["1.0"])
+    items = _items(source, collections)
+    for position, _ in zip(range(1, n + 1), items, strict=False):
+        collections.update(grown.get(position, ()))
+    return items
 
 
 def _published(value: Any) -> date | None:
