@@ -19,11 +19,13 @@ process would (same records, same syntax error at the same place).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -75,6 +77,22 @@ def _batch(collection: str, start: int, raws: list[bytes], ctx: RecordContext) -
     return issues, digests, failed
 
 
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before the workers are forked:
+    a collection in a worker would otherwise write to every inherited object and copy its
+    page (1,000,000 members: 342 MB with two workers, 295 MB frozen). Nothing is frozen when
+    the caller has frozen objects already (a hub after its start), and all is unfrozen after."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # fork starts fastest and shares the loaded schemas; it is unsafe once threads exist.
     method = "fork" if threading.active_count() == 1 else "forkserver"
@@ -97,7 +115,7 @@ def validate_parallel(
     With ``reread``, the records of ``items`` may be undecoded (``iter_package(decode=False)``)
     and ``reread(n)`` gives the items again, all decoded, from the ``n``-th of ``items``.
     """
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+    with _frozen_heap(), ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
         at = 0
         while True:
             failed = yield from _run(items, at, pool, ctx, state, jobs, header, reread is not None)

@@ -109,3 +109,22 @@ def test_garbage_after_a_wrong_cut(text: str) -> None:
     assert isinstance(one, str)
     assert "after the package object" in one
     assert _outcome(data, 2) == one
+
+
+def test_the_heap_is_frozen_for_the_workers_and_given_back(text: str) -> None:
+    """Objects that exist before the workers fork are kept from the collector while they run
+    (no copied pages), and nothing stays frozen after; a caller's own freeze is left alone."""
+    import gc
+
+    held = gc.get_freeze_count()  # an in-process hub of another test may have frozen its start
+    gc.unfreeze()
+    try:
+        assert _outcome(text.encode(), 2) == _outcome(text.encode(), 1)
+        assert gc.get_freeze_count() == 0
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        assert _outcome(text.encode(), 2) == _outcome(text.encode(), 1)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        if not held:
+            gc.unfreeze()
