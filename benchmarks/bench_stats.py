@@ -27,8 +27,8 @@ Measured, each ``--repeat`` times after one warm-up, medians printed:
 - the raw SQL: the very statements :func:`compute_stats` sends (captured once, in process, from
   SQLAlchemy's cursor events) replayed with psycopg on one connection, rows fetched — the
   database's own time for the same numbers, without HTTP, SQLAlchemy or Python assembly;
-- the console's member list (``GET /console/members``: first page and its total), the console
-  search by name (``POST /console/members``) and ``GET /v1/members?count=true`` with a subtree:
+- the console's member list (``GET /console/members``: first page and its total), the
+  organisation tree with member counts (``GET /console/orgs``), the console search by name (``POST /console/members``) and ``GET /v1/members?count=true`` with a subtree:
   p50 and p95 over 40 requests each (goal p95 < 200 ms).
 
 Loading 480,000 members takes minutes. ``--keep-database NAME`` loads into the PostgreSQL
@@ -281,6 +281,7 @@ def list_pages(base: str, url: str, token: str, root: str, n: int = 40) -> list[
     api = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
     cases = {
         "console GET /console/members (page 1 + total)": lambda: client.get("/console/members"),
+        "console GET /console/orgs (tree with member counts)": lambda: client.get("/console/orgs"),
         "console POST /console/members name=王 (page 1 + total)": lambda: client.post(
             "/console/members", data={"csrf": csrf.group(1), "name": "王"}
         ),

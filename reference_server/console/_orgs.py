@@ -18,7 +18,7 @@ from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
 from tongxin.server._security import Principal
 from tongxin.server._service import create_record, replace_record
-from tongxin.server._tables import json_field, org_tree, records
+from tongxin.server._tables import fact_kind, org_tree, record_facts
 
 from ._kit import (
     Spec,
@@ -64,75 +64,54 @@ class TreeNode:
 
 
 def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
-    """The caller's organisations in tree order with member counts, both computed in SQL: the
-    members placed at each organisation (``GROUP BY``), and those of its whole subtree — each
-    organisation's count carried up its chain of parents by a recursive query (work in
-    proportion to organisations × depth, whatever the number of members)."""
-    dialect = hub.db.dialect
-    c = records.c
-    where = and_(c.collection == "members", c.deleted.is_(False), c.orphan != _ORPHAN)
+    """The caller's organisations in tree order with member counts. The members placed at each
+    organisation are counted by the database (``GROUP BY`` over the members' index of
+    ``record_facts``, no record read); each count is then carried up the chain of parents
+    here, over the organisations alone (work in proportion to organisations × depth, whatever
+    the number of members)."""
+    c = record_facts.c  # live records only: a tombstone has no row there
+    inside = org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+    where = and_(fact_kind("members"), c.orphan != _ORPHAN)
+    tree = select(org_tree.c.id, org_tree.c.parent_id, org_tree.c.path)
     if principal.restricted:
-        inside = select(org_tree.c.id).where(
-            org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
-        )
-        where = and_(where, c.scope_org.in_(inside))
-    direct = (
-        select(c.scope_org.label("org"), func.count().label("n"))
-        .where(where)
-        .group_by(c.scope_org)
-        .cte("direct")
-    )
-    up = select(direct.c.org.label("org"), direct.c.n.label("n")).cte("up", recursive=True)
-    parent = org_tree.alias("parent_of")
-    up = up.union_all(
-        select(parent.c.parent_id, up.c.n).where(
-            parent.c.id == up.c.org, parent.c.parent_id.is_not(None)
-        )
-    )
-    total = (
-        select(up.c.org.label("org"), func.sum(up.c.n).label("n"))
-        .group_by(up.c.org)
-        .subquery("total")
-    )
-    query = (
-        select(
-            org_tree.c.id,
-            org_tree.c.parent_id,
-            org_tree.c.path,
-            json_field(dialect, "name").label("name"),
-            json_field(dialect, "type").label("type"),
-            func.coalesce(direct.c.n, 0).label("direct"),
-            func.coalesce(total.c.n, 0).label("total"),
-        )
-        .select_from(
-            org_tree.join(records, and_(c.collection == "organisations", c.id == org_tree.c.id))
-            .outerjoin(direct, direct.c.org == org_tree.c.id)
-            .outerjoin(total, total.c.org == org_tree.c.id)
-        )
-        .where(c.deleted.is_(False))
-        .order_by(org_tree.c.path)
-        .limit(_LIMIT)
-    )
-    if principal.restricted:
-        query = query.where(
-            org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
-        )
+        where = and_(where, c.scope_org.in_(select(org_tree.c.id).where(inside)))
+        tree = tree.where(inside)
+    counted = select(c.scope_org, func.count()).where(where).group_by(c.scope_org)
+    with hub.db.read() as conn:
+        direct: dict[str, int] = {str(k): int(n) for k, n in conn.execute(counted).all()}
+        places = conn.execute(tree).all()
+        parent_of = {p.id: p.parent_id for p in places}
+        total: dict[str, int] = {}
+        for org, n in direct.items():
+            at: str | None = org
+            while at is not None and at in parent_of:
+                total[at] = total.get(at, 0) + n
+                at = parent_of[at]
+        shown = sorted(places, key=lambda p: str(p.path))[:_LIMIT]
+        o = record_facts.alias("o")
+        named = {
+            r.id: (r.name, r.type)
+            for r in conn.execute(
+                select(o.c.id, o.c.name, o.c.type).where(
+                    o.c.collection == "organisations", o.c.id.in_([p.id for p in shown])
+                )
+            )
+        }
     # the caller's own organisation (or a top-level one) is at depth 0
     base = (principal.subtree or "").count("/") if principal.restricted else 1
-    with hub.db.read() as conn:
-        rows = conn.execute(query).all()
     nodes = [
         TreeNode(
-            r.id,
-            str(r.name or r.id),
-            str(r.type or ""),
-            r.path.count("/") - base,
-            int(r.direct),
-            int(r.total),
+            p.id,
+            str(named[p.id][0] or p.id),
+            str(named[p.id][1] or ""),
+            str(p.path).count("/") - base,
+            direct.get(p.id, 0),
+            total.get(p.id, 0),
         )
-        for r in rows
+        for p in shown
+        if p.id in named
     ]
-    return _by_name(nodes, {r.id: r.parent_id for r in rows})
+    return _by_name(nodes, {p.id: p.parent_id for p in shown})
 
 
 def _by_name(nodes: list[TreeNode], parents: dict[str, str | None]) -> list[TreeNode]:
