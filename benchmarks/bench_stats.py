@@ -28,8 +28,9 @@ Measured, each ``--repeat`` times after one warm-up, medians printed:
   SQLAlchemy's cursor events) replayed with psycopg on one connection, rows fetched — the
   database's own time for the same numbers, without HTTP, SQLAlchemy or Python assembly;
 - the console's member list (``GET /console/members``: first page and its total), the
-  organisation tree with member counts (``GET /console/orgs``), the console search by name (``POST /console/members``) and ``GET /v1/members?count=true`` with a subtree:
-  p50 and p95 over 40 requests each (goal p95 < 200 ms).
+  organisation tree with member counts (``GET /console/orgs``), the console search by name
+  (``POST /console/members``) and ``GET /v1/members?count=true`` with a subtree: p50 and p95
+  over 40 requests each (goal p95 < 200 ms).
 
 Loading 480,000 members takes minutes. ``--keep-database NAME`` loads into the PostgreSQL
 database ``NAME`` (created when missing) and keeps it; a later run with the same name finds the

@@ -37,7 +37,7 @@ from ._audit import operator_id
 from ._hub import Hub
 from ._policy import Act, authorize, sees
 from ._reads import get_record
-from ._security import Principal, org_path
+from ._security import NOWHERE, Principal, org_path
 from ._service import create_record, replace_record
 from ._store import open_sealed
 from ._tables import audit, json_field, org_tree, record_facts, records
@@ -301,7 +301,7 @@ def list_meetings(hub: Hub, principal: Principal, limit: int = 50) -> list[dict[
         .limit(limit)
     )
     if principal.restricted:
-        prefix = principal.subtree or "\x00"
+        prefix = principal.subtree or NOWHERE
         inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
         query = query.where(c.scope_org.in_(inside))
     with hub.db.read() as conn:

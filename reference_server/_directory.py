@@ -16,7 +16,7 @@ from tongxin.schemas import problems
 from ._errors import Forbidden, NotFound
 from ._hub import Hub
 from ._policy import sees
-from ._security import Principal, org_path
+from ._security import NOWHERE, Principal, org_path
 from ._tables import fact_kind, name_contains, org_tree, record_facts, records
 
 __all__ = [
@@ -173,7 +173,7 @@ def organisations(hub: Hub, principal: Principal, limit: int = SELECTABLE) -> li
         .limit(limit)
     )
     if principal.restricted:
-        prefix = principal.subtree or "\x00"
+        prefix = principal.subtree or NOWHERE
         query = query.where(org_tree.c.path.startswith(prefix, autoescape=True))
     base = (principal.subtree or "").count("/")
     with hub.db.read() as conn:

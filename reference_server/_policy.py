@@ -26,7 +26,7 @@ from tongxin.federation import RelationError
 from tongxin.schemas import problems
 
 from ._errors import Forbidden
-from ._security import Principal
+from ._security import NOWHERE, Principal
 
 __all__ = [
     "PEER_RELATIONS",
@@ -93,7 +93,7 @@ ROLE_SCOPES: dict[Role, frozenset[str]] = {
 def role_principal(username: str, role: Role, organisation_id: str, path: str | None) -> Principal:
     """The caller a console user is: its role's scopes, limited to ``organisation_id`` (tree
     ``path``; an organisation no longer in the tree sees nothing)."""
-    return Principal(f"user:{username}", ROLE_SCOPES[role], organisation_id, path or "\x00", 0)
+    return Principal(f"user:{username}", ROLE_SCOPES[role], organisation_id, path or NOWHERE, 0)
 
 
 class PeerAct(StrEnum):

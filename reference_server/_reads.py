@@ -22,7 +22,7 @@ from tongxin.schemas import Issue, Severity, problems
 from ._errors import BadRequest, Forbidden, Gone, NotFound
 from ._hub import Hub
 from ._policy import sees
-from ._security import Principal
+from ._security import NOWHERE, Principal
 from ._store import ORPHAN, open_sealed
 from ._tables import (
     fact_kind,
@@ -119,7 +119,7 @@ def _subtree_filter(principal: Principal, table: Table = records) -> ColumnEleme
     """The caller's scope on ``table`` (``records`` or ``record_facts``: the same columns)."""
     if not principal.restricted:
         return None
-    prefix = principal.subtree or "\x00"
+    prefix = principal.subtree or NOWHERE
     inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
     return or_(table.c.scope_org.in_(inside), table.c.scope_org2.in_(inside))
 
@@ -483,7 +483,7 @@ def _exits(
 ) -> list[_Exit]:
     """Records that left ``principal``'s subtree after ``seq`` and are outside it now."""
     e, c = scope_exits.c, records.c
-    prefix = principal.subtree or "\x00"
+    prefix = principal.subtree or NOWHERE
     inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
     outside = and_(
         or_(c.scope_org.is_(None), c.scope_org.not_in(inside)),

@@ -26,6 +26,7 @@ from ._errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ._tables import org_tree, tokens
 
 __all__ = [
+    "NOWHERE",
     "SCOPES",
     "Principal",
     "RateLimiter",
@@ -36,6 +37,11 @@ __all__ = [
     "org_path",
     "revoke_token",
 ]
+
+#: The subtree of a caller limited to an organisation that is no longer in the tree: a prefix no
+#: tree path has (paths start with an id, and ids start with a letter or digit), valid text for
+#: every database (PostgreSQL refuses a NUL character in text).
+NOWHERE = "/"
 
 #: Every scope with its meaning (also published in the discovery document).
 SCOPES: dict[str, str] = {
@@ -298,7 +304,7 @@ class TokenStore:
                 )
             subtree = None
             if row.organisation_id is not None:
-                subtree = org_path(conn, row.organisation_id) or "\x00"
+                subtree = org_path(conn, row.organisation_id) or NOWHERE
         principal = Principal(
             row.id, frozenset(row.scopes.split()), row.organisation_id, subtree, row.rate_limit
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from typing import Any, Literal
 
 import orjson
@@ -55,7 +56,7 @@ from ._hubrules import HUB_RULES
 from ._letters_at_rest import open_letter, seal_letter
 from ._peers import Peer, PeerResolver, get_peer, hub_keys
 from ._policy import sees
-from ._security import Principal, org_path
+from ._security import NOWHERE, Principal, org_path
 from ._store import Put, content_digest, open_sealed, replica_values, stored_entry, write_records
 from ._tables import audit, org_tree, records, transfer_letters
 
@@ -79,6 +80,8 @@ __all__ = [
 
 log = logging.getLogger("tongxin.server")
 T = transfer_letters.c
+#: Letters read at a time while looking for those a caller may see.
+_PAGE = 500
 #: Longest wait between two delivery attempts of one message (seconds).
 _BACKOFF_CAP = 3600
 
@@ -199,15 +202,19 @@ def recent_transfer_ids(hub: Hub, principal: Principal, limit: int) -> list[str]
         inside = set(
             conn.execute(
                 select(org_tree.c.id).where(
-                    org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+                    org_tree.c.path.startswith(principal.subtree or NOWHERE, autoescape=True)
                 )
             ).scalars()
         )
-        for row in conn.execute(query.execution_options(yield_per=500)):
-            if _side_org(hub, row) in inside:
-                found.append(str(row.transfer_id))
-                if len(found) >= limit:
-                    break
+        for start in count(0, _PAGE):
+            rows = conn.execute(query.limit(_PAGE).offset(start)).all()
+            for row in rows:
+                if _side_org(hub, row) in inside:
+                    found.append(str(row.transfer_id))
+                    if len(found) >= limit:
+                        return found
+            if len(rows) < _PAGE:
+                break
     return found
 
 

@@ -20,7 +20,7 @@ from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
-from tongxin.server._security import Principal
+from tongxin.server._security import NOWHERE, Principal
 from tongxin.server._service import create_record, replace_record
 from tongxin.server._tables import audit, json_field, org_tree, records, transfer_letters
 from tongxin.server._transfers import read_status
@@ -86,7 +86,7 @@ class Step:
 def _inside(principal: Principal) -> ColumnElement[bool] | None:
     if not principal.restricted:
         return None
-    prefix = principal.subtree or "\x00"
+    prefix = principal.subtree or NOWHERE
     inside = select(org_tree.c.id).where(org_tree.c.path.startswith(prefix, autoescape=True))
     return or_(records.c.scope_org.in_(inside), records.c.scope_org2.in_(inside))
 

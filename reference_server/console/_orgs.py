@@ -16,7 +16,7 @@ from tongxin.server._accounts import Session
 from tongxin.server._directory import organisations
 from tongxin.server._errors import HubError
 from tongxin.server._hub import Hub
-from tongxin.server._security import Principal
+from tongxin.server._security import NOWHERE, Principal
 from tongxin.server._service import create_record, replace_record
 from tongxin.server._tables import fact_kind, org_tree, record_facts
 
@@ -70,7 +70,7 @@ def org_tree_counts(hub: Hub, principal: Principal) -> list[TreeNode]:
     here, over the organisations alone (work in proportion to organisations × depth, whatever
     the number of members)."""
     c = record_facts.c  # live records only: a tombstone has no row there
-    inside = org_tree.c.path.startswith(principal.subtree or "\x00", autoescape=True)
+    inside = org_tree.c.path.startswith(principal.subtree or NOWHERE, autoescape=True)
     where = and_(fact_kind("members"), c.orphan != _ORPHAN)
     tree = select(org_tree.c.id, org_tree.c.parent_id, org_tree.c.path)
     if principal.restricted:

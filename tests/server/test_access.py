@@ -41,6 +41,35 @@ def test_branch_token_sees_and_writes_only_its_subtree(
         assert theirs["id"] not in {c["id"] for c in changes}
 
 
+def test_a_token_whose_organisation_is_gone_sees_nothing_and_never_fails(
+    server: Server, api: httpx.Client, tree: dict[str, str], hub: Hub
+) -> None:
+    """Its subtree is a prefix no tree path has (on PostgreSQL too, which refuses a NUL in
+    text): every list answers 200 with nothing in it."""
+    gone = organisation(tree["root"], name="撤销的支部")
+    assert api.post("/v1/organisations", json=gone).status_code == 201
+    token = create_token(
+        hub.db, ["records:read", "records:read-sensitive"], organisation_id=gone["id"]
+    )
+    assert (
+        api.delete(f"/v1/organisations/{gone['id']}", headers={"If-Match": '"1"'}).status_code
+        == 204
+    )
+    assert api.post("/v1/members", json=person(tree["a"])).status_code == 201
+    with server.client(token) as orphaned:
+        for path in ("/v1/members?limit=100", "/v1/members?count=true", "/v1/organisations"):
+            answer = orphaned.get(path)
+            assert answer.status_code == 200, (path, answer.text[:300])
+            assert answer.json()["items"] == []
+        assert orphaned.get("/v1/changes?limit=100").status_code == 200
+        assert {c["id"] for c in orphaned.get("/v1/changes?limit=100").json()["items"]} <= {
+            gone["id"]
+        }
+        found = orphaned.post("/v1/members/search", json={"name": "王"})
+        assert found.status_code == 200, found.text[:300]
+        assert found.json()["items"] == []
+
+
 def test_rate_limit_per_token(server: Server, hub: Hub) -> None:
     token = create_token(hub.db, ["records:read"], rate_limit=1)
     with server.client(token) as slow:
