@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, and_, func, select
 
 from tongxin.schemas import problems
 
-from ._errors import Forbidden, NotFound
+from ._errors import NotFound
 from ._hub import Hub
-from ._policy import sees
+from ._policy import authorize_search, sees
 from ._security import NOWHERE, Principal, org_path
 from ._tables import fact_kind, name_contains, org_tree, record_facts, records
 
@@ -105,14 +105,8 @@ def search_members(
 ) -> tuple[int, list[MemberRow]]:
     """The total number of members found, and the page asked for (by name, then id). Finding
     by citizen ID or phone needs ``records:read-sensitive``: an answer of one or none would
-    otherwise confirm a number the caller may not read."""
-    if (query.citizen_id or query.phone) and not principal.has("records:read-sensitive"):
-        raise Forbidden(
-            problems.SCOPE_MISSING,
-            "searching by citizenId or phone needs the scope records:read-sensitive",
-            "按身份证号或电话查找需要读取敏感信息的权限",
-            scope="records:read-sensitive",
-        )
+    otherwise confirm a number the caller may not read (:func:`._policy.authorize_search`)."""
+    authorize_search(principal, query.citizen_id, query.phone)
     where = _where(hub, principal, query)
     # The page's ids first, from the narrow member-name index alone (the filters read only its
     # columns), then their other fields for those 20 rows: never the table row of every member

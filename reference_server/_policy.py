@@ -36,6 +36,7 @@ __all__ = [
     "Role",
     "authorize",
     "authorize_peer",
+    "authorize_search",
     "may_learn",
     "role_principal",
     "sees",
@@ -152,6 +153,19 @@ def authorize_peer(peer_hub: str, relation: str, act: PeerAct) -> None:
         relation=relation,
         action=act.value,
     )
+
+
+def authorize_search(principal: Principal, citizen_id: object, phone: object) -> None:
+    """Refuse (403) a search by citizen ID or phone to a caller that may not read them: an
+    answer of one or none would confirm a number it may not see. The API's search and the
+    console's share this check."""
+    if (citizen_id or phone) and not principal.has("records:read-sensitive"):
+        raise Forbidden(
+            problems.SCOPE_MISSING,
+            "searching by citizenId or phone needs the scope records:read-sensitive",
+            "按身份证号或电话查找需要读取敏感信息的权限",
+            scope="records:read-sensitive",
+        )
 
 
 def may_learn(principal: Principal, paths: list[str | None]) -> bool:

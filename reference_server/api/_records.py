@@ -12,9 +12,9 @@ from fastapi.responses import Response
 
 from tongxin.schemas import RECORD_TYPES, Record, problems
 from tongxin.schemas._fields import ID_PATTERN
-from tongxin.server._errors import BadRequest, Forbidden, HubError, PreconditionRequired
+from tongxin.server._errors import BadRequest, HubError, PreconditionRequired
 from tongxin.server._hub import Hub
-from tongxin.server._policy import Act, authorize
+from tongxin.server._policy import Act, authorize, authorize_search
 from tongxin.server._reads import (
     NAMED,
     PERSONAL,
@@ -384,15 +384,7 @@ def _add_search(router: APIRouter, settings: Settings, model: type[Record]) -> N
         authorize(caller, Act.READ)
         body = await json_body(request, hub)
         asked = _search_body(body, settings)
-        if (asked.get("citizenId") or asked.get("phone")) and not caller.has(
-            "records:read-sensitive"
-        ):
-            raise Forbidden(
-                problems.SCOPE_MISSING,
-                "searching by citizenId or phone needs the scope records:read-sensitive",
-                "按身份证号或电话查找需要读取敏感信息的权限",
-                scope="records:read-sensitive",
-            )
+        authorize_search(caller, asked.get("citizenId"), asked.get("phone"))
         org = asked.get("organisationId")
         if asked.get("subtree") and org is None:
             raise _bad("subtree needs organisationId", "包含下级组织时须同时指定组织")

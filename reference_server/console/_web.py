@@ -22,7 +22,7 @@ from tongxin.server._accounts import (
     login,
 )
 from tongxin.server._directory import MemberQuery, organisations, search_members
-from tongxin.server._errors import HubError
+from tongxin.server._errors import Forbidden, HubError
 from tongxin.server._settings import Settings
 from tongxin.server._stats import StatsQuery, compute_stats
 
@@ -182,11 +182,10 @@ def console_router(settings: Settings) -> APIRouter:
             page=max(1, min(page, 1_000_000)),
             per_page=_PER_PAGE,
         )
-        sensitive = session.principal.has("records:read-sensitive")
-        if (query.citizen_id or query.phone) and not sensitive:
-            return error_page(request, session, "sensitive-search", 403)
         try:
             total, rows = await to_thread.run_sync(search_members, hub, session.principal, query)
+        except Forbidden:
+            return error_page(request, session, "sensitive-search", 403)
         except HubError:
             return error_page(request, session, "not-found", 404)
         orgs = await to_thread.run_sync(organisations, hub, session.principal)
@@ -199,7 +198,7 @@ def console_router(settings: Settings) -> APIRouter:
             rows=rows,
             orgs=orgs,
             query=params,
-            sensitive=sensitive,
+            sensitive=session.principal.has("records:read-sensitive"),
             page=query.page,
             pages=max(1, math.ceil(total / _PER_PAGE)),
         )
