@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +208,9 @@ def api(server: Server) -> Iterator[httpx.Client]:
 # -- record factories --------------------------------------------------------------------------
 
 _SYN = SyntheticHub(hub_id=HUB_ID)
+#: The numbers :func:`person` draws without a seed: one after another from a random start, far
+#: above those :func:`numbered_person` and seeded draws use (their citizen IDs never meet).
+_PEOPLE = count(3_000_000 + secrets.randbelow(1_000_000))
 
 
 def uid(prefix: str) -> str:
@@ -225,9 +229,13 @@ def organisation(parent: str | None = None, **fields: Any) -> dict[str, Any]:
 
 
 def person(org: str, seed: int | None = None, **fields: Any) -> dict[str, Any]:
-    """A valid member of ``org`` with a unique citizen ID (from ``seed``)."""
+    """A valid member of ``org`` with a citizen ID of its own: drawn from ``seed``, or else the
+    next of this process's sequence (the factory's numbers give distinct IDs below 7 million;
+    random draws of a million would collide within a few hundred people, and the hub refuses
+    a second person with the same citizen ID)."""
     rng = random.Random(seed if seed is not None else secrets.randbits(32))
-    record = member(_SYN, rng.randrange(10**6), rng)
+    n = rng.randrange(10**6) if seed is not None else next(_PEOPLE)
+    record = member(_SYN, n, rng)
     for key in ("version", "updatedAt"):
         record.pop(key)
     record.update(id=uid("m"), organisationId=org, **fields)
